@@ -1,0 +1,78 @@
+"""The FastAPI application factory. Models, store and catalog are created in the lifespan (once,
+at start-up); nothing heavy happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from songlens.api.errors import install_error_handlers
+from songlens.api.limits import BodySizeLimit
+from songlens.api.routers import similar, songs
+from songlens.embeddings.catalog import Catalog
+from songlens.settings import Settings, get_settings
+
+__all__ = ["create_app", "open_catalog"]
+
+log = logging.getLogger(__name__)
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    """Store + models + catalog for these settings (used by the API and the CLI)."""
+    from songlens.embeddings.models import load_models
+    from songlens.embeddings.store import open_store
+
+    store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
+                       path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
+                       hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
+                       search_threads=settings.qdrant.search_threads)
+    try:
+        return Catalog(settings=settings, store=store, models=load_models(settings))
+    except Exception:
+        store.close()
+        raise
+
+
+def create_app(settings: Settings | None = None, *, catalog: Catalog | None = None,
+               on_ready: Any = None) -> FastAPI:
+    """Build the app. Pass ``catalog`` to share one already opened (tests); ``on_ready(catalog)``
+    runs after start-up (the demo ingests its catalog there)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = catalog is None
+        app.state.settings = settings
+        app.state.catalog = catalog or open_catalog(settings)
+        if on_ready is not None:
+            on_ready(app.state.catalog)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.catalog.store.close()
+
+    app = FastAPI(
+        title="songlens",
+        version="0.1.0",
+        summary="Music content understanding and cold start: tags, audio features, embeddings, "
+                "similar songs.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=int(settings.audio.max_upload_mb * 2**20)
+                       + 2**20)
+    app.include_router(songs.router)
+    app.include_router(similar.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, Any]:
+        cat: Catalog = app.state.catalog
+        return {"status": "ok", "songs": cat.count(), "store": cat.store.backend,
+                "audio_model": cat.models.audio.name, "text_model": cat.models.text.name}
+
+    return app

@@ -1,0 +1,191 @@
+"""The ``songlens`` command line: serve, ingest, show, similar."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from songlens.errors import SonglensError
+from songlens.settings import Settings, load_settings
+
+app = typer.Typer(help="songlens: music content understanding and cold start.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML settings file",  # noqa: UP045
+                                                   exists=True, dir_okay=False)]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    s = load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return s
+
+
+def _catalog(settings: Settings):
+    from songlens.api.app import open_catalog
+
+    with console.status("loading models and store…"):
+        return open_catalog(settings)
+
+
+def _fail(exc: SonglensError) -> None:
+    err.print(f"[red]{exc.code}[/red]: {exc.message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[Optional[str], typer.Option(help="bind address")] = None,  # noqa: UP045
+    port: Annotated[Optional[int], typer.Option(help="port")] = None,  # noqa: UP045
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    demo: Annotated[bool, typer.Option(help="ingest the demo catalog on start-up")] = False,
+) -> None:
+    """Run the HTTP API (docs at /docs)."""
+    import uvicorn
+
+    from songlens.api.app import create_app
+
+    settings = _settings(config, data_dir=data_dir)
+    on_ready = None
+    if demo:
+        def on_ready(catalog) -> None:
+            from songlens.api.demo import find_demo_songs, ingest_demo
+
+            songs = find_demo_songs(settings.demo.sources)
+            if not songs:
+                err.print("[yellow]no demo songs found[/yellow] in "
+                          f"{settings.demo.sources}; install the Debian packages "
+                          "fretsonfire-songs-muldjord and fretsonfire-songs-sectoid")
+            for song, problem in ingest_demo(catalog, settings.demo.sources):
+                err.print(f"demo: {song.song_id} ({song.artist} - {song.title})"
+                          + (f" [red]failed: {problem}[/red]" if problem else " ingested"))
+            err.print(f"[green]ready[/green]: {catalog.count()} songs in the catalog")
+    try:
+        application = create_app(settings, on_ready=on_ready)
+    except SonglensError as exc:
+        _fail(exc)
+    uvicorn.run(application, host=host or settings.api.host, port=port or settings.api.port,
+                log_level=settings.log_level.lower())
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="audio files or folders (recursive)")],
+    config: ConfigOpt = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel files")] = 1,
+    force: Annotated[bool, typer.Option(help="re-ingest unchanged files too")] = False,
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+) -> None:
+    """Ingest audio files; lyrics from a sidecar .lrc/.txt or embedded tags."""
+    from songlens.api.ingest_files import find_audio_files, ingest_files
+
+    settings = _settings(config, data_dir=data_dir)
+    try:
+        files = find_audio_files(paths)
+    except FileNotFoundError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if not files:
+        err.print("no audio files found")
+        raise typer.Exit(1)
+    try:
+        catalog = _catalog(settings)
+    except SonglensError as exc:
+        _fail(exc)
+    try:
+        with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.description}"), console=err,
+                      disable=None) as progress:
+            task = progress.add_task("", total=len(files))
+
+            def done(p: Path, status: str, detail: str | None) -> None:
+                progress.update(task, advance=1, description=f"{status}: {p.name}")
+
+            report = ingest_files(catalog, files, workers=workers, force=force, on_done=done)
+    finally:
+        catalog.store.close()
+    console.print(f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
+                  f"failed {len(report.failed)}")
+    if report.failed:
+        table = Table("file", "reason", title="failures")
+        for path, reason in report.failed:
+            table.add_row(path, reason)
+        console.print(table)
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(
+    song_id: str,
+    config: ConfigOpt = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole document as JSON")] = False,
+) -> None:
+    """Show one song: tags with evidence, audio features."""
+    settings = _settings(config, data_dir=data_dir)
+    catalog = _catalog(settings)
+    try:
+        doc = catalog.get(song_id)
+    except SonglensError as exc:
+        _fail(exc)
+    finally:
+        catalog.store.close()
+    if as_json:
+        console.print_json(json.dumps(doc, ensure_ascii=False))
+        return
+    console.print(f"[bold]{doc['title']}[/bold] — {doc['artist']}  ({doc['song_id']}, "
+                  f"{doc['duration_s']:.0f} s)")
+    feats = doc.get("audio_features") or {}
+    console.print("  ".join(f"{k}={v}" for k, v in feats.items() if not isinstance(v, dict)))
+    table = Table("dimension", "tag", "score", "evidence")
+    for dim, tags in (doc.get("tags") or {}).items():
+        for t in tags:
+            ev = ", ".join(f"{e.get('source')}:{e.get('cue')}" for e in t["evidence"][:3])
+            table.add_row(dim, f"{t['tag']} ({t['en']})", f"{t['score']:.2f}", ev)
+    console.print(table)
+
+
+@app.command()
+def similar(
+    song_id: str,
+    config: ConfigOpt = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
+    space: Annotated[str, typer.Option(help="fused | audio | text | tags")] = "fused",
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Songs similar to SONG_ID."""
+    from songlens.coldstart.similar import similar_to_song
+
+    settings = _settings(config, data_dir=data_dir)
+    catalog = _catalog(settings)
+    try:
+        items = similar_to_song(catalog, song_id, k=k, space=space)
+    except SonglensError as exc:
+        _fail(exc)
+    finally:
+        catalog.store.close()
+    if as_json:
+        console.print_json(json.dumps({"items": items}, ensure_ascii=False))
+        return
+    table = Table("#", "song_id", "score", "title", "artist", "why")
+    for i, it in enumerate(items, 1):
+        r = it["reasons"]
+        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in r.get("shared_tags", {}).items())
+        table.add_row(str(i), it["song_id"], f"{it['score']:.3f}", it["title"] or "",
+                      it["artist"] or "", why)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,24 @@
+"""FastAPI dependencies: the catalog and settings built in the lifespan, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from songlens.embeddings.catalog import Catalog
+from songlens.settings import Settings
+
+__all__ = ["CatalogDep", "SettingsDep"]
+
+
+def get_catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -1,0 +1,111 @@
+"""Batch ingestion of local files for the CLI: folders walked recursively, several workers,
+a manifest so re-runs skip unchanged files, one bad file never stops the batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from songlens.content.metadata import parse_metadata, read_file_metadata
+from songlens.embeddings.catalog import Catalog
+from songlens.errors import SonglensError
+
+__all__ = ["AUDIO_SUFFIXES", "BatchReport", "find_audio_files", "ingest_files"]
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = {".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".m4a", ".aac", ".mp4",
+                  ".aiff", ".aif", ".wma"}
+
+
+def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file()
+                          and f.suffix.lower() in AUDIO_SUFFIXES)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {str(p)!r}")
+    return out
+
+
+@dataclass
+class BatchReport:
+    ingested: list[tuple[str, str]] = field(default_factory=list)   # (path, song_id)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)     # (path, reason)
+
+
+class Manifest:
+    """path → (size, mtime_ns, song_id), kept as JSON beside the store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        try:
+            self.data: dict[str, list] = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+
+    @staticmethod
+    def stamp(p: Path) -> list:
+        st = p.stat()
+        return [st.st_size, st.st_mtime_ns]
+
+    def unchanged(self, p: Path) -> str | None:
+        rec = self.data.get(str(p.resolve()))
+        return rec[2] if rec and rec[:2] == self.stamp(p) else None
+
+    def record(self, p: Path, song_id: str) -> None:
+        with self.lock:
+            self.data[str(p.resolve())] = [*self.stamp(p), song_id]
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, ensure_ascii=False), "utf-8")
+            os.replace(tmp, self.path)
+
+
+def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force: bool = False,
+                 on_done: Callable[[Path, str, str | None], None] | None = None) -> BatchReport:
+    """Ingest ``files``; ``on_done(path, status, detail)`` is called after each (for progress)."""
+    catalog.settings.data_path.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(catalog.settings.data_path / "ingest_manifest.json")
+    report = BatchReport()
+
+    def one(p: Path) -> tuple[str, str | None]:
+        known = None if force else manifest.unchanged(p)
+        if known and catalog.store.get(catalog.spec, [known]):
+            return "skipped", known
+        meta = parse_metadata(read_file_metadata(p))
+        result = catalog.ingest(p.read_bytes(), meta, filename=p.name)
+        song_id = result.document["song_id"]
+        manifest.record(p, song_id)
+        return "ingested", song_id
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(one, p): p for p in files}
+        for fut in as_completed(futures):
+            p = futures[fut]
+            try:
+                status, detail = fut.result()
+            except SonglensError as exc:
+                status, detail = "failed", f"{exc.code}: {exc.message}"
+            except Exception as exc:  # noqa: BLE001 - never abort the batch for one file
+                log.exception("ingesting %s", p)
+                status, detail = "failed", f"{type(exc).__name__}: {exc}"
+            if status == "ingested":
+                report.ingested.append((str(p), detail or ""))
+            elif status == "skipped":
+                report.skipped.append(str(p))
+            else:
+                report.failed.append((str(p), detail or ""))
+            if on_done:
+                on_done(p, status, detail)
+    return report

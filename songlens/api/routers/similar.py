@@ -1,0 +1,52 @@
+"""POST /v1/similar: songs like an uploaded audio clip (multipart) or a text (JSON)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from songlens.api.deps import CatalogDep, SettingsDep
+from songlens.api.schemas import ErrorOut, SimilarOut, TextQuery
+from songlens.coldstart.similar import similar_to_audio, similar_to_text
+from songlens.errors import InvalidInput, InvalidJSON, PayloadTooLarge
+
+router = APIRouter(prefix="/v1", tags=["similar"])
+
+ERRORS = {s: {"model": ErrorOut} for s in (400, 413, 415, 422)}
+
+
+@router.post("/similar", response_model=SimilarOut, responses=ERRORS,
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": TextQuery.model_json_schema()},
+                 "multipart/form-data": {"schema": {
+                     "type": "object", "required": ["audio"],
+                     "properties": {"audio": {"type": "string", "format": "binary"},
+                                    "k": {"type": "integer", "default": 10}}}}}}})
+async def similar(request: Request, catalog: CatalogDep, settings: SettingsDep) -> dict:
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form(max_part_size=int(settings.audio.max_upload_mb * 2**20))
+        upload = form.get("audio")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInput("multipart body needs an 'audio' file part")
+        try:
+            k = int(form.get("k") or 10)
+        except ValueError as exc:
+            raise InvalidInput(f"k must be an integer, got {form.get('k')!r}") from exc
+        data = await upload.read()
+        if len(data) > settings.audio.max_upload_mb * 2**20:
+            raise PayloadTooLarge("audio upload exceeds the size limit")
+        items = await run_in_threadpool(similar_to_audio, catalog, data,
+                                        filename=upload.filename or "", k=k)
+        return {"items": items}
+    raw = await request.body()
+    try:
+        body = TextQuery.model_validate(json.loads(raw or b"null"))
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(f"body is not valid JSON: {exc}") from exc
+    except ValueError as exc:
+        raise InvalidInput(f'body must be {{"text": "...", "k": 10}}: {exc}') from exc
+    items = await run_in_threadpool(similar_to_text, catalog, body.text, k=body.k)
+    return {"items": items}

@@ -1,0 +1,64 @@
+"""/v1/songs: ingest, read, delete, similar songs. Handlers are ``def`` (run in the threadpool):
+decoding and models never run on the event loop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+
+from songlens.api.deps import CatalogDep, SettingsDep
+from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
+from songlens.coldstart.similar import similar_to_song
+from songlens.content.metadata import parse_metadata
+from songlens.errors import PayloadTooLarge
+
+router = APIRouter(prefix="/v1/songs", tags=["songs"])
+
+ERRORS = {s: {"model": ErrorOut} for s in (400, 404, 413, 415, 422)}
+
+
+def read_upload(upload: UploadFile, max_mb: float) -> bytes:
+    limit = int(max_mb * 2**20)
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"audio upload exceeds the limit of {max_mb:.0f} MiB")
+    return data
+
+
+@router.post("", status_code=201, response_model=SongOut, responses=ERRORS)
+def ingest_song(
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    audio: Annotated[UploadFile, File(description="mp3, ogg, flac, wav, m4a")],
+    metadata: Annotated[str, Form(description='JSON: {"song_id"?, "title", "artist", "album", '
+                                               '"lyrics", "comments": [{"text", "likes"}]}')],
+) -> dict:
+    meta = parse_metadata(metadata)
+    data = read_upload(audio, settings.audio.max_upload_mb)
+    result = catalog.ingest(data, meta, filename=audio.filename or "")
+    doc = dict(result.document)
+    if result.replaced:
+        doc["replaced"] = result.replaced
+    return doc
+
+
+@router.get("/{song_id}", response_model=SongOut, responses=ERRORS)
+def get_song(song_id: str, catalog: CatalogDep) -> dict:
+    return catalog.get(song_id)
+
+
+@router.delete("/{song_id}", status_code=204, responses=ERRORS)
+def delete_song(song_id: str, catalog: CatalogDep) -> Response:
+    catalog.delete(song_id)
+    return Response(status_code=204)
+
+
+@router.get("/{song_id}/similar", response_model=SimilarOut, responses=ERRORS)
+def similar_songs(
+    song_id: str,
+    catalog: CatalogDep,
+    k: Annotated[int, Query(ge=1, le=200)] = 10,
+    space: Literal["fused", "audio", "text", "tags"] = "fused",
+) -> dict:
+    return {"items": similar_to_song(catalog, song_id, k=k, space=space)}

@@ -1,0 +1,158 @@
+"""Song metadata: the validated shape of what a client sends, and what files carry in their tags."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from songlens.errors import InvalidMetadata
+
+__all__ = ["Comment", "SongMetadata", "clean_text", "parse_metadata", "read_file_metadata"]
+
+log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+SONG_ID = re.compile(r"^[\w.:@+-]{1,128}$", re.UNICODE)
+
+
+def clean_text(text: str, *, max_len: int) -> str:
+    """NFC-normalise, drop lone surrogates, control, zero-width and bidi-override characters,
+    trim, and cut to ``max_len`` characters."""
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates → "?"
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    return text.strip()[:max_len]
+
+
+class Comment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: str = Field(max_length=20000)
+    likes: int = Field(0, ge=0, le=10**12)
+
+    @field_validator("text")
+    @classmethod
+    def _clean(cls, v: str) -> str:
+        return clean_text(v, max_len=2000)
+
+
+class SongMetadata(BaseModel):
+    """The ``metadata`` part of ``POST /v1/songs``. ``title`` is required; everything else is
+    optional. Unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    song_id: str | None = Field(None, description="your id; default: from the audio content")
+    title: str = Field(min_length=1, max_length=1000)
+    artist: str = Field("", max_length=1000)
+    album: str | None = Field(None, max_length=1000)
+    lyrics: str | None = Field(None, max_length=200_000, description="plain text or LRC")
+    comments: list[Comment] = Field(default_factory=list, max_length=5000)
+
+    @field_validator("song_id")
+    @classmethod
+    def _song_id(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        v = unicodedata.normalize("NFC", v.strip())
+        if not SONG_ID.match(v):
+            raise ValueError("song_id must be 1-128 letters, digits or . _ : @ + - "
+                             f"(got {v[:60]!r})")
+        return v
+
+    @field_validator("title", "artist", "album")
+    @classmethod
+    def _short(cls, v: str | None) -> str | None:
+        return None if v is None else clean_text(v, max_len=300)
+
+    @field_validator("lyrics")
+    @classmethod
+    def _lyrics(cls, v: str | None) -> str | None:
+        return None if v is None else clean_text(v, max_len=50_000) or None
+
+
+def parse_metadata(raw: str | bytes | dict[str, Any] | None) -> SongMetadata:
+    """Validate metadata given as a JSON string or a dict; raise :class:`InvalidMetadata` with
+    the offending fields named."""
+    import json
+
+    if raw is None or raw == "" or raw == b"":
+        raise InvalidMetadata("metadata is required: a JSON object with at least a 'title'")
+    if isinstance(raw, bytes | str):
+        try:
+            raw = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidMetadata(f"metadata is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidMetadata(f"metadata must be a JSON object, got {type(raw).__name__}")
+    try:
+        return SongMetadata.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or 'metadata'}: {e['msg']}"
+            for e in exc.errors())
+        raise InvalidMetadata(f"invalid metadata: {problems}",
+                              fields=[".".join(str(x) for x in e["loc"]) for e in exc.errors()]
+                              ) from exc
+
+
+_TAG_KEYS = {
+    "title": ("title", "TIT2", "\xa9nam", "TITLE"),
+    "artist": ("artist", "TPE1", "\xa9ART", "ARTIST"),
+    "album": ("album", "TALB", "\xa9alb", "ALBUM"),
+    "lyrics": ("lyrics", "unsyncedlyrics", "USLT", "\xa9lyr", "LYRICS", "UNSYNCEDLYRICS"),
+}
+
+
+def _first(tags: Any, keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        try:
+            hits = [k for k in tags.keys() if k == key or k.startswith(key + ":")]
+        except Exception:  # noqa: BLE001
+            return None
+        for k in hits:
+            val = tags[k]
+            val = getattr(val, "text", val)
+            if isinstance(val, list):
+                val = val[0] if val else None
+            if val:
+                return str(val)
+    return None
+
+
+def read_file_metadata(path: str | Path) -> dict[str, Any]:
+    """Title, artist, album and lyrics for a local audio file.
+
+    Lyrics come from a sidecar ``<name>.lrc`` or ``<name>.txt`` beside the file, else from embedded
+    tags (ID3 USLT, Vorbis LYRICS, MP4 ©lyr) read with mutagen; title and artist from the tags,
+    else the file name (``Artist - Title.mp3`` is split).
+    """
+    import mutagen
+
+    p = Path(path)
+    meta: dict[str, Any] = {}
+    try:
+        f = mutagen.File(p)
+        if f is not None and f.tags is not None:
+            for field, keys in _TAG_KEYS.items():
+                val = _first(f.tags, keys)
+                if val:
+                    meta[field] = val
+    except Exception as exc:  # noqa: BLE001 - unreadable tags are not fatal
+        log.info("no tags from %s: %s", p, exc)
+    for ext in (".lrc", ".txt"):
+        side = p.with_suffix(ext)
+        if side.exists():
+            meta["lyrics"] = side.read_text(encoding="utf-8", errors="replace")
+            break
+    if not meta.get("title"):
+        stem = p.stem
+        if " - " in stem and not meta.get("artist"):
+            meta["artist"], meta["title"] = (s.strip() for s in stem.split(" - ", 1))
+        else:
+            meta["title"] = stem
+    return meta

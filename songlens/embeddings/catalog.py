@@ -1,0 +1,261 @@
+"""The song catalog: ingestion (audio + text → features, tags, vectors → one Qdrant point) and
+reads. All-or-nothing: everything is computed before one atomic upsert, so a failure at any step
+leaves nothing behind; re-ingesting the same ``song_id`` or the same audio replaces the point."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from songlens.content.audio_io import DecodedAudio, decode_audio
+from songlens.content.metadata import SongMetadata
+from songlens.content.taxonomy import DIMENSIONS, Taxonomy, load_taxonomy
+from songlens.embeddings.encoders import l2_normalise
+from songlens.embeddings.models import Models
+from songlens.embeddings.store import CollectionSpec, Filter, Hit, Match, Point, VectorStore
+from songlens.errors import NotFound
+from songlens.settings import Settings
+
+__all__ = ["Catalog", "IngestResult", "songs_spec", "fuse_vectors", "title_key"]
+
+log = logging.getLogger(__name__)
+
+#: Payload fields with an index: the ones playlists, similar-song filters and recall filter on.
+FLOAT_FIELDS = ("tempo_bpm", "energy", "danceability", "valence", "acousticness",
+                "instrumentalness", "loudness_db", "speechiness", "ingested_at", "duration_s")
+
+
+def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int) -> CollectionSpec:
+    indexes: dict[str, Any] = {"artist_key": "keyword", "audio_hash": "keyword",
+                               "title_key": "keyword", "language": "keyword",
+                               "mode": "keyword", "camelot": "keyword"}
+    indexes |= {f"tag_{d}": "keyword" for d in DIMENSIONS}
+    indexes |= {f: "float" for f in FLOAT_FIELDS}
+    return CollectionSpec(name=name, key_field="song_id",
+                          dense={"audio": audio_dim, "text": text_dim,
+                                 "fused": audio_dim + text_dim, "tags": tags_dim},
+                          sparse=("lyrics",), indexes=indexes)
+
+
+def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
+                 text_weight: float) -> np.ndarray:
+    """Concatenate unit vectors scaled by sqrt of normalised weights: the cosine of two fused
+    vectors is then exactly ``wa·cos(audio) + wt·cos(text)``."""
+    total = audio_weight + text_weight or 1.0
+    wa, wt = np.sqrt(audio_weight / total), np.sqrt(text_weight / total)
+    return l2_normalise(np.concatenate([wa * l2_normalise(audio), wt * l2_normalise(text)]))
+
+
+def title_key(title: str, artist: str) -> str:
+    """Normalised ``title|artist`` for duplicate detection (case, width, spaces, brackets)."""
+    def norm(s: str) -> str:
+        s = unicodedata.normalize("NFKC", s).casefold()
+        for open_, close in (("(", ")"), ("[", "]"), ("（", "）"), ("【", "】")):
+            while open_ in s and close in s.split(open_, 1)[1]:
+                head, tail = s.split(open_, 1)
+                s = head + tail.split(close, 1)[1]
+        return "".join(ch for ch in s if ch.isalnum())
+    return f"{norm(title)}|{norm(artist)}"
+
+
+@dataclass
+class IngestResult:
+    document: dict[str, Any]
+    replaced: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.t: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t[stage] = self.t.get(stage, 0.0) + time.perf_counter() - t0
+
+
+def _english_description(tags: dict[str, list[dict[str, Any]]], keywords: list[str]) -> str:
+    """An English rendering of a song's tags, for text the sentence model cannot read."""
+    parts = []
+    for dim in ("language", "style", "emotion", "scene", "theme"):
+        names = [t["en"] for t in tags.get(dim, [])[:3]]
+        if names:
+            parts.append(f"{dim}: {', '.join(names)}")
+    ascii_kw = [k for k in keywords if k.isascii()][:8]
+    if ascii_kw:
+        parts.append("keywords: " + ", ".join(ascii_kw))
+    return ". ".join(parts) or "song"
+
+
+class Catalog:
+    """Ingest, read and delete songs. Thread-safe; models are shared and loaded once."""
+
+    def __init__(self, *, settings: Settings, store: VectorStore, models: Models,
+                 taxonomy: Taxonomy | None = None) -> None:
+        from songlens.content.text.vectors import tag_profile_dim
+
+        self.settings = settings
+        self.store = store
+        self.models = models
+        self.taxonomy = taxonomy or load_taxonomy()
+        self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
+                               text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy))
+        store.ensure_collection(self.spec)
+        self._write_lock = threading.Lock()
+
+    # -- analysis -----------------------------------------------------------------------------
+    def decode(self, data: bytes, filename: str = "") -> DecodedAudio:
+        a = self.settings.audio
+        return decode_audio(data, filename=filename, sr=a.sample_rate,
+                            max_duration_s=a.max_duration_s, min_duration_s=a.min_duration_s)
+
+    def analyse(self, audio: DecodedAudio, meta: SongMetadata, *,
+                timer: _Timer | None = None) -> tuple[dict[str, Any], Point]:
+        """Everything about one song, without touching the store: (document, point)."""
+        from songlens.content.audio_tags import audio_evidence
+        from songlens.content.features import audio_features
+        from songlens.content.fusion import fuse_tags
+        from songlens.content.text.analyse import analyse_text
+        from songlens.content.text.vectors import tag_profile_vector
+
+        timer = timer or _Timer()
+        with timer("audio_model"):
+            analysis = self.models.audio.analyse(audio.y)
+        merged: dict[str, float] = {}
+        for probs in analysis.tag_probs.values():
+            for tag, p in probs.items():
+                merged[tag] = max(merged.get(tag, 0.0), float(p))
+        with timer("features"):
+            feats = audio_features(y=audio.y, sr=audio.sr, tag_probs=merged or None).to_dict()
+        with timer("text"):
+            comments = [(c.text, c.likes) for c in meta.comments[: self.settings.text.max_comments]]
+            text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
+                                lyrics=meta.lyrics, comments=comments,
+                                audio_instrumental=feats.get("instrumentalness"))
+            evidence = list(text.evidence) + audio_evidence(analysis.tag_probs)
+            tags = {d: [t.to_dict() for t in ts]
+                    for d, ts in fuse_tags(evidence, taxonomy=self.taxonomy).items()}
+            readable = text.dense_text.strip() and text.cjk_share < 0.3 and \
+                self.models.text.can_read(text.dense_text) > 0.8
+            dense_source = text.dense_text if readable else \
+                f"{meta.title}. " * meta.title.isascii() + _english_description(tags, text.keywords)
+            text_vec = self.models.text.encode([dense_source])[0]
+            tags_vec = tag_profile_vector(tags, self.taxonomy)
+        fused = fuse_vectors(analysis.vector, text_vec,
+                             audio_weight=self.settings.fusion.audio_weight,
+                             text_weight=self.settings.fusion.text_weight)
+        doc = {
+            "song_id": meta.song_id or "",
+            "title": meta.title, "artist": meta.artist, "album": meta.album,
+            "duration_s": round(audio.duration_s, 3),
+            "tags": tags,
+            "audio_features": feats,
+            "language": {"primary": text.language.primary,
+                         "scores": {k: round(v, 4) for k, v in text.language.scores.items()}},
+            "keywords": list(text.keywords)[:20],
+            "sentiment": round(float(text.sentiment), 4),
+            "audio_hash": audio.content_hash,
+            "source": {"sample_rate": audio.source_sr, "channels": audio.source_channels},
+            "models": {"audio": self.models.audio.name, "text": self.models.text.name,
+                       "text_input": "lyrics" if readable else "tag-description"},
+        }
+        payload = dict(doc)
+        payload["title_key"] = title_key(meta.title, meta.artist)
+        payload["artist_key"] = title_key("", meta.artist).strip("|")
+        payload["language"] = text.language.primary
+        payload["language_detail"] = doc["language"]
+        for d in DIMENSIONS:
+            payload[f"tag_{d}"] = [t["tag"] for t in tags.get(d, [])]
+        for f in FLOAT_FIELDS:
+            if isinstance(feats.get(f), int | float):
+                payload[f] = float(feats[f])
+        for f in ("mode", "camelot", "key"):
+            if feats.get(f) is not None:
+                payload[f] = feats[f]
+        payload["tag_probs"] = {m: {t: round(float(p), 4) for t, p in probs.items()}
+                                for m, probs in analysis.tag_probs.items()}
+        point = Point(key="", payload=payload,
+                      vectors={"audio": analysis.vector, "text": text_vec, "fused": fused,
+                               "tags": tags_vec},
+                      sparse={"lyrics": text.sparse} if text.sparse[0] else {})
+        return doc, point
+
+    # -- writes -------------------------------------------------------------------------------
+    def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "") -> IngestResult:
+        timer = _Timer()
+        with timer("decode"):
+            audio = self.decode(data, filename)
+        return self.ingest_decoded(audio, meta, timer=timer)
+
+    def ingest_decoded(self, audio: DecodedAudio, meta: SongMetadata, *,
+                       timer: _Timer | None = None) -> IngestResult:
+        timer = timer or _Timer()
+        doc, point = self.analyse(audio, meta, timer=timer)
+        with timer("store"), self._write_lock:
+            same_audio = self._keys_with(Match("audio_hash", (audio.content_hash,)))
+            song_id = meta.song_id or (same_audio[0] if same_audio else
+                                       f"h{audio.content_hash[:20]}")
+            doc["song_id"] = point.key = song_id
+            point.payload["song_id"] = song_id
+            now = time.time()
+            old = self.store.get(self.spec, [song_id])
+            point.payload["ingested_at"] = float(old[0].payload.get("ingested_at", now)) \
+                if old else now
+            point.payload["updated_at"] = now
+            doc["ingested_at"] = point.payload["ingested_at"]
+            self.store.upsert(self.spec, [point])
+            replaced = [k for k in same_audio if k != song_id]
+            if replaced:  # the same recording under another id: the new one replaces it
+                self.store.delete(self.spec, replaced)
+        log.info("ingested %s (%s - %s) in %.2fs", song_id, meta.artist, meta.title,
+                 sum(timer.t.values()))
+        return IngestResult(document=doc, replaced=replaced, timings=dict(timer.t))
+
+    def delete(self, song_id: str) -> None:
+        self.get_hit(song_id)
+        with self._write_lock:
+            self.store.delete(self.spec, [song_id])
+
+    # -- reads --------------------------------------------------------------------------------
+    def _keys_with(self, cond: Match) -> list[str]:
+        hits, _ = self.store.scroll(self.spec, filter=Filter(must=(cond,)), limit=100)
+        return [h.key for h in hits]
+
+    def get_hit(self, song_id: str, *, with_vectors: bool = False) -> Hit:
+        hits = self.store.get(self.spec, [song_id], with_vectors=with_vectors)
+        if not hits:
+            raise NotFound(f"no song with song_id {song_id!r}", song_id=song_id)
+        return hits[0]
+
+    def get(self, song_id: str) -> dict[str, Any]:
+        return document_from_payload(self.get_hit(song_id).payload)
+
+    def find_by_hash(self, content_hash: str) -> str | None:
+        keys = self._keys_with(Match("audio_hash", (content_hash,)))
+        return keys[0] if keys else None
+
+    def count(self) -> int:
+        return self.store.count(self.spec)
+
+
+_DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",
+               "keywords", "sentiment", "audio_hash", "source", "models", "ingested_at")
+
+
+def document_from_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    doc = {k: payload.get(k) for k in _DOC_FIELDS}
+    doc["language"] = payload.get("language_detail") or {"primary": payload.get("language"),
+                                                         "scores": {}}
+    return doc

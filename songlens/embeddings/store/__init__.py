@@ -1,0 +1,38 @@
+"""The vector store: one interface (:class:`VectorStore`), two Qdrant backends, one constructor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from songlens.embeddings.store.base import (
+    CollectionSpec,
+    Filter,
+    Hit,
+    Match,
+    Point,
+    Prefetch,
+    Range,
+    VectorStore,
+    point_id,
+)
+
+__all__ = ["CollectionSpec", "Filter", "Hit", "Match", "Point", "Prefetch", "Range",
+           "VectorStore", "open_store", "point_id"]
+
+
+def open_store(*, url: str | None = None, api_key: str | None = None,
+               path: str | Path | None = None, hnsw_m: int = 16,
+               hnsw_ef_construct: int = 100, search_threads: int | None = None) -> VectorStore:
+    """The one place a backend is chosen: a Qdrant server when ``url`` is set, else Qdrant Edge
+    embedded on disk at ``path``."""
+    if url:
+        from songlens.embeddings.store.server import ServerStore
+
+        return ServerStore(url, api_key=api_key, hnsw_m=hnsw_m,
+                           hnsw_ef_construct=hnsw_ef_construct)
+    if path is None:
+        raise ValueError("open_store needs a url (server) or a path (embedded)")
+    from songlens.embeddings.store.edge import EdgeStore
+
+    return EdgeStore(path, hnsw_m=hnsw_m, hnsw_ef_construct=hnsw_ef_construct,
+                     search_threads=search_threads)

@@ -1,0 +1,166 @@
+"""The vector store interface: one API, two Qdrant backends (embedded Edge, or a server).
+
+Callers speak in their own keys (``song_id``, ``user_id``); a store turns each key into a stable
+Qdrant point id (:func:`point_id`) and keeps the key in the payload. Filters are our own small
+types, translated by each backend, so no Qdrant model leaks past this package, and every Qdrant
+error becomes a :class:`songlens.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "CollectionSpec", "Point", "Hit", "Match", "Range", "Filter", "Prefetch",
+    "VectorStore", "point_id",
+]
+
+#: Namespace of songlens point ids: uuid5(NAMESPACE, "<collection>:<key>").
+NAMESPACE = uuid.UUID("6f1c2a5e-9a57-4a0c-8b0e-5f3c1d2e7a10")
+
+IndexType = Literal["keyword", "float", "integer", "bool", "datetime"]
+
+
+def point_id(collection: str, key: str) -> str:
+    """Deterministic Qdrant point id (a UUID string) for ``key`` in ``collection``."""
+    return str(uuid.uuid5(NAMESPACE, f"{collection}:{key}"))
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """What a collection holds.
+
+    ``dense`` maps vector names to dimensions (cosine distance); ``sparse`` names the sparse
+    vectors (stored with Qdrant's IDF modifier); ``indexes`` maps payload fields to index types.
+    """
+
+    name: str
+    key_field: str
+    dense: dict[str, int]
+    sparse: tuple[str, ...] = ()
+    indexes: dict[str, IndexType] = field(default_factory=dict)
+
+
+@dataclass
+class Point:
+    key: str
+    vectors: dict[str, np.ndarray]
+    payload: dict[str, Any]
+    sparse: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+
+
+@dataclass
+class Hit:
+    key: str
+    score: float
+    payload: dict[str, Any]
+    vectors: dict[str, np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """``key`` equals one of ``values`` (a list payload matches if any element does)."""
+
+    key: str
+    values: tuple[str | int | bool, ...]
+
+
+@dataclass(frozen=True)
+class Range:
+    key: str
+    gte: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+
+
+Condition = Match | Range
+
+
+@dataclass(frozen=True)
+class Filter:
+    must: tuple[Condition, ...] = ()
+    must_not: tuple[Condition, ...] = ()
+    should: tuple[Condition, ...] = ()
+    exclude_keys: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.must or self.must_not or self.should or self.exclude_keys)
+
+    def and_(self, other: Filter | None) -> Filter:
+        if other is None:
+            return self
+        return Filter(self.must + other.must, self.must_not + other.must_not,
+                      self.should + other.should, self.exclude_keys + other.exclude_keys)
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """One stage of a hybrid query: a dense vector or a sparse ``(indices, values)`` pair."""
+
+    using: str
+    vector: np.ndarray | tuple[list[int], list[float]]
+    limit: int = 100
+
+
+class VectorStore(ABC):
+    """Operations songlens needs from Qdrant, identical on both backends."""
+
+    backend: str = "abstract"
+
+    @abstractmethod
+    def ensure_collection(self, spec: CollectionSpec) -> None:
+        """Create the collection (and its payload indexes) or check an existing one matches."""
+
+    @abstractmethod
+    def upsert(self, spec: CollectionSpec, points: Sequence[Point]) -> None:
+        """Insert or replace points, atomically per point (vectors and payload together)."""
+
+    @abstractmethod
+    def get(self, spec: CollectionSpec, keys: Sequence[str], *,
+            with_vectors: bool = False) -> list[Hit]:
+        """Points by key, in the order asked; missing keys are left out."""
+
+    @abstractmethod
+    def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def search(self, spec: CollectionSpec, *, using: str,
+               vector: np.ndarray | tuple[list[int], list[float]], limit: int = 10,
+               filter: Filter | None = None, with_vectors: bool = False) -> list[Hit]:
+        """Nearest points by one named vector (dense array or sparse ``(indices, values)``)."""
+
+    @abstractmethod
+    def hybrid(self, spec: CollectionSpec, *, prefetch: Sequence[Prefetch], limit: int = 10,
+               filter: Filter | None = None) -> list[Hit]:
+        """Several searches fused by reciprocal rank fusion (Qdrant prefetch + RRF)."""
+
+    @abstractmethod
+    def recommend(self, spec: CollectionSpec, *, using: str, positive: Sequence[np.ndarray],
+                  negative: Sequence[np.ndarray] = (), limit: int = 10,
+                  filter: Filter | None = None) -> list[Hit]:
+        """Qdrant's recommend query (best-score strategy) from example vectors."""
+
+    @abstractmethod
+    def scroll(self, spec: CollectionSpec, *, filter: Filter | None = None, limit: int = 100,
+               offset: str | None = None, with_vectors: bool = False
+               ) -> tuple[list[Hit], str | None]:
+        """One page of points matching ``filter``; returns (hits, next offset or None)."""
+
+    @abstractmethod
+    def count(self, spec: CollectionSpec, *, filter: Filter | None = None) -> int: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files and connections."""
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

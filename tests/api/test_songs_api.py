@@ -1,0 +1,213 @@
+"""The v1 HTTP contract through FastAPI's TestClient, on real models and a real store."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from songlens.api.app import create_app
+from tests.conftest import wav_bytes
+
+DIMENSIONS = ["language", "style", "scene", "emotion", "theme"]
+
+LYRICS = """[00:01.00]作词：某人
+[00:02.00]作曲：某人
+[00:10.00]深夜一个人在图书馆自习 为了考研
+[00:15.00]眼泪掉下来 分手以后我好孤独
+[00:20.00]眼泪掉下来 分手以后我好孤独
+"""
+
+
+@pytest.fixture(scope="module")
+def client(catalog):
+    app = create_app(catalog.settings, catalog=catalog)
+    with TestClient(app) as c:
+        yield c
+
+
+def post_song(client, audio: bytes, meta: dict | str, filename: str = "song.ogg"):
+    metadata = meta if isinstance(meta, str) else json.dumps(meta, ensure_ascii=False)
+    return client.post("/v1/songs", files={"audio": (filename, audio, "audio/ogg")},
+                       data={"metadata": metadata})
+
+
+def assert_error(resp, status: int, code: str):
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["error"]["code"] == code, body
+    assert body["error"]["message"]
+
+
+def test_ingest_returns_the_song_document(client, music_clips):
+    meta = {"song_id": "chaos-god", "title": "Chaos God", "artist": "Muldjord",
+            "lyrics": LYRICS, "comments": [{"text": "考研的时候天天听", "likes": 120},
+                                           {"text": "打卡", "likes": 0}]}
+    r = post_song(client, music_clips["chaos_god"], meta)
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["song_id"] == "chaos-god"
+    assert set(doc["tags"]) == set(DIMENSIONS)
+    for tags in doc["tags"].values():
+        scores = [t["score"] for t in tags]
+        assert scores == sorted(scores, reverse=True)
+        for t in tags:
+            assert t["evidence"] and {"source", "cue"} <= set(t["evidence"][0])
+    assert doc["tags"]["language"][0]["tag"] == "华语"
+    assert "学习" in [t["tag"] for t in doc["tags"]["scene"]]
+    feats = doc["audio_features"]
+    assert 40 <= feats["tempo_bpm"] <= 250
+    assert feats["key"] in ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    assert feats["mode"] in ("major", "minor")
+    assert -40 < feats["loudness_db"] < 0
+    assert 0 <= feats["energy"] <= 1
+    assert abs(doc["duration_s"] - 10.0) < 0.1
+    # and it is stored: GET returns the same document
+    got = client.get("/v1/songs/chaos-god").json()
+    assert got["tags"] == doc["tags"] and got["audio_features"] == feats
+
+
+def test_reposting_replaces_never_duplicates(client, catalog, music_clips):
+    meta = {"song_id": "feelings", "title": "Feelings", "artist": "Sectoid"}
+    assert post_song(client, music_clips["feelings"], meta).status_code == 201
+    n = catalog.count()
+    meta["title"] = "Feelings (remaster)"
+    assert post_song(client, music_clips["feelings"], meta).status_code == 201
+    assert catalog.count() == n
+    assert client.get("/v1/songs/feelings").json()["title"] == "Feelings (remaster)"
+    # the same audio without an id maps to the existing song
+    r = post_song(client, music_clips["feelings"], {"title": "Feelings", "artist": "Sectoid"})
+    assert r.json()["song_id"] == "feelings" and catalog.count() == n
+    # the same audio under a new id replaces the old point
+    r = post_song(client, music_clips["feelings"], {"song_id": "feelings-2", "title": "F"})
+    assert r.json()["replaced"] == ["feelings"]
+    assert catalog.count() == n
+    assert client.get("/v1/songs/feelings").status_code == 404
+
+
+def test_similar_by_song_and_by_clip_and_text(client, music_clips):
+    post_song(client, music_clips["armygeddon"], {"song_id": "armygeddon",
+                                                  "title": "Armygeddon", "artist": "Muldjord"})
+    post_song(client, music_clips["chaos_god"], {"song_id": "chaos-god", "title": "Chaos God",
+                                                 "artist": "Muldjord", "lyrics": LYRICS})
+    for space in ("fused", "audio", "text"):
+        r = client.get("/v1/songs/armygeddon/similar", params={"k": 5, "space": space})
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        assert items and all(it["song_id"] != "armygeddon" for it in items)
+        assert items[0]["reasons"]["matched"] == space
+        assert [it["score"] for it in items] == sorted((it["score"] for it in items),
+                                                       reverse=True)
+    # a clip of a catalogued recording finds it first
+    r = client.post("/v1/similar", files={"audio": ("q.ogg", music_clips["armygeddon"])})
+    assert r.status_code == 200, r.text
+    assert r.json()["items"][0]["song_id"] == "armygeddon"
+    r = client.post("/v1/similar", json={"text": "图书馆 考研 自习", "k": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["items"][0]["song_id"] == "chaos-god"
+
+
+def test_delete(client, music_clips):
+    post_song(client, music_clips["armygeddon"], {"song_id": "to-delete", "title": "x"})
+    assert client.delete("/v1/songs/to-delete").status_code == 204
+    assert_error(client.get("/v1/songs/to-delete"), 404, "not_found")
+    assert_error(client.delete("/v1/songs/to-delete"), 404, "not_found")
+    assert_error(client.get("/v1/songs/nope/similar"), 404, "not_found")
+
+
+def _silence():
+    return wav_bytes(np.zeros(16000 * 10, dtype=np.float32), 16000)
+
+
+def _truncated_mp3(music_clips):
+    import io
+
+    import soundfile as sf
+
+    y, sr = sf.read(io.BytesIO(music_clips["chaos_god"]), dtype="float32")
+    mp3 = wav_bytes(y, sr, fmt="MP3")
+    return mp3[:300]
+
+
+def _too_long():
+    t = np.arange(8000 * 40) / 8000
+    return wav_bytes((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 8000,
+                     subtype="PCM_16")
+
+
+def _too_big():
+    rng = np.random.default_rng(0)
+    return wav_bytes((0.1 * rng.standard_normal((44100 * 7, 2))).astype(np.float32), 44100,
+                     subtype="PCM_16")
+
+
+@pytest.mark.parametrize("case,status,code", [
+    ("not-audio", 415, "unsupported_audio"),
+    ("truncated-mp3", 415, "unsupported_audio"),
+    ("zero-bytes", 400, "empty_audio"),
+    ("silence", 422, "silent_audio"),
+    ("too-long", 413, "audio_too_long"),
+    ("too-big", 413, "payload_too_large"),
+])
+def test_bad_audio_is_refused_and_nothing_stored(client, catalog, music_clips, case, status,
+                                                 code):
+    audio = {
+        "not-audio": lambda: "<html>这不是音频</html>".encode() * 50,
+        "truncated-mp3": lambda: _truncated_mp3(music_clips),
+        "zero-bytes": lambda: b"",
+        "silence": _silence,
+        "too-long": _too_long,
+        "too-big": _too_big,
+    }[case]()
+    n = catalog.count()
+    r = post_song(client, audio, {"song_id": f"bad-{case}", "title": "bad"}, "x.mp3")
+    assert_error(r, status, code)
+    assert catalog.count() == n
+    assert client.get(f"/v1/songs/bad-{case}").status_code == 404
+
+
+@pytest.mark.parametrize("metadata,code", [
+    ("{not json", "invalid_metadata"),
+    ('["a list"]', "invalid_metadata"),
+    ('{"artist": "no title"}', "invalid_metadata"),
+    ('{"title": "x", "song_id": "has/slash"}', "invalid_metadata"),
+    ('{"title": "x", "comments": [{"likes": 3}]}', "invalid_metadata"),
+])
+def test_bad_metadata(client, catalog, music_clips, metadata, code):
+    n = catalog.count()
+    assert_error(post_song(client, music_clips["feelings"], metadata), 422, code)
+    assert catalog.count() == n
+
+
+def test_missing_parts(client, music_clips):
+    assert_error(client.post("/v1/songs", data={"metadata": '{"title": "x"}'}), 422,
+                 "missing_field")
+    assert_error(client.post("/v1/songs", files={"audio": ("a.ogg", music_clips["feelings"])}),
+                 422, "missing_field")
+    assert_error(client.post("/v1/similar", content=b"{oops",
+                             headers={"content-type": "application/json"}), 422, "invalid_json")
+    assert_error(client.post("/v1/similar", json={"txt": "x"}), 422, "invalid_input")
+    assert_error(client.get("/v1/songs/x/similar", params={"space": "nope"}), 422,
+                 "invalid_input")
+
+
+def test_odd_unicode_is_cleaned_not_crashing(client, music_clips):
+    meta = {"song_id": "odd-unicode", "title": "Cafe\u0301 \u200b\u202e名字\ud800",
+            "artist": "A\x00B", "lyrics": "🎵🎵🎵\n" + "ü" * 60000,
+            "comments": [{"text": "\u202e" * 10 + "好听", "likes": 10**9}]}
+    r = post_song(client, music_clips["armygeddon"],
+                  json.dumps(meta, ensure_ascii=True))
+    assert r.status_code == 201, r.text
+    assert r.json()["title"] == "Café 名字?"
+    assert r.json()["artist"] == "AB"
+
+
+def test_healthz_and_docs(client):
+    h = client.get("/healthz").json()
+    assert h["status"] == "ok" and h["store"] == "edge" and h["audio_model"] == "musicnn"
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/songs", "/v1/songs/{song_id}", "/v1/songs/{song_id}/similar",
+            "/v1/similar"} <= set(paths)

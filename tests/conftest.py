@@ -1,0 +1,70 @@
+"""Shared fixtures: real models loaded once per session, a real embedded Qdrant store per test
+module, and small real audio (shipped excerpts of band recordings, or synthesised)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AUDIO = FIXTURES / "audio"
+
+
+@pytest.fixture(scope="session")
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def wav_bytes(y: np.ndarray, sr: int, *, fmt: str = "WAV", subtype: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def music_clips() -> dict[str, bytes]:
+    """Three 10-s excerpts of real recordings (see tests/fixtures/audio/README.md)."""
+    return {p.stem: p.read_bytes() for p in sorted(AUDIO.glob("*.ogg"))}
+
+
+@pytest.fixture(scope="session")
+def test_settings_factory(tmp_path_factory):
+    from songlens.settings import load_settings
+
+    def make(**overrides):
+        data = tmp_path_factory.mktemp("data")
+        base = {"data_dir": str(data)}
+        base.update(overrides)
+        return load_settings(None, **base)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def models(test_settings_factory):
+    from songlens.embeddings.models import load_models
+
+    return load_models(test_settings_factory())
+
+
+@pytest.fixture(scope="module")
+def catalog(test_settings_factory, models):
+    """A real catalog on an embedded Qdrant Edge store in a fresh folder; limits made small so
+    the tests can cross them cheaply (30 s of audio, 1 MiB uploads)."""
+    from songlens.embeddings.catalog import Catalog
+    from songlens.embeddings.store import open_store
+
+    settings = test_settings_factory(audio={"max_duration_s": 30, "max_upload_mb": 1,
+                                            "threads": 2})
+    store = open_store(path=settings.qdrant_path)
+    cat = Catalog(settings=settings, store=store, models=models)
+    yield cat
+    store.close()

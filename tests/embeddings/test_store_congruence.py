@@ -1,0 +1,155 @@
+"""The same operations through both backends (Qdrant Edge, and qdrant-client's local mode standing
+in for a server) give the same results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from songlens.embeddings.store import (
+    CollectionSpec,
+    Filter,
+    Match,
+    Point,
+    Prefetch,
+    Range,
+    open_store,
+)
+from songlens.embeddings.store.server import ServerStore
+from songlens.errors import ConfigError, StoreError
+
+SPEC = CollectionSpec(
+    name="songs", key_field="song_id", dense={"audio": 8, "text": 6}, sparse=("lyrics",),
+    indexes={"artist": "keyword", "tempo_bpm": "float", "tag_style": "keyword"},
+)
+
+
+def _points(n: int = 40) -> list[Point]:
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(4, 8))
+    pts = []
+    for i in range(n):
+        audio = centres[i % 4] + 0.3 * rng.normal(size=8)
+        pts.append(Point(
+            key=f"song-{i}",
+            vectors={"audio": audio, "text": rng.normal(size=6)},
+            sparse={"lyrics": ([i % 7, 100 + i % 5, 1000 + i], [1.0, 0.5, 2.0])},
+            payload={"artist": f"artist-{i % 5}", "tempo_bpm": 60.0 + 3 * i,
+                     "tag_style": ["摇滚", "流行", "民谣"][i % 3:], "title": f"第{i}首"},
+        ))
+    return pts
+
+
+@pytest.fixture(params=["edge", "server-local"])
+def store(request, tmp_path):
+    s = open_store(path=tmp_path / "q") if request.param == "edge" else ServerStore(
+        location=":memory:")
+    s.ensure_collection(SPEC)
+    s.upsert(SPEC, _points())
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    edge = open_store(path=tmp_path_factory.mktemp("edge"))
+    local = ServerStore(location=":memory:")
+    for s in (edge, local):
+        s.ensure_collection(SPEC)
+        s.upsert(SPEC, _points())
+    yield edge, local
+    edge.close()
+    local.close()
+
+
+def _keys(hits):
+    return [h.key for h in hits]
+
+
+def _ranked(hits):
+    """Keys by score, ties broken by key: backends may order equal scores differently."""
+    return [h.key for h in sorted(hits, key=lambda h: (-round(h.score, 5), h.key))]
+
+
+QUERY = np.random.default_rng(1).normal(size=8)
+FILTERS = [
+    None,
+    Filter(must=(Match("artist", ("artist-1", "artist-2")),)),
+    Filter(must=(Range("tempo_bpm", gte=90, lte=150),), must_not=(Match("tag_style", ("摇滚",)),)),
+    Filter(exclude_keys=("song-0", "song-4", "song-8")),
+]
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=["none", "match-any", "range-not", "exclude"])
+def test_dense_search_is_congruent(both, flt):
+    edge, local = both
+    a = edge.search(SPEC, using="audio", vector=QUERY, limit=10, filter=flt)
+    b = local.search(SPEC, using="audio", vector=QUERY, limit=10, filter=flt)
+    assert _keys(a) == _keys(b)
+    np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-5)
+    if flt and flt.exclude_keys:
+        assert not set(flt.exclude_keys) & set(_keys(a))
+
+
+def test_sparse_hybrid_recommend_count_congruent(both):
+    edge, local = both
+    sparse = ([3, 1002], [1.0, 1.0])
+    a = edge.search(SPEC, using="lyrics", vector=sparse, limit=5)
+    b = local.search(SPEC, using="lyrics", vector=sparse, limit=5)
+    # IDF-weighted scores agree; equal scores may come in either order
+    np.testing.assert_allclose([h.score for h in a], [h.score for h in b], rtol=1e-5)
+    assert a[0].key == b[0].key == "song-2"  # the only song with both query terms
+    pre = [Prefetch("audio", QUERY, 20), Prefetch("lyrics", ([1002], [1.0]), 20)]
+    a, b = edge.hybrid(SPEC, prefetch=pre, limit=5), local.hybrid(SPEC, prefetch=pre, limit=5)
+    assert _ranked(a) == _ranked(b)
+    np.testing.assert_allclose([h.score for h in a], [h.score for h in b], rtol=1e-5)
+    pos, neg = [_points()[0].vectors["audio"]], [_points()[1].vectors["audio"]]
+    assert _keys(edge.recommend(SPEC, using="audio", positive=pos, negative=neg, limit=5)) == \
+        _keys(local.recommend(SPEC, using="audio", positive=pos, negative=neg, limit=5))
+    for flt in FILTERS:
+        assert edge.count(SPEC, filter=flt) == local.count(SPEC, filter=flt)
+
+
+def test_scroll_pages_cover_everything_once(store):
+    seen, offset = [], None
+    while True:
+        hits, offset = store.scroll(SPEC, limit=7, offset=offset)
+        seen += _keys(hits)
+        if offset is None:
+            break
+    assert sorted(seen) == sorted(p.key for p in _points())
+
+
+def test_get_roundtrip_replace_and_delete(store):
+    [hit] = store.get(SPEC, ["song-3"], with_vectors=True)
+    assert hit.payload["title"] == "第3首" and hit.payload["song_id"] == "song-3"
+    np.testing.assert_allclose(
+        hit.vectors["audio"], _points()[3].vectors["audio"] / np.linalg.norm(
+            _points()[3].vectors["audio"]), atol=1e-5)
+    p = _points()[3]
+    p.payload = {"artist": "new", "tempo_bpm": 1.0, "tag_style": [], "title": "换了"}
+    store.upsert(SPEC, [p])
+    assert store.count(SPEC) == 40  # replaced, not duplicated
+    assert store.get(SPEC, ["song-3"])[0].payload["title"] == "换了"
+    store.delete(SPEC, ["song-3", "never-existed"])
+    assert store.get(SPEC, ["song-3", "song-4"])[0].key == "song-4"
+    assert store.count(SPEC) == 39
+
+
+def test_errors_become_ours(store):
+    with pytest.raises(StoreError, match="failed"):
+        store.search(SPEC, using="audio", vector=np.ones(3), limit=3)  # wrong dimension
+    with pytest.raises(StoreError, match="failed"):
+        store.search(SPEC, using="no-such-vector", vector=QUERY, limit=3)
+
+
+def test_edge_reopens_and_refuses_changed_dimensions(tmp_path):
+    s = open_store(path=tmp_path)
+    s.upsert(SPEC, _points(5))
+    s.close()
+    s = open_store(path=tmp_path)
+    assert s.count(SPEC) == 5
+    s.close()
+    other = CollectionSpec("songs", "song_id", {"audio": 9, "text": 6}, ("lyrics",))
+    with pytest.raises(ConfigError, match="vector dimensions changed"):
+        open_store(path=tmp_path).ensure_collection(other)
