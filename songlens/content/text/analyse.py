@@ -1,0 +1,163 @@
+"""One call from a song's text to everything downstream needs: language, evidence, vectors."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from songlens.content.fusion import metadata_evidence
+from songlens.content.taxonomy import Evidence
+from songlens.content.text.clean import clean_lyrics, normalise_unicode, to_simplified
+from songlens.content.text.comments import comments_evidence, weigh_comments
+from songlens.content.text.language import LanguageResult, detect_language
+from songlens.content.text.lexicon import aggregate_hits, match_line
+from songlens.content.text.nlp import CONTENT_TOKEN, extract_keywords, segment, stopwords
+from songlens.content.text.sentiment import valence_evidence, weighted_valence
+from songlens.content.text.vectors import cjk_share, sparse_lyrics_vector
+
+__all__ = ["TextAnalysis", "analyse_text"]
+
+logger = logging.getLogger(__name__)
+
+_DENSE_LYRICS_CHARS = 400
+_DENSE_COMMENTS = 3
+_DENSE_MAX_CHARS = 1000
+_TITLE_FACTOR = 0.6  # lexicon cues in a title are metadata evidence at this strength
+
+
+@dataclass(slots=True)
+class TextAnalysis:
+    """What :func:`analyse_text` found.
+
+    ``evidence`` holds lyrics, comments, metadata and language evidence for
+    :func:`songlens.content.fusion.fuse_tags`; ``tokens``/``sparse`` are the lyrics (and title)
+    tokens and their sparse vector; ``dense_text`` is the text for a sentence model;
+    ``sentiment`` the valence in [-1, 1]; ``cjk_share`` the CJK share of lyrics and title.
+    """
+
+    language: LanguageResult
+    evidence: list[Evidence] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    sparse: tuple[list[int], list[float]] = field(default_factory=lambda: ([], []))
+    sentiment: float = 0.0
+    dense_text: str = ""
+    cjk_share: float = 0.0
+
+
+def _content(tokens: Sequence[str], stop: frozenset[str]) -> list[str]:
+    return [t for t in tokens if CONTENT_TOKEN.search(t) and not t.isspace() and t not in stop]
+
+
+def analyse_text(*, title: str, artist: str, album: str | None = None,
+                 lyrics: str | None = None,
+                 comments: Sequence[tuple[str, int]] | None = None,
+                 audio_instrumental: float | None = None) -> TextAnalysis:
+    """Analyse a song's title, lyrics and comments.
+
+    Parameters
+    ----------
+    title, artist, album : str
+        Metadata (``album`` may be ``None``).
+    lyrics : str, optional
+        Raw lyrics, LRC or plain.
+    comments : sequence of (text, likes), optional
+    audio_instrumental : float, optional
+        The audio taggers' no-vocals probability, for the 纯音乐 language tag.
+
+    Returns
+    -------
+    TextAnalysis
+    """
+    title = normalise_unicode(title or "").strip()
+    artist = normalise_unicode(artist or "").strip()
+    album_s = normalise_unicode(album or "").strip() or None
+    stop = stopwords()
+
+    # lyrics
+    cl = clean_lyrics(lyrics)
+    language = detect_language(cl.original, audio_instrumental=audio_instrumental,
+                               was_traditional=cl.was_traditional)
+    lyric_hits = []
+    lyric_tokens: list[str] = []
+    senti_items = []
+    for line, count in zip(cl.lines, cl.counts, strict=True):
+        seg = segment(line)
+        lyric_hits.append((match_line(line, seg), float(count)))
+        content = _content(seg, stop)
+        lyric_tokens.extend(content * count)
+        senti_items.append((line, seg, float(count)))
+    evidence = aggregate_hits(lyric_hits, source="lyrics")
+    lyric_valence = weighted_valence(senti_items) if senti_items else 0.0
+
+    # comments
+    weighted = weigh_comments(comments)
+    comment_segs = [segment(c.text) for c in weighted]
+    comment_hits = [match_line(c.text, s) for c, s in zip(weighted, comment_segs, strict=True)]
+    evidence += comments_evidence(weighted, hits=comment_hits)
+    comment_valence = (weighted_valence((c.text, s, c.weight)
+                                        for c, s in zip(weighted, comment_segs, strict=True))
+                       if weighted else 0.0)
+
+    # metadata: explicit title/album rules, then lexicon cues in the title at reduced strength
+    simple_title, _ = to_simplified(title)
+    evidence += metadata_evidence(simple_title, to_simplified(album_s)[0] if album_s else None,
+                                  artist)
+    title_seg = segment(simple_title)
+    meta_tags = {(e.dimension, e.tag) for e in evidence if e.source == "metadata"}
+    for ev in aggregate_hits([(match_line(simple_title, title_seg), 1.0)], source="metadata"):
+        if (ev.dimension, ev.tag) not in meta_tags:
+            evidence.append(Evidence(ev.dimension, ev.tag, "metadata", ev.cue,
+                                     ev.p * _TITLE_FACTOR, {"field": "title"}))
+
+    # language scores as evidence (source "lyrics")
+    for tag, score in language.scores.items():
+        evidence.append(Evidence("language", tag, "lyrics", "script", float(score),
+                                 {"primary": tag == language.primary}))
+
+    # sentiment: lyrics and comments, each as emotion evidence of its own source
+    evidence += valence_evidence(lyric_valence, source="lyrics")
+    evidence += valence_evidence(comment_valence, source="comments")
+    if weighted and cl.lines:
+        sentiment = 0.6 * lyric_valence + 0.4 * comment_valence
+    else:
+        sentiment = lyric_valence if cl.lines else comment_valence
+
+    # tokens, sparse vector, keywords
+    title_tokens = _content(title_seg, stop)
+    tokens = title_tokens + lyric_tokens
+    sparse = sparse_lyrics_vector(tokens)
+    kw_items: list[tuple[str, float]] = []
+    for _line, seg, count in senti_items:
+        kw_items.extend((t, 1.0 + math.log(count)) for t in _content(seg, stop))
+    for c, seg in zip(weighted, comment_segs, strict=True):
+        kw_items.extend((t, 0.5 * c.weight) for t in _content(seg, stop))
+    keywords = extract_keywords(kw_items, top_k=10)
+
+    dense_text = _dense_text(simple_title, artist, album_s, cl.lines,
+                             [c.text for c in weighted if c.discount >= 1.0])
+    share = cjk_share(" ".join([title, cl.text]))
+    return TextAnalysis(language=language, evidence=evidence, keywords=keywords, tokens=tokens,
+                        sparse=sparse, sentiment=float(sentiment), dense_text=dense_text,
+                        cjk_share=share)
+
+
+def _dense_text(title: str, artist: str, album: str | None, lines: Sequence[str],
+                comments: Sequence[str]) -> str:
+    head = " - ".join(x for x in (title, artist) if x)
+    if album:
+        head += f" ({album})"
+    parts = [head] if head else []
+    excerpt: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) > _DENSE_LYRICS_CHARS:
+            break
+        excerpt.append(line)
+        size += len(line) + 1
+    if excerpt:
+        parts.append(" / ".join(excerpt))
+    parts.extend(comments[:_DENSE_COMMENTS])
+    return "\n".join(parts)[:_DENSE_MAX_CHARS]

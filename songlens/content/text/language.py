@@ -1,0 +1,156 @@
+"""Language of lyrics from script statistics and Cantonese markers.
+
+Scripts are counted in rough syllable units (a Han character, a kana, a Hangul syllable, and about
+1.3 per Latin word), so a Chinese verse with an English hook is scored in proportion to how much of
+each is sung. Han characters go to Japanese when kana are present (kanji), otherwise to Chinese,
+which is split between 华语 and 粤语 by the density of written-Cantonese markers (嘅 唔 咗 佢 哋
+…); traditional characters add a small Cantonese prior but never decide alone.
+
+Limits: Cantonese pop lyrics are often written in standard written Chinese (書面語) with no
+colloquial markers; such lyrics read as 华语 here, and the song's audio, artist or catalogue data
+must tell. Romanised lyrics (pinyin, romaji) read as 欧美.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["LANGUAGE_TAGS", "LanguageResult", "cantonese_marker_density", "detect_language"]
+
+#: Canonical labels from configs/taxonomy.yaml (dimension ``language``).
+LANGUAGE_TAGS: tuple[str, ...] = ("华语", "粤语", "欧美", "日语", "韩语", "纯音乐")
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_KANA = re.compile(r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:'[A-Za-z]+)?")
+_LATIN_SYLLABLES_PER_WORD = 1.3
+
+# Written-Cantonese markers and their weights (traditional and simplified forms).
+# Characters that are also ordinary Mandarin (啦, 埋 in 埋葬, 喇 in 喇叭) are left out or weak.
+_MARKERS: dict[str, float] = {
+    "嘅": 1.0, "咗": 1.0, "哋": 1.0, "嘢": 1.0, "喺": 1.0, "嚟": 1.0, "冇": 1.0, "佢": 1.0,
+    "啲": 1.0, "睇": 1.0, "嗰": 1.0, "噉": 1.0, "攞": 1.0, "諗": 1.0, "谂": 1.0, "揾": 1.0,
+    "搵": 1.0, "瞓": 1.0, "嘥": 1.0, "冚": 1.0, "唔": 1.0, "啱": 1.0, "嘞": 0.8, "囉": 0.8,
+    "咁": 0.8, "乜": 0.7, "咩": 0.5, "畀": 0.6, "俾": 0.4, "咪": 0.3, "喎": 1.0, "嘛": 0.1,
+    "咋": 0.5, "嘈": 0.4, "靚": 0.7, "靓": 0.5, "攰": 1.0, "癐": 1.0, "揸": 0.8, "郁": 0.2,
+    "氹": 0.6, "嘆": 0.2, "咧": 0.3, "嘩": 0.2, "啫": 1.0, "㗎": 1.0, "係": 0.7,
+    "囖": 1.0, "吖": 0.8, "噃": 1.0, "唧": 0.8, "嗱": 0.8, "啩": 1.0, "嚿": 1.0, "噏": 1.0,
+    "冧": 0.8, "嬲": 1.0, "撳": 1.0, "㩒": 1.0, "餸": 1.0, "揦": 1.0, "晒": 0.2, "喇": 0.3,
+    "咸": 0.1, "佬": 0.4, "乸": 1.0, "孖": 0.8, "咭": 0.6, "嘟": 0.2, "睬": 0.2, "凼": 0.8,
+}
+# Multi-character words (simplified and traditional), counted once per occurrence.
+_MARKER_WORDS: dict[str, float] = {
+    "而家": 1.0, "鍾意": 1.0, "钟意": 1.0, "點解": 1.0, "点解": 1.0, "點樣": 1.0, "点样": 1.0,
+    "邊度": 1.0, "边度": 1.0, "邊個": 1.0, "边个": 1.0, "唔該": 0.5, "今日": 0.3, "琴日": 1.0,
+    "聽日": 1.0, "听日": 1.0, "尋日": 1.0, "寻日": 1.0, "識得": 0.6, "识得": 0.6, "仲有": 0.5,
+    "乜嘢": 0.5, "咁樣": 0.5, "咁样": 0.5, "企喺": 0.5, "返屋企": 1.0, "屋企": 1.0,
+    "老豆": 1.0, "老母": 0.3, "睇戲": 0.5, "佢哋": 0.3, "我哋": 0.3, "你哋": 0.3,
+    "是但": 1.0, "求其": 0.7, "細佬": 1.0, "细佬": 1.0, "家姐": 0.7, "好彩": 1.0,
+    "有冇": 0.5, "成日": 0.8, "頭先": 1.0, "头先": 1.0, "陣間": 1.0, "阵间": 1.0, "得滯": 1.0,
+    "得滞": 1.0, "少少": 0.6, "細個": 1.0, "细个": 1.0, "雀仔": 1.0, "放工": 0.8, "定係": 0.3,
+    "呢個": 1.0, "呢个": 1.0, "呢條": 1.0, "呢条": 1.0, "呢份": 1.0, "呢度": 1.0, "呢排": 1.0,
+    "呢次": 0.8, "呢間": 1.0, "呢间": 1.0, "呢種": 0.8, "呢种": 0.8, "呢位": 0.8, "呢隻": 1.0,
+    "去邊": 1.0, "去边": 1.0, "蚊雞": 1.0, "幾多": 0.8, "几多": 0.8, "點算": 1.0,
+    "点算": 1.0, "唔係": 0.3, "搞掂": 1.0, "搞定": 0.1, "返工": 1.0, "收工": 0.3, "買餸": 0.5,
+    "好過": 0.4, "好过": 0.4, "起身": 0.3, "鬼佬": 1.0, "師奶": 1.0, "师奶": 1.0,
+}
+# CJK Extension B+ characters in running text are almost always written Cantonese (𠻺 𡁵 𡃉 …).
+_EXT_B = re.compile(r"[\U00020000-\U0002fa1f]")
+# 係 inside Mandarin words (關係 "relation", 聯係) is not a marker.
+_XI_MANDARIN = re.compile(r"[關关聯联干幹]係|係數|係统|係統")
+_MARKER_CHARS = re.compile("[" + "".join(_MARKERS) + "]")
+_MARKER_WORDS_RE = re.compile("|".join(sorted(_MARKER_WORDS, key=len, reverse=True)))
+# Density of marker weight per Han character at which Cantonese is ~63 % of the Chinese share.
+_DENSITY_SCALE = 0.025
+_TRADITIONAL_PRIOR = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageResult:
+    """``primary`` language tag (or ``None`` when there is nothing to go on) and all scores.
+
+    ``scores`` hold the tags with a share above 0.05, summing to about 1, highest first.
+    """
+
+    primary: str | None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"primary": self.primary, "scores": dict(self.scores)}
+
+
+def cantonese_marker_density(text: str) -> float:
+    """Written-Cantonese marker weight per Han character (0 when there are no Han characters)."""
+    han = len(_HAN.findall(text))
+    if not han:
+        return 0.0
+    weight = sum(_MARKERS[c] for c in _MARKER_CHARS.findall(text))
+    weight -= 0.7 * len(_XI_MANDARIN.findall(text))
+    weight += sum(_MARKER_WORDS[w] for w in _MARKER_WORDS_RE.findall(text))
+    weight += 0.8 * len(_EXT_B.findall(text))
+    return max(0.0, weight) / han
+
+
+def detect_language(text: str | None, *, audio_instrumental: float | None = None,
+                    was_traditional: bool = False) -> LanguageResult:
+    """Language tags of a lyric text.
+
+    Parameters
+    ----------
+    text : str or None
+        Lyrics (raw or cleaned; pass the original script, before traditional → simplified, so
+        that traditional-only markers such as 係 count).
+    audio_instrumental : float, optional
+        Probability in [0, 1] from the audio taggers that the track has no vocals.
+    was_traditional : bool
+        The text was written in traditional characters (weak Cantonese evidence).
+
+    Returns
+    -------
+    LanguageResult
+        ``primary`` is ``纯音乐`` when there are no lyric letters and ``audio_instrumental`` ≥ 0.5,
+        ``None`` when there are no letters and no audio hint.
+    """
+    text = text or ""
+    han = len(_HAN.findall(text))
+    kana = len(_KANA.findall(text))
+    hangul = len(_HANGUL.findall(text))
+    latin = len(_LATIN_WORD.findall(text)) * _LATIN_SYLLABLES_PER_WORD
+    total = han + kana + hangul + latin
+    if total < 1:
+        if audio_instrumental is not None and audio_instrumental >= 0.5:
+            return LanguageResult("纯音乐", {"纯音乐": round(float(audio_instrumental), 4)})
+        return LanguageResult(None, {})
+    raw: dict[str, float] = {"日语": 0.0, "华语": 0.0, "粤语": 0.0, "韩语": hangul, "欧美": latin}
+    # Japanese: kana present in meaningful proportion to Han → Han characters are kanji.
+    if kana >= 2 and kana >= 0.08 * (han + kana) or (kana >= 1 and han == 0):
+        raw["日语"] = kana + han
+    elif han:
+        density = cantonese_marker_density(text)
+        if not was_traditional and _looks_traditional(text):
+            was_traditional = True
+        canto = 1.0 - math.exp(-density / _DENSITY_SCALE)
+        if was_traditional:
+            canto = canto + (1.0 - canto) * _TRADITIONAL_PRIOR
+        raw["粤语"] = han * canto
+        raw["华语"] = han * (1.0 - canto)
+        raw["日语"] = kana
+    if audio_instrumental is not None and audio_instrumental > 0.8 and total < 8:
+        raw["纯音乐"] = total * audio_instrumental  # a few words over an instrumental track
+    norm = sum(raw.values())
+    scores = {k: round(v / norm, 4) for k, v in sorted(raw.items(), key=lambda kv: -kv[1])
+              if v / norm > 0.05}
+    primary = next(iter(scores)) if scores else None
+    return LanguageResult(primary, scores)
+
+
+_TRAD_ONLY = re.compile(r"[們個這說們對還來時為會後覺愛麼樣裡與過開學動聽]")
+
+
+def _looks_traditional(text: str) -> bool:
+    """Cheap check for common traditional-only characters (no OpenCC call on the hot path)."""
+    han = len(_HAN.findall(text))
+    return han > 0 and len(_TRAD_ONLY.findall(text)) >= max(1, 0.03 * han)
