@@ -114,7 +114,9 @@ class Settings(BaseSettings):
 
     @property
     def qdrant_path(self) -> Path:
-        return Path(self.qdrant.path).expanduser() if self.qdrant.path else self.data_path / "qdrant"
+        if self.qdrant.path:
+            return Path(self.qdrant.path).expanduser()
+        return self.data_path / "qdrant"
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:

@@ -79,7 +79,7 @@ def ingest_demo(catalog: Catalog, sources: list[str]) -> Iterator[tuple[DemoSong
         try:
             audio = load_demo_song(song, max_duration_s=catalog.settings.audio.max_duration_s)
             meta = SongMetadata(song_id=song.song_id, title=song.title, artist=song.artist)
-            catalog.ingest_decoded(audio, meta)
+            catalog.ingest_decoded(audio, meta, source_path=str(song.folder / "song.ogg"))
             yield song, None
         except Exception as exc:  # noqa: BLE001 - one bad demo file must not stop the rest
             log.warning("demo song %s failed: %s", song.folder, exc)

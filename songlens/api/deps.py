@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the catalog and settings built in the lifespan, as ``Annotated`` aliases."""
+"""FastAPI dependencies: the catalog and settings built in the lifespan, as ``Annotated``
+aliases."""
 
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force
         if known and catalog.store.get(catalog.spec, [known]):
             return "skipped", known
         meta = parse_metadata(read_file_metadata(p))
-        result = catalog.ingest(p.read_bytes(), meta, filename=p.name)
+        result = catalog.ingest(p.read_bytes(), meta, filename=p.name,
+                                source_path=str(p.resolve()))
         song_id = result.document["song_id"]
         manifest.record(p, song_id)
         return "ingested", song_id

@@ -16,7 +16,8 @@ __all__ = ["Comment", "SongMetadata", "clean_text", "parse_metadata", "read_file
 
 log = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 SONG_ID = re.compile(r"^[\w.:@+-]{1,128}$", re.UNICODE)
 
 
@@ -90,7 +91,7 @@ def parse_metadata(raw: str | bytes | dict[str, Any] | None) -> SongMetadata:
     if not isinstance(raw, dict):
         raise InvalidMetadata(f"metadata must be a JSON object, got {type(raw).__name__}")
     try:
-        return SongMetadata.model_validate(raw)
+        return SongMetadata.model_validate(_without_surrogates(raw))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(x) for x in e['loc']) or 'metadata'}: {e['msg']}"
@@ -98,6 +99,18 @@ def parse_metadata(raw: str | bytes | dict[str, Any] | None) -> SongMetadata:
         raise InvalidMetadata(f"invalid metadata: {problems}",
                               fields=[".".join(str(x) for x in e["loc"]) for e in exc.errors()]
                               ) from exc
+
+
+def _without_surrogates(obj: Any) -> Any:
+    """JSON allows escaped lone surrogates (``"\\ud800"``), which are not Unicode text: pydantic
+    refuses them, so they become "?" before validation instead of failing the whole request."""
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_surrogates(v) for v in obj]
+    return obj
 
 
 _TAG_KEYS = {

@@ -7,9 +7,9 @@ dimension, sorted by score, each carrying the evidence behind it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-import os
 from pathlib import Path
 from typing import Any
 

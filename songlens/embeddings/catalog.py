@@ -186,23 +186,28 @@ class Catalog:
                 payload[f] = feats[f]
         payload["tag_probs"] = {m: {t: round(float(p), 4) for t, p in probs.items()}
                                 for m, probs in analysis.tag_probs.items()}
-        point = Point(key="", payload=payload,
-                      vectors={"audio": analysis.vector, "text": text_vec, "fused": fused,
-                               "tags": tags_vec},
+        vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
+        if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
+            vectors["tags"] = tags_vec
+        point = Point(key="", payload=payload, vectors=vectors,
                       sparse={"lyrics": text.sparse} if text.sparse[0] else {})
         return doc, point
 
     # -- writes -------------------------------------------------------------------------------
-    def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "") -> IngestResult:
+    def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "",
+               source_path: str | None = None) -> IngestResult:
         timer = _Timer()
         with timer("decode"):
             audio = self.decode(data, filename)
-        return self.ingest_decoded(audio, meta, timer=timer)
+        return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path)
 
     def ingest_decoded(self, audio: DecodedAudio, meta: SongMetadata, *,
-                       timer: _Timer | None = None) -> IngestResult:
+                       timer: _Timer | None = None, source_path: str | None = None
+                       ) -> IngestResult:
         timer = timer or _Timer()
         doc, point = self.analyse(audio, meta, timer=timer)
+        if source_path:
+            point.payload["source_path"] = source_path
         with timer("store"), self._write_lock:
             same_audio = self._keys_with(Match("audio_hash", (audio.content_hash,)))
             song_id = meta.song_id or (same_audio[0] if same_audio else
@@ -248,6 +253,14 @@ class Catalog:
 
     def count(self) -> int:
         return self.store.count(self.spec)
+
+    def tag_query_vector(self, wanted: dict[str, dict[str, float]]) -> np.ndarray:
+        """A query in the ``tags`` space for tags with weights ``{dim: {tag: weight}}``."""
+        from songlens.content.text.vectors import tag_profile_vector
+
+        tags = {d: [{"tag": t, "score": float(w)} for t, w in ts.items()]
+                for d, ts in wanted.items()}
+        return tag_profile_vector(tags, self.taxonomy)
 
 
 _DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",

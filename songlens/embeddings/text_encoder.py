@@ -44,7 +44,9 @@ class SentenceTextEncoder(TextEncoder):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in CLI output or logs
         self.name = model
         self.path = resolve_model_path(model)
         try:

@@ -18,7 +18,6 @@ from songlens.embeddings.store.base import (
     Hit,
     Match,
     Point,
-    Prefetch,
     Range,
     VectorStore,
     point_id,
