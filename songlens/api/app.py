@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit
-from songlens.api.routers import similar, songs
+from songlens.api.routers import playlists, similar, songs
 from songlens.embeddings.catalog import Catalog
 from songlens.settings import Settings, get_settings
 
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
                        + 2**20)
     app.include_router(songs.router)
     app.include_router(similar.router)
+    app.include_router(playlists.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

@@ -129,7 +129,7 @@ def show(
     song_id: str,
     config: ConfigOpt = None,
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
-    as_json: Annotated[bool, typer.Option("--json", help="print the whole document as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the document as JSON")] = False,
 ) -> None:
     """Show one song: tags with evidence, audio features."""
     settings = _settings(config, data_dir=data_dir)
@@ -185,6 +185,83 @@ def similar(
         table.add_row(str(i), it["song_id"], f"{it['score']:.3f}", it["title"] or "",
                       it["artist"] or "", why)
     console.print(table)
+
+
+@app.command()
+def playlist(
+    config: ConfigOpt = None,
+    language: Annotated[Optional[list[str]], typer.Option(help="required 语种 tag(s)")] = None,  # noqa: UP045
+    style: Annotated[Optional[list[str]], typer.Option(help="required 风格 tag(s)")] = None,  # noqa: UP045
+    scene: Annotated[Optional[list[str]], typer.Option(help="required 场景 tag(s)")] = None,  # noqa: UP045
+    emotion: Annotated[Optional[list[str]], typer.Option(help="required 情感 tag(s)")] = None,  # noqa: UP045
+    theme: Annotated[Optional[list[str]], typer.Option(help="required 主题 tag(s)")] = None,  # noqa: UP045
+    prefer: Annotated[Optional[list[str]], typer.Option(help="soft tag as DIM:TAG")] = None,  # noqa: UP045
+    text: Annotated[Optional[str],  # noqa: UP045
+                    typer.Option(help="a prompt, e.g. 适合深夜学习的安静钢琴")] = None,
+    seed_song: Annotated[Optional[list[str]], typer.Option(help="seed song id(s)")] = None,  # noqa: UP045
+    length: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    diversity: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.3,
+    artist_spacing: Annotated[int, typer.Option(min=0)] = 3,
+    flow: Annotated[str, typer.Option(help="none | arc | rising | falling | harmonic")] = "none",
+    attr: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        help="attribute bound/target, e.g. min_tempo=120 target_energy=0.8")] = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    m3u: Annotated[Optional[Path], typer.Option(help="also write an M3U playlist here")] = None,  # noqa: UP045
+) -> None:
+    """A playlist from tags, e.g. `songlens playlist --scene 运动 --emotion 兴奋 --length 20`."""
+    from pydantic import ValidationError
+
+    from songlens.coldstart.playlist import PlaylistRequest, generate_playlist, to_m3u
+
+    body: dict = {"tags": {d: v for d, v in (("language", language), ("style", style),
+                                             ("scene", scene), ("emotion", emotion),
+                                             ("theme", theme)) if v},
+                  "text": text, "seed_songs": seed_song or [], "length": length,
+                  "diversity": diversity, "artist_spacing": artist_spacing, "flow": flow,
+                  "preferred": {}}
+    for p in prefer or []:
+        dim, _, tag = p.partition(":")
+        body["preferred"].setdefault(dim, []).append(tag)
+    for a in attr or []:
+        key, _, val = a.partition("=")
+        try:
+            body[key] = float(val)
+        except ValueError:
+            err.print(f"[red]invalid_input[/red]: --attr {a!r} must be NAME=NUMBER")
+            raise typer.Exit(2) from None
+    try:
+        req = PlaylistRequest.model_validate(body)
+    except ValidationError as exc:
+        err.print(f"[red]invalid_input[/red]: {exc}")
+        raise typer.Exit(2) from None
+    settings = _settings(config, data_dir=data_dir)
+    catalog = _catalog(settings)
+    try:
+        result = generate_playlist(catalog, req)
+        paths = {h.key: h.payload.get("source_path") for h in catalog.store.get(
+            catalog.spec, [it["song_id"] for it in result.items])}
+    except SonglensError as exc:
+        _fail(exc)
+    finally:
+        catalog.store.close()
+    if m3u:
+        m3u.write_text(to_m3u(result, {k: v for k, v in paths.items() if v}), "utf-8")
+    if as_json:
+        console.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    table = Table("#", "title", "artist", "bpm", "energy", "key", "why")
+    for it in result.items:
+        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in
+                        it["reasons"].get("matched_tags", {}).items())
+        table.add_row(str(it["position"]), it["title"] or "", it["artist"] or "",
+                      f"{it['tempo_bpm'] or 0:.0f}", f"{it['energy'] or 0:.2f}",
+                      it["camelot"] or "", why)
+    console.print(table)
+    if result.relaxed:
+        err.print("[yellow]relaxed:[/yellow] " + ", ".join(result.relaxed))
+    if m3u:
+        err.print(f"wrote {m3u}")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["TagOut", "SongOut", "SimilarItem", "SimilarOut", "TextQuery", "ErrorOut"]
+from songlens.coldstart.similar import SimilarFilters
+
+__all__ = ["TagOut", "SongOut", "SimilarItem", "SimilarOut", "SimilarQuery", "ErrorOut"]
 
 
 class TagOut(BaseModel):
@@ -41,9 +43,22 @@ class SimilarOut(BaseModel):
     items: list[SimilarItem]
 
 
-class TextQuery(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+class SimilarQuery(BaseModel):
+    """JSON body of ``POST /v1/similar``: a ``text``, or ``positive``/``negative`` example songs."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(None, min_length=1, max_length=2000)
+    positive: list[str] = Field(default_factory=list, max_length=50)
+    negative: list[str] = Field(default_factory=list, max_length=50)
+    space: Literal["fused", "audio", "text", "tags"] = "fused"
     k: int = Field(10, ge=1, le=200)
+    filters: SimilarFilters = Field(default_factory=SimilarFilters)
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SimilarQuery:
+        if not self.text and not self.positive:
+            raise ValueError("give a 'text' or 'positive' example songs")
+        return self
 
 
 class ErrorDetail(BaseModel):

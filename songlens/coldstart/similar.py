@@ -3,22 +3,54 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, Field
 
 from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS
-from songlens.embeddings.catalog import Catalog
-from songlens.embeddings.store import Filter, Hit, Match, Prefetch
+from songlens.embeddings.catalog import Catalog, title_key
+from songlens.embeddings.store import Filter, Hit, Match, Prefetch, Range
 from songlens.errors import InvalidInput
 
-__all__ = ["Space", "similar_to_song", "similar_to_audio", "similar_to_text", "reasons_for"]
+__all__ = ["Space", "SimilarFilters", "similar_to_song", "similar_to_audio", "similar_to_text",
+           "similar_to_examples", "reasons_for"]
 
 log = logging.getLogger(__name__)
 
-Space = Literal["fused", "audio", "text", "tags"]
-SPACES = ("fused", "audio", "text", "tags")
+Space = Literal["fused", "audio", "text", "tags", "hybrid"]
+SPACES = ("fused", "audio", "text", "tags", "hybrid")
+
+
+class SimilarFilters(BaseModel):
+    """Filters for similar-song lookups (all optional, combined with AND)."""
+
+    language: list[str] = Field(default_factory=list, description="语种 tags, any of")
+    style: list[str] = Field(default_factory=list, description="风格 tags, any of")
+    min_tempo: float | None = Field(None, ge=0, le=400)
+    max_tempo: float | None = Field(None, ge=0, le=400)
+    exclude_artists: list[str] = Field(default_factory=list)
+    days: float | None = Field(None, gt=0, description="only songs ingested in the last N days")
+
+    def to_filter(self, catalog: Catalog, *, now: float | None = None) -> Filter | None:
+        must: list = []
+        if self.language:
+            must.append(Match("tag_language", tuple(catalog.taxonomy.canonical("language", t)
+                                                    for t in self.language)))
+        if self.style:
+            must.append(Match("tag_style", tuple(catalog.taxonomy.canonical("style", t)
+                                                 for t in self.style)))
+        if self.min_tempo is not None or self.max_tempo is not None:
+            must.append(Range("tempo_bpm", gte=self.min_tempo, lte=self.max_tempo))
+        if self.days is not None:
+            must.append(Range("ingested_at", gte=(now or time.time()) - self.days * 86400))
+        must_not = []
+        if self.exclude_artists:
+            must_not.append(Match("artist_key", tuple(title_key("", a).strip("|")
+                                                      for a in self.exclude_artists)))
+        return Filter(must=tuple(must), must_not=tuple(must_not)) if must or must_not else None
 _KEYS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 
 
@@ -93,10 +125,37 @@ def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str =
                     filter: Filter | None = None) -> list[dict[str, Any]]:
     _check(k, space)
     hit = catalog.get_hit(song_id, with_vectors=True)
-    vec = hit.vectors[space]
     flt = Filter(exclude_keys=(song_id,)).and_(filter)
-    hits = catalog.store.search(catalog.spec, using=space, vector=vec, limit=k + 10, filter=flt)
+    if space == "hybrid":
+        prefetch = [Prefetch("audio", hit.vectors["audio"], 50),
+                    Prefetch("text", hit.vectors["text"], 50)]
+        sparse = hit.vectors.get("lyrics")
+        if sparse is not None and len(getattr(sparse, "indices", [])):
+            prefetch.append(Prefetch("lyrics", (list(sparse.indices), list(sparse.values)), 50))
+        hits = catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k + 10, filter=flt)
+    else:
+        hits = catalog.store.search(catalog.spec, using=space, vector=hit.vectors[space],
+                                    limit=k + 10, filter=flt)
     return _items(_dedupe(hits, hit.payload, k), hit.payload, space)
+
+
+def similar_to_examples(catalog: Catalog, positive: list[str], negative: list[str] = (), *,
+                        k: int = 10, space: str = "fused",
+                        filter: Filter | None = None) -> list[dict[str, Any]]:
+    """Qdrant's recommend query: like the ``positive`` songs, unlike the ``negative`` ones."""
+    if space == "hybrid":
+        space = "fused"
+    _check(k, space)
+    if not positive:
+        raise InvalidInput("positive must name at least one song")
+    pos = [catalog.get_hit(s, with_vectors=True) for s in positive]
+    neg = [catalog.get_hit(s, with_vectors=True) for s in negative]
+    flt = Filter(exclude_keys=tuple(positive) + tuple(negative)).and_(filter)
+    hits = catalog.store.recommend(catalog.spec, using=space,
+                                   positive=[h.vectors[space] for h in pos],
+                                   negative=[h.vectors[space] for h in neg], limit=k + 10,
+                                   filter=flt)
+    return _items(_dedupe(hits, pos[0].payload, k), pos[0].payload, space)
 
 
 def similar_to_audio(catalog: Catalog, data: bytes, *, filename: str = "", k: int = 10,

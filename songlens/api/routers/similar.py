@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from songlens.api.deps import CatalogDep, SettingsDep
-from songlens.api.schemas import ErrorOut, SimilarOut, TextQuery
-from songlens.coldstart.similar import similar_to_audio, similar_to_text
+from songlens.api.schemas import ErrorOut, SimilarOut, SimilarQuery
+from songlens.coldstart.similar import similar_to_audio, similar_to_examples, similar_to_text
 from songlens.errors import InvalidInput, InvalidJSON, PayloadTooLarge
 
 router = APIRouter(prefix="/v1", tags=["similar"])
@@ -19,7 +19,7 @@ ERRORS = {s: {"model": ErrorOut} for s in (400, 413, 415, 422)}
 
 @router.post("/similar", response_model=SimilarOut, responses=ERRORS,
              openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": TextQuery.model_json_schema()},
+                 "application/json": {"schema": SimilarQuery.model_json_schema()},
                  "multipart/form-data": {"schema": {
                      "type": "object", "required": ["audio"],
                      "properties": {"audio": {"type": "string", "format": "binary"},
@@ -43,10 +43,17 @@ async def similar(request: Request, catalog: CatalogDep, settings: SettingsDep) 
         return {"items": items}
     raw = await request.body()
     try:
-        body = TextQuery.model_validate(json.loads(raw or b"null"))
+        body = SimilarQuery.model_validate(json.loads(raw or b"null"))
     except json.JSONDecodeError as exc:
         raise InvalidJSON(f"body is not valid JSON: {exc}") from exc
     except ValueError as exc:
-        raise InvalidInput(f'body must be {{"text": "...", "k": 10}}: {exc}') from exc
-    items = await run_in_threadpool(similar_to_text, catalog, body.text, k=body.k)
+        raise InvalidInput(f'body must be {{"text": "..."}} or {{"positive": [song ids]}}: '
+                           f"{exc}") from exc
+    flt = body.filters.to_filter(catalog)
+    if body.positive:
+        items = await run_in_threadpool(similar_to_examples, catalog, body.positive,
+                                        body.negative, k=body.k, space=body.space, filter=flt)
+    else:
+        items = await run_in_threadpool(similar_to_text, catalog, body.text, k=body.k,
+                                        filter=flt)
     return {"items": items}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from songlens.api.deps import CatalogDep, SettingsDep
 from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
-from songlens.coldstart.similar import similar_to_song
+from songlens.coldstart.similar import SimilarFilters, similar_to_song
 from songlens.content.metadata import parse_metadata
 from songlens.errors import PayloadTooLarge
 
@@ -59,6 +59,16 @@ def similar_songs(
     song_id: str,
     catalog: CatalogDep,
     k: Annotated[int, Query(ge=1, le=200)] = 10,
-    space: Literal["fused", "audio", "text", "tags"] = "fused",
+    space: Literal["fused", "audio", "text", "tags", "hybrid"] = "fused",
+    language: Annotated[list[str] | None, Query(description="语种 tags, any of")] = None,
+    style: Annotated[list[str] | None, Query(description="风格 tags, any of")] = None,
+    min_tempo: Annotated[float | None, Query(ge=0, le=400)] = None,
+    max_tempo: Annotated[float | None, Query(ge=0, le=400)] = None,
+    exclude_artist: Annotated[list[str] | None, Query()] = None,
+    days: Annotated[float | None, Query(gt=0, description="ingested in the last N days")] = None,
 ) -> dict:
-    return {"items": similar_to_song(catalog, song_id, k=k, space=space)}
+    filters = SimilarFilters(language=language or [], style=style or [], min_tempo=min_tempo,
+                             max_tempo=max_tempo, exclude_artists=exclude_artist or [],
+                             days=days)
+    return {"items": similar_to_song(catalog, song_id, k=k, space=space,
+                                     filter=filters.to_filter(catalog))}
