@@ -1,0 +1,238 @@
+"""Listening feedback events: vocabulary, validation, signal weights and label attribution.
+
+An event is ``{user_id, song_id, event, ts, play_ms?, event_id?}``. The vocabulary follows the
+NetEase talk: positive signals are a full play (``complete``), like (红心), collect, share,
+download and a ``play`` that lasted long enough; negative signals are an early ``skip`` (切歌),
+``dislike`` (不感兴趣), ``block`` (拉黑) and an ``impression`` that was not followed by a play
+(曝光未点击). Whether an impression was played is only known later, so :func:`signal_weight` gives
+an impression no weight on its own and :func:`attribute_labels` joins impressions with what
+followed them (the "negative cache" attribution of the live-streaming talk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "EVENT_TYPES",
+    "POSITIVE_EVENTS",
+    "NEGATIVE_EVENTS",
+    "DEFAULT_SIGNAL_CONFIG",
+    "Event",
+    "LabeledImpression",
+    "event_key",
+    "signal_weight",
+    "validate_batch",
+    "attribute_labels",
+]
+
+logger = logging.getLogger(__name__)
+
+EventType = Literal["play", "complete", "like", "collect", "share", "download",
+                    "skip", "dislike", "block", "impression"]
+EVENT_TYPES: tuple[str, ...] = ("play", "complete", "like", "collect", "share", "download",
+                                "skip", "dislike", "block", "impression")
+POSITIVE_EVENTS: frozenset[str] = frozenset({"complete", "like", "collect", "share", "download"})
+NEGATIVE_EVENTS: frozenset[str] = frozenset({"skip", "dislike", "block"})
+
+#: Signal weights per event (signed; used by profiles and as sample weights), plus thresholds.
+#: ``play`` counts only when ``play_ms >= play_positive_ms``; ``skip`` is negative only when early
+#: (``play_ms < early_skip_ms`` or unknown); ``impression`` applies to impressions not played
+#: (see :func:`attribute_labels`). ``max_future_s`` bounds clock skew on ``ts``.
+DEFAULT_SIGNAL_CONFIG: dict[str, Any] = {
+    "weights": {
+        "complete": 1.0,
+        "like": 2.0,
+        "collect": 1.5,
+        "share": 1.5,
+        "download": 1.5,
+        "play": 0.3,
+        "skip": -0.6,
+        "dislike": -1.5,
+        "block": -3.0,
+        "impression": -0.05,
+    },
+    "play_positive_ms": 30_000,
+    "early_skip_ms": 30_000,
+    "max_future_s": 86_400.0,
+    "max_play_ms": 6 * 3600 * 1000,
+}
+
+_ID_MAX = 256
+
+
+class Event(BaseModel):
+    """One validated feedback event (``ts`` in unix seconds, ``play_ms`` in milliseconds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    user_id: str = Field(min_length=1, max_length=_ID_MAX)
+    song_id: str = Field(min_length=1, max_length=_ID_MAX)
+    event: EventType
+    ts: float = Field(gt=0)
+    play_ms: int | None = Field(default=None, ge=0)
+    event_id: str | None = Field(default=None, min_length=1, max_length=_ID_MAX)
+
+    @field_validator("ts")
+    @classmethod
+    def _finite_ts(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError(f"ts must be finite unix seconds, got {v!r}")
+        return v
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: the client's ``event_id`` or a hash of (user, song, event, ts)."""
+        return event_key(self)
+
+
+def event_key(ev: Event) -> str:
+    """``"id:<event_id>"`` when the client sent one, else ``"h:<sha1(user|song|event|ts)>"``."""
+    if ev.event_id:
+        return f"id:{ev.event_id}"
+    raw = f"{ev.user_id}\x1f{ev.song_id}\x1f{ev.event}\x1f{ev.ts!r}".encode()
+    return "h:" + hashlib.sha1(raw).hexdigest()
+
+
+def signal_weight(ev: Event, config: dict[str, Any] | None = None) -> float:
+    """Signed strength of one event as a taste signal (0 for neutral events).
+
+    A ``play`` shorter than ``play_positive_ms`` and a late ``skip`` are neutral; an
+    ``impression`` is neutral here (only an impression *not played* is negative, which needs
+    the later events: :func:`attribute_labels`).
+    """
+    cfg = config or DEFAULT_SIGNAL_CONFIG
+    w = float(cfg["weights"].get(ev.event, 0.0))
+    if ev.event == "play":
+        return w if (ev.play_ms or 0) >= cfg["play_positive_ms"] else 0.0
+    if ev.event == "skip":
+        return w if ev.play_ms is None or ev.play_ms < cfg["early_skip_ms"] else 0.0
+    if ev.event == "impression":
+        return 0.0
+    return w
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def validate_batch(raw: Sequence[Any], *, now: float | None = None,
+                   config: dict[str, Any] | None = None
+                   ) -> tuple[list[Event], list[dict[str, Any]]]:
+    """Split a client batch into valid events and rejections.
+
+    Parameters
+    ----------
+    raw : sequence of dict
+        Events as the client sent them.
+    now : float, optional
+        Current unix time (for the ``ts`` future bound); defaults to ``time.time()``.
+
+    Returns
+    -------
+    good : list of Event
+        Valid events, in input order.
+    rejected : list of dict
+        ``{"index": i, "reason": str}`` for each bad item; the rest of the batch is kept.
+    """
+    cfg = config or DEFAULT_SIGNAL_CONFIG
+    now = time.time() if now is None else now
+    good: list[Event] = []
+    rejected: list[dict[str, Any]] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            rejected.append({"index": i,
+                             "reason": f"expected an object, got {type(item).__name__}"})
+            continue
+        try:
+            ev = Event.model_validate(item)
+        except ValidationError as exc:
+            rejected.append({"index": i, "reason": _reason(exc)})
+            continue
+        if ev.ts > now + cfg["max_future_s"]:
+            rejected.append({"index": i, "reason": f"ts: {ev.ts!r} is in the future "
+                             f"(now {now:.0f}, allowed skew {cfg['max_future_s']:.0f} s)"})
+            continue
+        if ev.play_ms is not None and ev.play_ms > cfg["max_play_ms"]:
+            rejected.append({"index": i, "reason": f"play_ms: {ev.play_ms} exceeds "
+                             f"{cfg['max_play_ms']} ms"})
+            continue
+        good.append(ev)
+    if rejected:
+        logger.info("validate_batch: %d good, %d rejected", len(good), len(rejected))
+    return good, rejected
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledImpression:
+    """One training sample for the ranker: a (user, song) exposure and what followed it."""
+
+    user_id: str
+    song_id: str
+    ts: float
+    played: bool
+    complete: bool
+    like: bool
+    negative: bool
+
+
+def attribute_labels(events: Iterable[Event], *, window_s: float = 3600.0,
+                     include_organic: bool = True) -> list[LabeledImpression]:
+    """Join each impression with the events that followed it for the same (user, song).
+
+    Every impression is held until ``window_s`` has passed (the negative cache); a ``play`` or
+    ``complete`` inside the window marks it played, ``complete`` / ``like`` (or ``collect``)
+    set the two ranker targets, an early ``skip`` / ``dislike`` / ``block`` marks it negative.
+    Plays with no impression before them (search, a shared link) become samples too when
+    ``include_organic``. Events need not be sorted.
+
+    Returns
+    -------
+    list of LabeledImpression
+        Sorted by impression time.
+    """
+    evs = sorted(events, key=lambda e: e.ts)
+    open_: dict[tuple[str, str], LabeledImpression] = {}
+    out: list[LabeledImpression] = []
+
+    def close(k: tuple[str, str]) -> None:
+        out.append(open_.pop(k))
+
+    for ev in evs:
+        k = (ev.user_id, ev.song_id)
+        cur = open_.get(k)
+        if cur is not None and ev.ts - cur.ts > window_s:
+            close(k)
+            cur = None
+        if ev.event == "impression":
+            if cur is not None:
+                close(k)
+            open_[k] = LabeledImpression(ev.user_id, ev.song_id, ev.ts, False, False, False, False)
+            continue
+        if cur is None:
+            if not include_organic or ev.event not in ("play", "complete"):
+                continue
+            cur = LabeledImpression(ev.user_id, ev.song_id, ev.ts, False, False, False, False)
+        played = cur.played or ev.event in ("play", "complete", "like", "collect", "share",
+                                            "download", "skip")
+        complete = cur.complete or ev.event == "complete"
+        like = cur.like or ev.event in ("like", "collect")
+        neg = cur.negative or ev.event in ("dislike", "block") or (
+            ev.event == "skip" and signal_weight(ev) < 0)
+        open_[k] = LabeledImpression(cur.user_id, cur.song_id, cur.ts, played, complete, like, neg)
+    for k in list(open_):
+        close(k)
+    out.sort(key=lambda s: s.ts)
+    return out

@@ -1,0 +1,508 @@
+"""User profiles over song vectors: long/short-term interest, interest centroids, affinities.
+
+All accumulators are exponentially time-decayed sums kept "as of" the profile's reference time
+``t_ref`` (the newest event seen): a new event at ``t > t_ref`` first decays everything by
+``0.5 ** ((t - t_ref) / half_life)``; an out-of-order event older than ``t_ref`` enters with its
+own decay instead. Long-term state uses ``long_half_life_s`` (30 days by default), the short-term
+vectors ``short_half_life_s`` (1 day).
+
+* interest vectors per space (``audio``, ``text``, ``fused``): signed sums of song vectors, each
+  weighted by the event's signal weight (negative events push away, scaled by
+  ``negative_scale``);
+* interest centroids (NetEase "dynamic multi-interest"): an online spherical k-means with at most
+  ``max_centroids`` centroids over positive songs, assigned in ``centroid_space``; a positive
+  song farther than ``new_centroid_cos`` from every centroid seeds a new one (so a user with
+  narrow taste keeps one centroid), close centroids merge. Each centroid keeps a mean in every
+  space and a decayed mass;
+* signed tag affinities per dimension, artist and language affinities;
+* the usual tempo and energy (decayed weighted mean and spread over positive songs).
+
+Storage: :meth:`UserProfile.to_payload` gives a JSON-ready dict; with ``include_vectors=False``
+the vectors are left out and :meth:`UserProfile.named_vectors` gives them as unit vectors for a
+Qdrant point (their norms stay in the payload, so :meth:`UserProfile.from_payload` rebuilds the
+profile exactly up to float32 rounding).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from songlens.coldstart.events import DEFAULT_SIGNAL_CONFIG, Event, signal_weight
+from songlens.errors import InvalidInput
+
+__all__ = ["ProfileConfig", "Centroid", "UserProfile", "onboarding_profile", "song_tag_scores"]
+
+logger = logging.getLogger(__name__)
+
+DAY = 86_400.0
+PAYLOAD_VERSION = 1
+AUDIO_STATS = ("tempo_bpm", "energy")
+_EPS = 1e-9
+
+
+@dataclass
+class ProfileConfig:
+    """Knobs of the profile maths (all JSON-serialisable)."""
+
+    spaces: tuple[str, ...] = ("audio", "text", "fused")
+    long_half_life_s: float = 30 * DAY
+    short_half_life_s: float = 1 * DAY
+    negative_scale: float = 0.3
+    centroid_space: str = "fused"
+    max_centroids: int = 4
+    new_centroid_cos: float = 0.3
+    merge_cos: float = 0.55
+    min_interest_share: float = 0.1
+    max_artists: int = 200
+    onboarding_tag_weight: float = 1.0
+    signal: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SIGNAL_CONFIG))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["spaces"] = list(self.spaces)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> ProfileConfig:
+        d = dict(d or {})
+        if "spaces" in d:
+            d["spaces"] = tuple(d["spaces"])
+        return cls(**d)
+
+
+def _unit(v: np.ndarray | None) -> np.ndarray | None:
+    if v is None:
+        return None
+    n = float(np.linalg.norm(v))
+    return None if n < _EPS else (v / n)
+
+
+def song_tag_scores(payload: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """``{dim: {tag: score}}`` from a song payload's ``tags`` (missing dims are empty)."""
+    out: dict[str, dict[str, float]] = {}
+    for dim, items in (payload.get("tags") or {}).items():
+        out[dim] = {}
+        for it in items or []:
+            if isinstance(it, Mapping) and "tag" in it:
+                out[dim][str(it["tag"])] = float(it.get("score", 1.0))
+    return out
+
+
+@dataclass
+class Centroid:
+    """One interest: decayed ``mass`` and a (not normalised) mean vector per space."""
+
+    mass: float
+    means: dict[str, np.ndarray]
+
+    def direction(self, space: str) -> np.ndarray | None:
+        return _unit(self.means.get(space))
+
+
+class UserProfile:
+    """A listener's taste, updated one event at a time (see the module docstring)."""
+
+    def __init__(self, user_id: str, config: ProfileConfig | None = None, *,
+                 created_ts: float | None = None) -> None:
+        self.user_id = user_id
+        self.config = config or ProfileConfig()
+        self.t_ref: float | None = None
+        self.created_ts = created_ts
+        self.n_events = 0
+        self.n_positive = 0
+        self.n_negative = 0
+        self.long: dict[str, np.ndarray] = {}
+        self.short: dict[str, np.ndarray] = {}
+        self.pos_mass = 0.0  # decayed sum of positive weights (long half-life)
+        self.centroids: list[Centroid] = []
+        self.tag_affinity: dict[str, dict[str, float]] = {}
+        self.artist_affinity: dict[str, float] = {}
+        self.language_affinity: dict[str, float] = {}
+        # per audio feature: [weight, weighted sum, weighted sum of squares]
+        self.audio_stats: dict[str, list[float]] = {}
+        self.onboarding_tags: dict[str, list[str]] = {}
+
+    # -- decay -----------------------------------------------------------------------------------
+    def _advance(self, ts: float) -> tuple[float, float]:
+        """Move ``t_ref`` to ``ts`` if newer; return (long, short) decay of an event at ``ts``."""
+        cfg = self.config
+        if self.t_ref is None:
+            self.t_ref = ts
+            return 1.0, 1.0
+        if ts <= self.t_ref:
+            dt = self.t_ref - ts
+            return 0.5 ** (dt / cfg.long_half_life_s), 0.5 ** (dt / cfg.short_half_life_s)
+        dt = ts - self.t_ref
+        fl = 0.5 ** (dt / cfg.long_half_life_s)
+        fs = 0.5 ** (dt / cfg.short_half_life_s)
+        for s in self.long:
+            self.long[s] *= fl
+        for s in self.short:
+            self.short[s] *= fs
+        self.pos_mass *= fl
+        for c in self.centroids:
+            c.mass *= fl
+        for d in self.tag_affinity.values():
+            for t in d:
+                d[t] *= fl
+        for t in self.artist_affinity:
+            self.artist_affinity[t] *= fl
+        for t in self.language_affinity:
+            self.language_affinity[t] *= fl
+        for st in self.audio_stats.values():
+            st[0] *= fl
+            st[1] *= fl
+            st[2] *= fl
+        self.t_ref = ts
+        return 1.0, 1.0
+
+    # -- updates ---------------------------------------------------------------------------------
+    def update(self, event: Event, song_payload: Mapping[str, Any] | None,
+               song_vectors: Mapping[str, np.ndarray] | None, *, weight: float | None = None
+               ) -> float:
+        """Fold one event into the profile; returns the signed weight applied (0 = ignored).
+
+        Parameters
+        ----------
+        event : Event
+            The feedback event (``event.user_id`` should be this profile's user).
+        song_payload : mapping, optional
+            The song's stored payload (tags, artist, language, audio_features).
+        song_vectors : mapping of str to ndarray, optional
+            The song's named vectors (unit length), keyed by space.
+        weight : float, optional
+            Override :func:`~songlens.coldstart.events.signal_weight` (e.g. onboarding choices).
+        """
+        w = signal_weight(event, self.config.signal) if weight is None else float(weight)
+        self.n_events += 1
+        if self.created_ts is None:
+            self.created_ts = event.ts
+        if w == 0.0:
+            return 0.0
+        fl, fs = self._advance(float(event.ts))
+        if w > 0:
+            self.n_positive += 1
+        else:
+            self.n_negative += 1
+        wv = w if w > 0 else w * self.config.negative_scale
+        vecs = {s: np.asarray(v, dtype=np.float64) for s, v in (song_vectors or {}).items()
+                if s in self.config.spaces and v is not None}
+        for s, v in vecs.items():
+            if s not in self.long:
+                self.long[s] = np.zeros_like(v)
+                self.short[s] = np.zeros_like(v)
+            self.long[s] += wv * fl * v
+            self.short[s] += wv * fs * v
+        if w > 0:
+            self.pos_mass += w * fl
+            if vecs:
+                self._update_centroids(vecs, w * fl)
+        if song_payload:
+            self._update_affinities(song_payload, w, fl)
+        return w
+
+    def _update_affinities(self, payload: Mapping[str, Any], w: float, fl: float) -> None:
+        for dim, tags in song_tag_scores(payload).items():
+            d = self.tag_affinity.setdefault(dim, {})
+            for tag, score in tags.items():
+                d[tag] = d.get(tag, 0.0) + w * fl * score
+        artist = payload.get("artist")
+        if artist:
+            self.artist_affinity[str(artist)] = self.artist_affinity.get(str(artist), 0.0) + w * fl
+            if len(self.artist_affinity) > self.config.max_artists:
+                keep = sorted(self.artist_affinity.items(), key=lambda kv: -abs(kv[1]))
+                self.artist_affinity = dict(keep[: self.config.max_artists])
+        lang = payload.get("language")
+        if lang:
+            self.language_affinity[str(lang)] = self.language_affinity.get(str(lang), 0.0) + w * fl
+        if w > 0:
+            feats = payload.get("audio_features") or {}
+            for name in AUDIO_STATS:
+                x = feats.get(name)
+                if x is None or not math.isfinite(float(x)):
+                    continue
+                st = self.audio_stats.setdefault(name, [0.0, 0.0, 0.0])
+                a = w * fl
+                st[0] += a
+                st[1] += a * float(x)
+                st[2] += a * float(x) ** 2
+
+    def _update_centroids(self, vecs: dict[str, np.ndarray], mass: float) -> None:
+        cfg = self.config
+        key = vecs.get(cfg.centroid_space)
+        if key is None:
+            return
+        if not self.centroids:
+            self.centroids.append(Centroid(mass, {s: v.copy() for s, v in vecs.items()}))
+            return
+        sims = []
+        for c in self.centroids:
+            d = c.direction(cfg.centroid_space)
+            sims.append(float(np.dot(d, key)) if d is not None else -1.0)
+        best = int(np.argmax(sims))
+        if sims[best] < cfg.new_centroid_cos:
+            if len(self.centroids) >= cfg.max_centroids:
+                i, j, cos_ij = self._closest_pair()
+                if cos_ij > sims[best]:
+                    self._merge(i, j)
+                else:
+                    self._absorb(self.centroids[best], vecs, mass)
+                    return
+            self.centroids.append(Centroid(mass, {s: v.copy() for s, v in vecs.items()}))
+        else:
+            self._absorb(self.centroids[best], vecs, mass)
+        self._merge_close()
+
+    @staticmethod
+    def _absorb(c: Centroid, vecs: dict[str, np.ndarray], mass: float) -> None:
+        tot = c.mass + mass
+        for s, v in vecs.items():
+            if s in c.means:
+                c.means[s] = (c.means[s] * c.mass + v * mass) / tot
+            else:
+                c.means[s] = v.copy()
+        c.mass = tot
+
+    def _closest_pair(self) -> tuple[int, int, float]:
+        sp = self.config.centroid_space
+        best = (0, 1, -2.0)
+        for i in range(len(self.centroids)):
+            for j in range(i + 1, len(self.centroids)):
+                a, b = self.centroids[i].direction(sp), self.centroids[j].direction(sp)
+                cos = float(np.dot(a, b)) if a is not None and b is not None else -1.0
+                if cos > best[2]:
+                    best = (i, j, cos)
+        return best
+
+    def _merge(self, i: int, j: int) -> None:
+        ci, cj = self.centroids[i], self.centroids[j]
+        self._absorb(ci, cj.means, cj.mass)
+        del self.centroids[j]
+
+    def _merge_close(self) -> None:
+        while len(self.centroids) > 1:
+            i, j, cos = self._closest_pair()
+            if cos < self.config.merge_cos:
+                return
+            self._merge(i, j)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def vector(self, space: str, term: str = "long") -> np.ndarray | None:
+        """Unit interest vector (``term`` ``"long"`` or ``"short"``), None when unknown."""
+        src = self.long if term == "long" else self.short
+        return _unit(src.get(space))
+
+    def interests(self, space: str | None = None, *, min_share: float | None = None
+                  ) -> list[tuple[np.ndarray, float]]:
+        """Interest centroids as (unit vector in ``space``, mass share), heaviest first.
+
+        Centroids below ``min_share`` of the total mass (a one-off outlier) are left out.
+        """
+        space = space or self.config.centroid_space
+        share_min = self.config.min_interest_share if min_share is None else min_share
+        total = sum(c.mass for c in self.centroids)
+        out = []
+        for c in sorted(self.centroids, key=lambda c: -c.mass):
+            d = c.direction(space)
+            share = c.mass / total if total > 0 else 0.0
+            if d is not None and share >= share_min:
+                out.append((d, share))
+        return out
+
+    def tag_affinity_norm(self, dim: str) -> dict[str, float]:
+        """Tag affinities of one dimension scaled to [-1, 1] by the largest magnitude."""
+        d = self.tag_affinity.get(dim) or {}
+        m = max((abs(v) for v in d.values()), default=0.0)
+        return {t: v / m for t, v in d.items()} if m > 0 else {}
+
+    def top_tags(self, n: int = 5, dim: str | None = None) -> list[tuple[str, str, float]]:
+        """Strongest positive tag affinities as ``(dim, tag, value)``, best first."""
+        items = [(d, t, v) for d, tags in self.tag_affinity.items() if dim in (None, d)
+                 for t, v in tags.items() if v > 0]
+        items.sort(key=lambda x: -x[2])
+        return items[:n]
+
+    def usual(self, name: str) -> tuple[float, float] | None:
+        """(mean, spread) of an audio feature over liked songs, None when too little data."""
+        st = self.audio_stats.get(name)
+        if not st or st[0] < 1e-6:
+            return None
+        mean = st[1] / st[0]
+        var = max(st[2] / st[0] - mean * mean, 0.0)
+        return mean, math.sqrt(var)
+
+    # -- serialisation ---------------------------------------------------------------------------
+    def named_vectors(self) -> dict[str, np.ndarray]:
+        """Unit vectors for a Qdrant point: ``long_<space>``, ``short_<space>``, ``interest_<i>``.
+
+        ``interest_<i>`` are the centroids in ``centroid_space``, heaviest first; zero vectors
+        are left out.
+        """
+        out: dict[str, np.ndarray] = {}
+        for term, src in (("long", self.long), ("short", self.short)):
+            for s, v in src.items():
+                u = _unit(v)
+                if u is not None:
+                    out[f"{term}_{s}"] = u.astype(np.float32)
+        for i, (d, _) in enumerate(self.interests(min_share=0.0)):
+            out[f"interest_{i}"] = d.astype(np.float32)
+        return out
+
+    def to_payload(self, *, include_vectors: bool = True) -> dict[str, Any]:
+        """JSON-ready state. Without vectors, pair it with :meth:`centroid_vectors` and
+        :meth:`named_vectors` (norms are kept here so nothing is lost)."""
+
+        def vec(v: np.ndarray) -> dict[str, Any]:
+            n = float(np.linalg.norm(v))
+            out: dict[str, Any] = {"norm": n}
+            if include_vectors:
+                out["v"] = [float(x) for x in v]
+            return out
+
+        usual = {}
+        for name in AUDIO_STATS:
+            u = self.usual(name)
+            if u is not None:
+                usual[name] = {"mean": u[0], "std": u[1]}
+        return {
+            "user_id": self.user_id,
+            "version": PAYLOAD_VERSION,
+            "t_ref": self.t_ref,
+            "created_ts": self.created_ts,
+            "n_events": self.n_events,
+            "n_positive": self.n_positive,
+            "n_negative": self.n_negative,
+            "pos_mass": self.pos_mass,
+            "long": {s: vec(v) for s, v in self.long.items()},
+            "short": {s: vec(v) for s, v in self.short.items()},
+            "centroids": [{"mass": c.mass, "means": {s: vec(v) for s, v in c.means.items()}}
+                          for c in sorted(self.centroids, key=lambda c: -c.mass)],
+            "tag_affinity": {d: dict(t) for d, t in self.tag_affinity.items()},
+            "top_tags": {d: [t for _, t, _ in self.top_tags(3, dim=d)]
+                         for d in self.tag_affinity},
+            "artist_affinity": dict(self.artist_affinity),
+            "language_affinity": dict(self.language_affinity),
+            "audio_stats": {k: list(v) for k, v in self.audio_stats.items()},
+            "audio_usual": usual,
+            "onboarding_tags": {d: list(t) for d, t in self.onboarding_tags.items()},
+            "config": self.config.to_dict(),
+        }
+
+    def centroid_vectors(self) -> dict[str, np.ndarray]:
+        """Unit centroid means in every space, ``centroid<i>_<space>`` (heaviest first)."""
+        out = {}
+        for i, c in enumerate(sorted(self.centroids, key=lambda c: -c.mass)):
+            for s in c.means:
+                d = c.direction(s)
+                if d is not None:
+                    out[f"centroid{i}_{s}"] = d.astype(np.float32)
+        return out
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any],
+                     vectors: Mapping[str, np.ndarray] | None = None) -> UserProfile:
+        """Rebuild a profile from :meth:`to_payload` (and, without ``v`` lists, the vectors of
+        :meth:`named_vectors` | :meth:`centroid_vectors`)."""
+        if payload.get("version") != PAYLOAD_VERSION:
+            raise InvalidInput(f"user profile payload version {payload.get('version')!r} is not "
+                               f"{PAYLOAD_VERSION}")
+        vectors = vectors or {}
+        p = cls(str(payload["user_id"]), ProfileConfig.from_dict(payload.get("config")),
+                created_ts=payload.get("created_ts"))
+
+        def load(item: Mapping[str, Any], name: str) -> np.ndarray | None:
+            if "v" in item:
+                return np.asarray(item["v"], dtype=np.float64)
+            if float(item.get("norm", 0.0)) < _EPS:
+                return None
+            u = vectors.get(name)
+            if u is None:
+                raise InvalidInput(f"user profile {p.user_id!r}: vector {name!r} missing")
+            return np.asarray(u, dtype=np.float64) * float(item["norm"])
+
+        p.t_ref = payload.get("t_ref")
+        p.n_events = int(payload.get("n_events", 0))
+        p.n_positive = int(payload.get("n_positive", 0))
+        p.n_negative = int(payload.get("n_negative", 0))
+        p.pos_mass = float(payload.get("pos_mass", 0.0))
+        for term, dst in (("long", p.long), ("short", p.short)):
+            for s, item in (payload.get(term) or {}).items():
+                v = load(item, f"{term}_{s}")
+                if v is not None:
+                    dst[s] = v
+            # zero vectors (e.g. fully cancelled) are restored as zeros of the right size
+        for s in list(p.long):
+            p.short.setdefault(s, np.zeros_like(p.long[s]))
+        for i, c in enumerate(payload.get("centroids") or []):
+            means = {}
+            for s, item in c["means"].items():
+                v = load(item, f"centroid{i}_{s}")
+                if v is not None:
+                    means[s] = v
+            p.centroids.append(Centroid(float(c["mass"]), means))
+        p.tag_affinity = {d: {t: float(v) for t, v in tags.items()}
+                          for d, tags in (payload.get("tag_affinity") or {}).items()}
+        p.artist_affinity = {k: float(v) for k, v in (payload.get("artist_affinity") or {}).items()}
+        p.language_affinity = {k: float(v)
+                               for k, v in (payload.get("language_affinity") or {}).items()}
+        p.audio_stats = {k: [float(x) for x in v]
+                         for k, v in (payload.get("audio_stats") or {}).items()}
+        p.onboarding_tags = {d: list(t) for d, t in (payload.get("onboarding_tags") or {}).items()}
+        return p
+
+
+def onboarding_profile(user_id: str, *, tags: Mapping[str, Sequence[str]],
+                       liked_song_vectors: Sequence[Mapping[str, np.ndarray]] = (),
+                       liked_song_payloads: Sequence[Mapping[str, Any]] | None = None,
+                       tag_vectors: Callable[[str, str], Mapping[str, np.ndarray] | None]
+                       | None = None,
+                       ts: float, canonical: Callable[[str, str], str] | None = None,
+                       config: ProfileConfig | None = None) -> UserProfile:
+    """A new user's profile from onboarding choices (recall case c).
+
+    Parameters
+    ----------
+    tags : mapping of dimension to list of tags
+        Chosen tags (e.g. ``{"style": ["电子"], "language": ["粤语"]}``); each gets affinity
+        ``onboarding_tag_weight`` (language tags also feed the language affinity).
+    liked_song_vectors, liked_song_payloads : sequences
+        Songs picked as liked, folded in as ``like`` events (payloads optional, same order).
+    tag_vectors : callable, optional
+        ``(dim, tag) -> {space: vector}`` (e.g. a text encoder over the tag name, or the mean of
+        songs carrying the tag); the vectors seed the interest vectors with a small weight.
+    ts : float
+        Onboarding time (unix seconds).
+    canonical : callable, optional
+        ``(dim, tag) -> canonical tag`` (e.g. ``Taxonomy.canonical``) that raises
+        :class:`~songlens.errors.UnknownTag` for tags outside the taxonomy.
+    """
+    p = UserProfile(user_id, config, created_ts=ts)
+    wt = p.config.onboarding_tag_weight
+    p._advance(ts)
+    for dim, chosen in tags.items():
+        for tag in chosen:
+            t = canonical(dim, tag) if canonical else tag
+            p.onboarding_tags.setdefault(dim, []).append(t)
+            d = p.tag_affinity.setdefault(dim, {})
+            d[t] = d.get(t, 0.0) + wt
+            if dim == "language":
+                p.language_affinity[t] = p.language_affinity.get(t, 0.0) + wt
+            if tag_vectors is not None:
+                tv = tag_vectors(dim, t)
+                if tv:
+                    p.update(Event(user_id=user_id, song_id=f"tag:{dim}:{t}", event="like",
+                                   ts=ts), None, tv, weight=0.5 * wt)
+    payloads = list(liked_song_payloads or [])
+    for i, vecs in enumerate(liked_song_vectors):
+        pl = payloads[i] if i < len(payloads) else None
+        sid = str(pl.get("song_id", f"liked{i}")) if pl else f"liked{i}"
+        p.update(Event(user_id=user_id, song_id=sid, event="like", ts=ts), pl, vecs)
+    logger.debug("onboarding profile %s: %d tags, %d liked songs", user_id,
+                 sum(len(v) for v in tags.values()), len(liked_song_vectors))
+    return p

@@ -1,0 +1,85 @@
+import pytest
+
+from songlens.coldstart.events import (
+    Event,
+    attribute_labels,
+    event_key,
+    signal_weight,
+    validate_batch,
+)
+
+NOW = 1_767_225_600.0
+
+
+def test_validate_batch_rejects_bad_keeps_good():
+    raw = [
+        {"user_id": "u1", "song_id": "s1", "event": "complete", "ts": NOW - 10, "play_ms": 200000},
+        {"user_id": "u1", "song_id": "s1", "event": "teleport", "ts": NOW},
+        {"user_id": "", "song_id": "s1", "event": "like", "ts": NOW},
+        "not an object",
+        {"user_id": "u1", "song_id": "s2", "event": "like", "ts": NOW + 10 * 86400},
+        {"user_id": "u1", "song_id": "s2", "event": "play", "ts": NOW, "play_ms": -5},
+        {"user_id": "u1", "song_id": "s2", "event": "like", "ts": NOW, "colour": "red"},
+        {"user_id": "u2", "song_id": "s3", "event": "skip", "ts": NOW, "play_ms": 3000,
+         "event_id": "abc"},
+        {"user_id": "u2", "song_id": "s3", "event": "like", "ts": float("nan")},
+    ]
+    good, rejected = validate_batch(raw, now=NOW)
+    assert [(e.user_id, e.song_id, e.event) for e in good] == [("u1", "s1", "complete"),
+                                                               ("u2", "s3", "skip")]
+    reasons = {r["index"]: r["reason"] for r in rejected}
+    assert set(reasons) == {1, 2, 3, 4, 5, 6, 8}
+    assert "event" in reasons[1] and "teleport" not in reasons[2]
+    assert "future" in reasons[4]
+    assert "play_ms" in reasons[5]
+    assert "colour" in reasons[6]
+    assert "ts" in reasons[8]
+
+
+def test_signal_weights_follow_play_length():
+    long_play = Event(user_id="u", song_id="s", event="play", ts=NOW, play_ms=120_000)
+    short_play = Event(user_id="u", song_id="s", event="play", ts=NOW, play_ms=5_000)
+    early_skip = Event(user_id="u", song_id="s", event="skip", ts=NOW, play_ms=5_000)
+    late_skip = Event(user_id="u", song_id="s", event="skip", ts=NOW, play_ms=150_000)
+    assert signal_weight(long_play) > 0
+    assert signal_weight(short_play) == 0
+    assert signal_weight(early_skip) < 0
+    assert signal_weight(late_skip) == 0
+    assert signal_weight(Event(user_id="u", song_id="s", event="block", ts=NOW)) < \
+        signal_weight(Event(user_id="u", song_id="s", event="dislike", ts=NOW)) < 0
+    for ev in ("complete", "like", "collect", "share", "download"):
+        assert signal_weight(Event(user_id="u", song_id="s", event=ev, ts=NOW)) > 0
+
+
+def test_event_key_prefers_client_id_and_is_stable():
+    a = Event(user_id="u", song_id="s", event="like", ts=NOW)
+    b = Event(user_id="u", song_id="s", event="like", ts=NOW)
+    c = Event(user_id="u", song_id="s", event="like", ts=NOW + 1)
+    assert event_key(a) == event_key(b) != event_key(c)
+    assert event_key(Event(user_id="u", song_id="s", event="like", ts=NOW,
+                           event_id="x1")) == "id:x1"
+
+
+def test_attribute_labels_joins_impressions_with_outcomes():
+    ev = [
+        Event(user_id="u", song_id="a", event="impression", ts=NOW),
+        Event(user_id="u", song_id="a", event="complete", ts=NOW + 200, play_ms=200_000),
+        Event(user_id="u", song_id="a", event="like", ts=NOW + 201),
+        Event(user_id="u", song_id="b", event="impression", ts=NOW),
+        Event(user_id="u", song_id="c", event="impression", ts=NOW),
+        Event(user_id="u", song_id="c", event="skip", ts=NOW + 5, play_ms=4000),
+        # a play long after the window does not rescue the impression of b
+        Event(user_id="u", song_id="b", event="play", ts=NOW + 10_000, play_ms=60_000),
+    ]
+    labs = {(x.song_id, x.ts): x for x in attribute_labels(ev, window_s=3600)}
+    a, b, c = labs[("a", NOW)], labs[("b", NOW)], labs[("c", NOW)]
+    assert (a.played, a.complete, a.like, a.negative) == (True, True, True, False)
+    assert (b.played, b.complete, b.like) == (False, False, False)
+    assert (c.played, c.complete, c.negative) == (True, False, True)
+    assert ("b", NOW + 10_000) in labs  # organic play becomes its own sample
+    assert len(attribute_labels(ev, include_organic=False)) == 3
+
+
+def test_event_model_forbids_unknown_event():
+    with pytest.raises(ValueError, match="event"):
+        Event(user_id="u", song_id="s", event="teleport", ts=NOW)
