@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from songlens.content.taxonomy import config_path
@@ -35,6 +35,7 @@ class AudioSettings(BaseModel):
     max_upload_mb: float = Field(64.0, gt=0)
     encoder: Literal["musicnn", "librosa", "transformers"] = "musicnn"
     model_path: str | None = None
+    musicnn_tags: bool = True
     threads: int = Field(2, ge=1)
 
 
@@ -57,6 +58,44 @@ class ApiSettings(BaseModel):
 
 class DemoSettings(BaseModel):
     sources: list[str] = Field(default_factory=list)
+
+
+class RankerSettings(BaseModel):
+    """FTRL-Proximal ranker (see songlens.coldstart.ranker.RankerConfig)."""
+
+    complete_weight: float = Field(1.0, ge=0)
+    like_weight: float = Field(1.0, ge=0)
+    alpha: float = Field(0.05, gt=0)
+    beta: float = Field(1.0, ge=0)
+    l1: float = Field(0.5, ge=0)
+    l2: float = Field(1.0, ge=0)
+    n_bits: int = Field(20, ge=8, le=26)
+    admit_batch: int = Field(5, ge=1)
+    admit_online: int = Field(3, ge=1)
+    epochs: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> RankerSettings:
+        if self.complete_weight + self.like_weight <= 0:
+            raise ValueError("complete_weight + like_weight must be > 0")
+        return self
+
+
+class ColdStartSettings(BaseModel):
+    users_collection: str = "users"
+    feedback_sync: Literal["FULL", "NORMAL"] = "FULL"
+    max_batch: int = Field(5000, ge=1)
+    label_window_s: float = Field(3600.0, gt=0)
+    snapshot_every: int = Field(1000, ge=1)
+    snapshots_kept: int = Field(3, ge=1)
+    new_song_window_days: float = Field(14.0, gt=0)
+    few_interactions: int = Field(50, ge=1)
+    max_interests: int = Field(4, ge=1, le=8)
+    long_half_life_days: float = Field(30.0, gt=0)
+    short_half_life_days: float = Field(1.0, gt=0)
+    recall_tag_weight: float = Field(0.3, ge=0)
+    short_share: float = Field(0.2, ge=0, lt=1)
+    ranker: RankerSettings = Field(default_factory=RankerSettings)
 
 
 class _Yaml(PydanticBaseSettingsSource):
@@ -100,6 +139,7 @@ class Settings(BaseSettings):
     fusion: FusionSettings = Field(default_factory=FusionSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    coldstart: ColdStartSettings = Field(default_factory=ColdStartSettings)
 
     _yaml_data: dict[str, Any] = {}
 

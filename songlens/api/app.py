@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit
-from songlens.api.routers import playlists, similar, songs
+from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
+from songlens.coldstart.service import ColdStartService
 from songlens.embeddings.catalog import Catalog
 from songlens.settings import Settings, get_settings
 
@@ -40,7 +41,8 @@ def open_catalog(settings: Settings) -> Catalog:
 def create_app(settings: Settings | None = None, *, catalog: Catalog | None = None,
                on_ready: Any = None) -> FastAPI:
     """Build the app. Pass ``catalog`` to share one already opened (tests); ``on_ready(catalog)``
-    runs after start-up (the demo ingests its catalog there)."""
+    runs after start-up (the demo ingests its catalog there). The cold-start service (feedback
+    log, user profiles, ranker) opens after the catalog and closes before it."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -48,10 +50,14 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         owned = catalog is None
         app.state.settings = settings
         app.state.catalog = catalog or open_catalog(settings)
-        if on_ready is not None:
-            on_ready(app.state.catalog)
         try:
-            yield
+            app.state.coldstart = ColdStartService(app.state.catalog, settings)
+            try:
+                if on_ready is not None:
+                    on_ready(app.state.catalog)
+                yield
+            finally:
+                app.state.coldstart.close()
         finally:
             if owned:
                 app.state.catalog.store.close()
@@ -69,6 +75,8 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     app.include_router(songs.router)
     app.include_router(similar.router)
     app.include_router(playlists.router)
+    for router in (feedback.router, users.router, recall.router, rank.router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

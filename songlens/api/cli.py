@@ -1,4 +1,4 @@
-"""The ``songlens`` command line: serve, ingest, show, similar."""
+"""The ``songlens`` command line: serve, ingest, show, similar, playlist, train."""
 
 from __future__ import annotations
 
@@ -262,6 +262,49 @@ def playlist(
         err.print("[yellow]relaxed:[/yellow] " + ", ".join(result.relaxed))
     if m3u:
         err.print(f"wrote {m3u}")
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Rebuild user profiles and the ranker from the feedback log; writes a ranker snapshot.
+
+    Run it with the server stopped: the embedded store and the snapshot folder are the server's.
+    """
+    from songlens.coldstart.service import ColdStartService
+
+    settings = _settings(config, data_dir=data_dir)
+    try:
+        catalog = _catalog(settings)
+    except SonglensError as exc:
+        _fail(exc)
+    try:
+        service = ColdStartService(catalog, settings, warm_start=False)
+        try:
+            with Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err, disable=None) as progress:
+                task = progress.add_task("events", total=service.log.count())
+                summary = service.rebuild(on_progress=lambda n: progress.advance(task, n))
+        finally:
+            service.close()
+    except SonglensError as exc:
+        _fail(exc)
+    finally:
+        catalog.store.close()
+    if as_json:
+        console.print_json(json.dumps(summary, ensure_ascii=False))
+        return
+    r = summary["ranker"]
+    console.print(f"rebuilt {summary['users']} user profiles from {summary['events']} events "
+                  f"({summary['events_unknown_song']} for songs not in the catalog) in "
+                  f"{summary['seconds']:.1f} s")
+    console.print(f"ranker v{r['version']}: fit on {summary['samples']} samples, "
+                  f"{r['features_admitted']} features admitted, {r['pending_impressions']} "
+                  f"impressions still waiting for their outcome")
+    console.print(f"snapshot: {summary['snapshot']}")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from songlens.coldstart.service import ColdStartService
 from songlens.embeddings.catalog import Catalog
 from songlens.settings import Settings
 
-__all__ = ["CatalogDep", "SettingsDep"]
+__all__ = ["CatalogDep", "ColdStartDep", "SettingsDep"]
 
 
 def get_catalog(request: Request) -> Catalog:
@@ -21,5 +22,10 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_coldstart(request: Request) -> ColdStartService:
+    return request.app.state.coldstart
+
+
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ColdStartDep = Annotated[ColdStartService, Depends(get_coldstart)]

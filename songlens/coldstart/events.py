@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_SIGNAL_CONFIG",
     "Event",
     "LabeledImpression",
+    "ImpressionJoiner",
     "event_key",
     "signal_weight",
     "validate_batch",
@@ -145,7 +146,8 @@ def validate_batch(raw: Sequence[Any], *, now: float | None = None,
     good : list of Event
         Valid events, in input order.
     rejected : list of dict
-        ``{"index": i, "reason": str}`` for each bad item; the rest of the batch is kept.
+        ``{"index": i, "code": str, "reason": str}`` for each bad item (codes: ``not_an_object``,
+        ``invalid_event``, ``ts_in_future``, ``play_ms_too_long``); the rest of the batch is kept.
     """
     cfg = config or DEFAULT_SIGNAL_CONFIG
     now = time.time() if now is None else now
@@ -153,20 +155,22 @@ def validate_batch(raw: Sequence[Any], *, now: float | None = None,
     rejected: list[dict[str, Any]] = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
-            rejected.append({"index": i,
+            rejected.append({"index": i, "code": "not_an_object",
                              "reason": f"expected an object, got {type(item).__name__}"})
             continue
         try:
             ev = Event.model_validate(item)
         except ValidationError as exc:
-            rejected.append({"index": i, "reason": _reason(exc)})
+            rejected.append({"index": i, "code": "invalid_event", "reason": _reason(exc)})
             continue
         if ev.ts > now + cfg["max_future_s"]:
-            rejected.append({"index": i, "reason": f"ts: {ev.ts!r} is in the future "
+            rejected.append({"index": i, "code": "ts_in_future",
+                             "reason": f"ts: {ev.ts!r} is in the future "
                              f"(now {now:.0f}, allowed skew {cfg['max_future_s']:.0f} s)"})
             continue
         if ev.play_ms is not None and ev.play_ms > cfg["max_play_ms"]:
-            rejected.append({"index": i, "reason": f"play_ms: {ev.play_ms} exceeds "
+            rejected.append({"index": i, "code": "play_ms_too_long",
+                             "reason": f"play_ms: {ev.play_ms} exceeds "
                              f"{cfg['max_play_ms']} ms"})
             continue
         good.append(ev)
@@ -177,7 +181,11 @@ def validate_batch(raw: Sequence[Any], *, now: float | None = None,
 
 @dataclass(frozen=True, slots=True)
 class LabeledImpression:
-    """One training sample for the ranker: a (user, song) exposure and what followed it."""
+    """One training sample for the ranker: a (user, song) exposure and what followed it.
+
+    ``context`` is what the caller kept from the moment the sample opened (the service keeps the
+    ranker features as of the impression, so a label never leaks into its own features).
+    """
 
     user_id: str
     song_id: str
@@ -186,6 +194,72 @@ class LabeledImpression:
     complete: bool
     like: bool
     negative: bool
+    context: Any = None
+
+
+class ImpressionJoiner:
+    """:func:`attribute_labels` one event at a time: the negative cache, for a stream.
+
+    A sample opens at an impression (or, with ``include_organic``, at a play / complete with no
+    impression before it) and collects the same (user, song)'s events for ``window_s``.
+    :meth:`pop_ready` hands out the samples that are final: closed by a later impression, or
+    older than ``window_s`` before the watermark (the newest event time seen). Event time, not
+    wall-clock time, drives it, so replaying a log gives the samples the live stream gave.
+    """
+
+    def __init__(self, *, window_s: float = 3600.0, include_organic: bool = True) -> None:
+        self.window_s, self.include_organic = float(window_s), include_organic
+        self.open: dict[tuple[str, str], LabeledImpression] = {}
+        self.closed: list[LabeledImpression] = []
+        self.watermark = -math.inf
+
+    def __len__(self) -> int:
+        return len(self.open) + len(self.closed)
+
+    def add(self, ev: Event, context: Any = None) -> None:
+        """Fold one event in. ``context`` (or ``context()`` when callable, called only when
+        ``ev`` opens a sample) is kept with the sample it opens."""
+        self.watermark = max(self.watermark, float(ev.ts))
+        k = (ev.user_id, ev.song_id)
+        cur = self.open.get(k)
+        if cur is not None and ev.ts - cur.ts > self.window_s:
+            self.closed.append(self.open.pop(k))
+            cur = None
+        if ev.event == "impression":
+            if cur is not None:
+                self.closed.append(self.open.pop(k))
+            self.open[k] = LabeledImpression(ev.user_id, ev.song_id, ev.ts, False, False, False,
+                                             False, context() if callable(context) else context)
+            return
+        if cur is None:
+            if not self.include_organic or ev.event not in ("play", "complete"):
+                return
+            cur = LabeledImpression(ev.user_id, ev.song_id, ev.ts, False, False, False, False,
+                                    context() if callable(context) else context)
+        played = cur.played or ev.event in ("play", "complete", "like", "collect", "share",
+                                            "download", "skip")
+        complete = cur.complete or ev.event == "complete"
+        like = cur.like or ev.event in ("like", "collect")
+        neg = cur.negative or ev.event in ("dislike", "block") or (
+            ev.event == "skip" and signal_weight(ev) < 0)
+        self.open[k] = LabeledImpression(cur.user_id, cur.song_id, cur.ts, played, complete,
+                                         like, neg, cur.context)
+
+    def pop_ready(self) -> list[LabeledImpression]:
+        """Final samples (closed, or past their window at the watermark), by impression time."""
+        ready, self.closed = self.closed, []
+        for k, s in list(self.open.items()):
+            if self.watermark - s.ts > self.window_s:
+                ready.append(self.open.pop(k))
+        ready.sort(key=lambda s: s.ts)
+        return ready
+
+    def flush(self) -> list[LabeledImpression]:
+        """Every sample, final or not (the end of a batch job), by impression time."""
+        out, self.closed = self.closed + list(self.open.values()), []
+        self.open.clear()
+        out.sort(key=lambda s: s.ts)
+        return out
 
 
 def attribute_labels(events: Iterable[Event], *, window_s: float = 3600.0,
@@ -196,43 +270,15 @@ def attribute_labels(events: Iterable[Event], *, window_s: float = 3600.0,
     ``complete`` inside the window marks it played, ``complete`` / ``like`` (or ``collect``)
     set the two ranker targets, an early ``skip`` / ``dislike`` / ``block`` marks it negative.
     Plays with no impression before them (search, a shared link) become samples too when
-    ``include_organic``. Events need not be sorted.
+    ``include_organic``. Events need not be sorted. :class:`ImpressionJoiner` does the same
+    incrementally.
 
     Returns
     -------
     list of LabeledImpression
         Sorted by impression time.
     """
-    evs = sorted(events, key=lambda e: e.ts)
-    open_: dict[tuple[str, str], LabeledImpression] = {}
-    out: list[LabeledImpression] = []
-
-    def close(k: tuple[str, str]) -> None:
-        out.append(open_.pop(k))
-
-    for ev in evs:
-        k = (ev.user_id, ev.song_id)
-        cur = open_.get(k)
-        if cur is not None and ev.ts - cur.ts > window_s:
-            close(k)
-            cur = None
-        if ev.event == "impression":
-            if cur is not None:
-                close(k)
-            open_[k] = LabeledImpression(ev.user_id, ev.song_id, ev.ts, False, False, False, False)
-            continue
-        if cur is None:
-            if not include_organic or ev.event not in ("play", "complete"):
-                continue
-            cur = LabeledImpression(ev.user_id, ev.song_id, ev.ts, False, False, False, False)
-        played = cur.played or ev.event in ("play", "complete", "like", "collect", "share",
-                                            "download", "skip")
-        complete = cur.complete or ev.event == "complete"
-        like = cur.like or ev.event in ("like", "collect")
-        neg = cur.negative or ev.event in ("dislike", "block") or (
-            ev.event == "skip" and signal_weight(ev) < 0)
-        open_[k] = LabeledImpression(cur.user_id, cur.song_id, cur.ts, played, complete, like, neg)
-    for k in list(open_):
-        close(k)
-    out.sort(key=lambda s: s.ts)
-    return out
+    joiner = ImpressionJoiner(window_s=window_s, include_organic=include_organic)
+    for ev in sorted(events, key=lambda e: e.ts):
+        joiner.add(ev)
+    return joiner.flush()

@@ -252,6 +252,12 @@ class FeedbackLog:
         return int(self._conn().execute("SELECT COUNT(*) FROM events WHERE user_id = ?",
                                         (user_id,)).fetchone()[0])
 
+    def user_counts(self, user_id: str) -> dict[str, int]:
+        """One user's logged events per event type (``{event: n}``; empty for an unknown user)."""
+        rows = self._conn().execute("SELECT event, COUNT(*) FROM events WHERE user_id = ? "
+                                    "GROUP BY event", (user_id,)).fetchall()
+        return {ev: int(n) for ev, n in rows}
+
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when healthy)."""
         return str(self._conn().execute("PRAGMA integrity_check").fetchone()[0])

@@ -250,6 +250,29 @@ class Ranker:
         """Array ``(n, 3)`` of (p_complete, p_like, score) rows."""
         return np.array([self.predict(x) for x in X], dtype=np.float64).reshape(len(X), 3)
 
+    def explain(self, features: Mapping[str, float], n: int = 5
+                ) -> list[tuple[str, float, float]]:
+        """The ``n`` features that move the score most, as ``(name, value, contribution)``.
+
+        A contribution is the feature's term in the two targets' logits (weight × value),
+        mixed by ``score_weights``; admitted features with a zero weight are left out.
+        """
+        names = list(features)
+        if not names:
+            return []
+        bits = self.config.n_bits
+        idx = np.fromiter((hash_feature(nm, bits) for nm in names), dtype=np.int64,
+                          count=len(names))
+        val = np.array([float(features[nm]) for nm in names])
+        l1, sw = self._l1(idx), self.config.score_weights
+        tot = sum(sw.values()) or 1.0
+        contrib = np.zeros(len(names))
+        for t in TARGETS:
+            w = self.models[t].weights(idx, l1, self.config) * self.admitted[idx]
+            contrib += sw.get(t, 0.0) / tot * w * val
+        order = np.argsort(-np.abs(contrib), kind="stable")[:n]
+        return [(names[i], float(val[i]), float(contrib[i])) for i in order if contrib[i] != 0]
+
     def weight(self, name: str, target: str = "complete") -> float:
         """Current weight of one feature (0 until it is admitted)."""
         i = np.array([hash_feature(name, self.config.n_bits)])

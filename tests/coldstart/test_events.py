@@ -1,7 +1,10 @@
+from dataclasses import replace
+
 import pytest
 
 from songlens.coldstart.events import (
     Event,
+    ImpressionJoiner,
     attribute_labels,
     event_key,
     signal_weight,
@@ -83,3 +86,27 @@ def test_attribute_labels_joins_impressions_with_outcomes():
 def test_event_model_forbids_unknown_event():
     with pytest.raises(ValueError, match="event"):
         Event(user_id="u", song_id="s", event="teleport", ts=NOW)
+
+
+def test_joiner_in_chunks_gives_what_attribute_labels_gives():
+    """The streaming negative cache (as the service runs it: chunks, pop_ready after each)
+    labels a log exactly as the batch function does, and keeps each sample's context."""
+    from songlens.coldstart.simulator import SimConfig, Simulator
+
+    sim = Simulator(SimConfig(n_users=15, initial_songs=100, new_songs_per_day=5, seed=2))
+    events = [e for _ in range(3) for e in sim.step()[2]]
+    joiner, got = ImpressionJoiner(window_s=3600), []
+    for i in range(0, len(events), 97):
+        for ev in events[i:i + 97]:
+            joiner.add(ev, lambda ev=ev: ev.ts)  # context: the opening event's time
+        got += joiner.pop_ready()
+    assert all(joiner.watermark - s.ts <= 3600 for s in joiner.open.values())
+    got += joiner.flush()
+    want = attribute_labels(events, window_s=3600)
+
+    def key(s):
+        return s.user_id, s.song_id, s.ts
+
+    assert sorted(got, key=key) == sorted((replace(s, context=s.ts) for s in want), key=key)
+    assert len(want) > 100 and any(s.like for s in want) and any(s.negative for s in want)
+    assert not joiner.open and not joiner.pop_ready()

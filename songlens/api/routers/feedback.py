@@ -1,0 +1,42 @@
+"""POST /v1/feedback: listening events in; logged durably, folded into profiles and the ranker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from songlens.api.deps import ColdStartDep
+from songlens.api.schemas import ErrorOut
+
+router = APIRouter(prefix="/v1", tags=["cold start"])
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[Any] = Field(min_length=1, description=(
+        "each {user_id, song_id, event, ts (unix s), play_ms?, event_id?}; event one of play, "
+        "complete, like, collect, share, download, skip, dislike, block, impression"))
+
+
+class Problem(BaseModel):
+    index: int
+    code: str
+    reason: str
+
+
+class FeedbackOut(BaseModel):
+    accepted: int = Field(description="valid events (logged)")
+    new: int = Field(description="valid events not seen before (a retried batch counts once)")
+    duplicates: int
+    rejected: list[Problem] = Field(description="invalid events, by index in the batch")
+    warnings: list[Problem] = Field(description="logged events that changed nothing "
+                                    "(unknown_song)")
+
+
+@router.post("/feedback", response_model=FeedbackOut,
+             responses={s: {"model": ErrorOut} for s in (413, 422)})
+def post_feedback(body: FeedbackIn, coldstart: ColdStartDep) -> dict[str, Any]:
+    """Bad events are rejected with their reasons; the good ones of the same batch are kept."""
+    return coldstart.record(body.events)

@@ -1,0 +1,330 @@
+"""Cold start over HTTP: feedback → profiles → recall and ranking, restart, crash replay and
+``songlens train``, on real models, a real Qdrant Edge store and a real SQLite log.
+
+The catalog is six songs: each of the three shipped clips cut in two halves (``A1``/``A2``,
+``B1``/``B2``, ``C1``/``C2``), so every song has one known nearest neighbour. Three listeners
+each love one first half and skip the other two; the second halves stay unheard ("new").
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from songlens.api.app import create_app
+from songlens.api.cli import app as cli
+from songlens.coldstart.service import ColdStartService
+from songlens.content.metadata import SongMetadata
+from tests.conftest import AUDIO
+
+GROUPS = {
+    "A": ("chaos_god", "Chaos God", "Muldjord", "深夜一个人在图书馆自习 为了考研 眼泪掉下来"),
+    "B": ("feelings", "Feelings", "Sectoid", "I love you baby, dancing all night long"),
+    "C": ("armygeddon", "Armygeddon", "Drascula", None),
+}
+FANS = {"ua": "A1", "ub": "B1", "uc": "C1"}
+T0 = time.time() - 5 * 86_400
+SESSION = 3 * 3600.0  # sessions 3 h apart; the label window is 10 min
+
+
+def session_events(r: int) -> list[dict]:
+    """Session ``r``: every fan is shown A1, B1, C1; completes and likes their song, skips the
+    others early."""
+    out = []
+    for u, (user, fav) in enumerate(FANS.items()):
+        for j, sid in enumerate(("A1", "B1", "C1")):
+            ts = T0 + r * SESSION + u * 900 + j * 240
+            out.append({"user_id": user, "song_id": sid, "event": "impression", "ts": ts})
+            if sid == fav:
+                out += [{"user_id": user, "song_id": sid, "event": "complete", "ts": ts + 200,
+                         "play_ms": 200_000},
+                        {"user_id": user, "song_id": sid, "event": "like", "ts": ts + 201}]
+            else:
+                out.append({"user_id": user, "song_id": sid, "event": "skip", "ts": ts + 5,
+                            "play_ms": 5_000})
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, models):
+    from songlens.embeddings.catalog import Catalog
+    from songlens.embeddings.store import open_store
+    from songlens.settings import load_settings
+
+    d = tmp_path_factory.mktemp("coldstart")
+    cfg = d / "songlens.yaml"
+    cfg.write_text(yaml.safe_dump({"data_dir": str(d / "data"), "log_level": "WARNING",
+                                   "coldstart": {"label_window_s": 600, "snapshot_every": 30,
+                                                 "ranker": {"n_bits": 18}}}))
+    settings = load_settings(cfg)
+    store = open_store(path=settings.qdrant_path)
+    catalog = Catalog(settings=settings, store=store, models=models)
+    for g, (clip, title, artist, lyrics) in GROUPS.items():
+        y, sr = sf.read(AUDIO / f"{clip}.ogg")
+        for part, seg in ((1, y[: len(y) // 2]), (2, y[len(y) // 2:])):
+            buf = io.BytesIO()
+            sf.write(buf, seg, sr, format="WAV")
+            catalog.ingest(buf.getvalue(), SongMetadata(song_id=f"{g}{part}",
+                                                        title=f"{title} {part}", artist=artist,
+                                                        lyrics=lyrics), filename="x.wav")
+    yield SimpleNamespace(config=cfg, settings=settings, catalog=catalog, models=models)
+    store.close()
+
+
+class Server:
+    """A TestClient over a fresh app on the world's data dir; ``restart`` = shutdown + start."""
+
+    def __init__(self, world) -> None:
+        self.world = world
+        self.start()
+
+    def start(self) -> None:
+        self.app = create_app(self.world.settings, catalog=self.world.catalog)
+        self.client = TestClient(self.app)
+        self.client.__enter__()
+
+    def stop(self) -> None:
+        self.client.__exit__(None, None, None)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="module")
+def server(world):
+    s = Server(world)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def fed(server):
+    """The four sessions posted, one batch each."""
+    for r in range(4):
+        resp = server.client.post("/v1/feedback", json={"events": session_events(r)})
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"accepted": 21, "new": 21, "duplicates": 0, "rejected": [],
+                               "warnings": []}
+    return server
+
+
+def assert_error(resp, status: int, code: str, match: str = "") -> None:
+    assert resp.status_code == status, resp.text
+    err = resp.json()["error"]
+    assert err["code"] == code and match in err["message"], err
+
+
+def song_tags(world, sid: str, dim: str) -> list[str]:
+    return [t["tag"] for t in world.catalog.get(sid)["tags"][dim]]
+
+
+def test_profiles_move_toward_liked_songs(world, fed):
+    svc: ColdStartService = fed.app.state.coldstart
+    vec = {s: world.catalog.get_hit(s, with_vectors=True).vectors["fused"]
+           for s in ("A2", "B2", "C2")}
+    for user, fav in FANS.items():
+        view = fed.client.get(f"/v1/users/{user}").json()
+        assert view["events"]["by_type"] == {"impression": 12, "complete": 4, "like": 4,
+                                             "skip": 8}
+        assert view["events"]["positive"] == 8 and view["events"]["negative"] == 8
+        g = fav[0]
+        assert view["top_tags"]["language"][0]["tag"] == song_tags(world, fav, "language")[0]
+        assert view["top_tags"]["style"][0]["tag"] in song_tags(world, fav, "style")
+        assert view["artists"][0]["name"] == GROUPS[g][2]
+        [interest] = view["interests"]  # one narrow taste
+        assert interest["share"] == 1.0 and interest["songs"] == [fav]
+        # the long-term vector points at the unheard half of the liked song
+        u = svc.users.find(user).vector("fused")
+        cos = {s: float(u @ v) for s, v in vec.items()}
+        best = cos.pop(f"{g}2")
+        assert best > 0.7 and best > max(cos.values()) + 0.3, (user, best, cos)
+
+
+def test_bad_events_are_rejected_and_good_ones_kept(fed):
+    batch = [
+        {"user_id": "ud", "song_id": "C1", "event": "like", "ts": T0},
+        {"user_id": "ud", "song_id": "C1", "event": "teleport", "ts": T0},
+        {"user_id": "ud", "song_id": "C1", "event": "like", "ts": time.time() + 30 * 86_400},
+        "not an object",
+        {"user_id": "ud", "event": "like", "ts": T0},
+        {"user_id": "ud", "song_id": "no-such-song", "event": "like", "ts": T0 + 1},
+    ]
+    body = fed.client.post("/v1/feedback", json={"events": batch}).json()
+    assert body["accepted"] == 2 and body["new"] == 2
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [
+        (1, "invalid_event"), (2, "ts_in_future"), (3, "not_an_object"), (4, "invalid_event")]
+    assert "song_id" in body["rejected"][3]["reason"]
+    assert [(w["index"], w["code"]) for w in body["warnings"]] == [(5, "unknown_song")]
+    view = fed.client.get("/v1/users/ud").json()
+    assert view["events"]["logged"] == 2 and view["events"]["in_profile"] == 1
+    # a retried batch is not counted twice
+    again = fed.client.post("/v1/feedback", json={"events": batch}).json()
+    assert again["accepted"] == 2 and again["new"] == 0 and again["duplicates"] == 2
+    assert fed.client.get("/v1/users/ud").json()["events"] == view["events"]
+    # malformed requests
+    assert_error(fed.client.post("/v1/feedback", json={"events": []}), 422, "invalid_input")
+    assert_error(fed.client.post("/v1/feedback", json={"events": {"a": 1}}), 422,
+                 "invalid_input")
+    assert_error(fed.client.post("/v1/feedback", content=b"{not json",
+                                 headers={"content-type": "application/json"}), 422,
+                 "invalid_json")
+    assert_error(fed.client.get("/v1/users/nobody"), 404, "not_found", "nobody")
+
+
+def test_recall_new_songs_for_a_user(world, fed):
+    for user, fav in FANS.items():
+        body = fed.client.post("/v1/recall", json={"mode": "user_new_songs", "user_id": user,
+                                                   "k": 3}).json()
+        items = body["items"]
+        assert items[0]["song_id"] == f"{fav[0]}2" and items[0]["reason"] == "interest:0"
+        assert items[0]["matched_tags"]["language"] == song_tags(world, fav, "language")[:1]
+        assert items[0]["interactions"] == 0
+        assert {"A1", "B1", "C1"}.isdisjoint(it["song_id"] for it in items)  # heard
+        assert [it["score"] for it in items] == sorted((it["score"] for it in items),
+                                                       reverse=True)
+    # songs ingested before the window are not new
+    body = fed.client.post("/v1/recall", json={"mode": "user_new_songs", "user_id": "ua",
+                                               "window_days": 1e-6}).json()
+    assert body["items"] == []
+    assert_error(fed.client.post("/v1/recall", json={"mode": "user_new_songs",
+                                                     "user_id": "nobody"}), 404, "not_found")
+
+
+def test_recall_audience_of_a_new_song(fed):
+    for user, fav in FANS.items():
+        items = fed.client.post("/v1/recall", json={"mode": "song_audience",
+                                                    "song_id": f"{fav[0]}2", "k": 5}
+                                ).json()["items"]
+        fans = [it for it in items if it["user_id"] in FANS]  # ("ud" also likes C1)
+        assert [it["user_id"] for it in fans][0] == user
+        assert fans[0]["reason"].startswith("interest_0") and fans[0]["matched_tags"]
+    # users who already heard a song are not its audience
+    items = fed.client.post("/v1/recall", json={"mode": "song_audience", "song_id": "A1"}
+                            ).json()["items"]
+    assert not {"ua", "ub", "uc"} & {it["user_id"] for it in items}
+    assert_error(fed.client.post("/v1/recall", json={"mode": "song_audience",
+                                                     "song_id": "nope"}), 404, "not_found")
+
+
+def test_recall_for_a_new_user_from_onboarding(fed):
+    body = fed.client.post("/v1/recall", json={
+        "mode": "onboarding", "tags": {"语种": ["Western"]}, "liked_song_ids": ["B1"],
+        "k": 3, "user_id": "newbie"}).json()
+    assert body["tags"] == {"language": ["欧美"]} and body["saved"] is True
+    assert body["items"][0]["song_id"] == "B2"
+    assert "B1" not in {it["song_id"] for it in body["items"]}
+    assert {it["reason"] for it in body["items"]} <= {"tags:language", "interest:0"}
+    view = fed.client.get("/v1/users/newbie").json()
+    assert view["onboarding_tags"] == {"language": ["欧美"]}
+    assert view["events"]["logged"] == 0
+    again = fed.client.post("/v1/recall", json={"mode": "onboarding", "tags": {"style": ["Metal"]},
+                                                "user_id": "newbie"}).json()
+    assert again["saved"] is False and again["items"]  # tags only: filter search
+    assert {it["song_id"] for it in again["items"]} <= {"A1", "A2", "C1", "C2"}
+
+    def post(**kw):
+        return fed.client.post("/v1/recall", json={"mode": "onboarding", **kw})
+
+    assert_error(post(tags={"style": ["Polka"]}), 422, "unknown_tag", "allowed")
+    assert_error(post(tags={"mood": ["快乐"]}), 422, "unknown_tag", "mood")
+    assert_error(post(liked_song_ids=["nope"]), 404, "not_found", "nope")
+    assert_error(post(), 422, "invalid_input", "liked_song_ids")
+    assert_error(fed.client.post("/v1/recall", json={"mode": "telepathy"}), 422,
+                 "invalid_input", "song_audience")
+
+
+def test_rank_orders_by_learnt_taste(fed):
+    for user, fav in FANS.items():
+        body = fed.client.post("/v1/rank", json={"user_id": user,
+                                                 "song_ids": ["A2", "B2", "C2", "A2"]}).json()
+        assert body["user_known"] and body["ranker"]["samples_seen"] > 0
+        items = body["items"]
+        assert [it["rank"] for it in items] == [1, 2, 3]  # duplicates dropped
+        assert items[0]["song_id"] == f"{fav[0]}2"
+        scores = [it["score"] for it in items]
+        assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1] + 0.1
+        top = items[0]
+        assert set(top["scores"]) == {"complete", "like"} and 0 < top["scores"]["like"] < 1
+        assert top["top_features"] and all(f["contribution"] != 0 for f in top["top_features"])
+    body = fed.client.post("/v1/rank", json={"user_id": "stranger", "song_ids": ["A2"]}).json()
+    assert body["user_known"] is False and len(body["items"]) == 1
+    assert_error(fed.client.post("/v1/rank", json={"user_id": "ua", "song_ids": ["A2", "x"]}),
+                 404, "not_found", "'x'")
+    assert_error(fed.client.post("/v1/rank", json={"user_id": "ua", "song_ids": []}), 422,
+                 "invalid_input")
+
+
+def test_restart_keeps_events_and_warm_starts_the_ranker(world, fed):
+    ask = {"user_id": "ub", "song_ids": ["A2", "B2", "C2"]}
+    before = fed.client.post("/v1/rank", json=ask).json()
+    user = fed.client.get("/v1/users/ub").json()
+    assert list((world.settings.data_path / "ranker").glob("ranker-*.npz"))  # periodic
+    fed.restart()
+    assert fed.client.post("/v1/rank", json=ask).json() == before  # the same model, exactly
+    after = fed.client.get("/v1/users/ub").json()
+    assert after["events"] == user["events"] and after["top_tags"] == user["top_tags"]
+    resp = fed.client.post("/v1/feedback", json={"events": session_events(0)}).json()
+    assert resp["duplicates"] == 21  # the log remembers across restarts
+    # and learning goes on from the warm model
+    fed.client.post("/v1/feedback", json={"events": session_events(4) + session_events(5)})
+    assert fed.client.post("/v1/rank", json=ask).json()["ranker"]["version"] > \
+        before["ranker"]["version"]
+
+
+def test_a_crash_is_replayed_from_the_log(world, fed):
+    fed.stop()
+    try:
+        a = ColdStartService(world.catalog)
+        start = a.learner.ranker.n_seen
+        a.record(session_events(6))  # 21 events: under snapshot_every, so no snapshot
+        seen, profile = a.learner.ranker.n_seen, a.users.find("uc")
+        assert seen > start and a.learner.pending_events == 21
+        b = ColdStartService(world.catalog)  # "a" died without closing: b replays its events
+        try:
+            assert b.learner.ranker.n_seen == seen
+            replayed = b.users.find("uc")
+            assert replayed.n_events == profile.n_events  # profiles are not applied twice
+            np.testing.assert_allclose(replayed.vector("fused"), profile.vector("fused"),
+                                       atol=1e-6)
+        finally:
+            b.close()
+            a.log.close()
+    finally:
+        fed.start()
+
+
+def test_train_rebuilds_the_same_profiles(world, fed, monkeypatch):
+    users = ("ua", "ub", "uc", "ud")
+    before = {u: fed.client.get(f"/v1/users/{u}").json() for u in users}
+    fed.stop()
+    # profiles gone from the store: train must rebuild them from the log alone
+    world.catalog.store.delete(fed.app.state.coldstart.users.spec, list(users))
+    world.catalog.store.close()  # the CLI opens the store itself; ours reopens on next use
+    # the CLI's own loading path, with the session's (real) models instead of a second load
+    monkeypatch.setattr("songlens.embeddings.models.load_models", lambda s: world.models)
+    r = CliRunner().invoke(cli, ["train", "--config", str(world.config)])
+    assert r.exit_code == 0, r.output
+    assert "rebuilt 4 user profiles" in r.output and "for songs not in the catalog" in r.output
+    fed.start()
+    for u in users:
+        after = fed.client.get(f"/v1/users/{u}").json()
+        assert after["events"] == before[u]["events"]
+        for dim, tags in before[u]["top_tags"].items():
+            assert [t["tag"] for t in after["top_tags"][dim]] == [t["tag"] for t in tags]
+            assert [t["affinity"] for t in after["top_tags"][dim]] == pytest.approx(
+                [t["affinity"] for t in tags], rel=1e-4)
+        assert after["interests"] == before[u]["interests"]
+        assert after["updated_at"] > before[u]["updated_at"]
+    assert fed.client.get("/v1/users/newbie").json()["onboarding_tags"]  # no events: kept
+    body = fed.client.post("/v1/rank", json={"user_id": "ua", "song_ids": ["B2", "A2"]}).json()
+    assert body["ranker"]["version"] == 1  # one batch fit, warm-started from its snapshot
+    assert body["items"][0]["song_id"] == "A2"
