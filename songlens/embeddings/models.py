@@ -30,7 +30,8 @@ def build_audio_encoder(settings: Settings) -> AudioEncoder:
                               "folder with a CLAP, MERT or AST model")
         from songlens.embeddings.transformers_audio import TransformersAudioEncoder
 
-        return TransformersAudioEncoder(settings.audio.model_path, threads=settings.audio.threads)
+        return TransformersAudioEncoder(settings.audio.model_path, threads=settings.audio.threads,
+                                        musicnn_tags=settings.audio.musicnn_tags)
     raise ConfigError(f"unknown audio.encoder {kind!r}; allowed: musicnn, librosa, transformers")
 
 
