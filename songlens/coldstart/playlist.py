@@ -24,6 +24,7 @@ equal scores, so a request always gives the same playlist.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -191,16 +192,32 @@ def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str,
     return rel, reasons
 
 
+def _top(search: Callable[[int], list[Hit]], pool: int) -> list[Hit]:
+    """The best ``pool`` hits, the same in every process: Qdrant returns equal scores in any
+    order, so a tie across the cut-off widens the search until it is settled (up to 8x), and
+    ties are then broken by song id."""
+    limit = pool + 1
+    while True:
+        hits = search(limit)
+        tied = len(hits) == limit and round(hits[-1].score, 6) == round(hits[pool - 1].score, 6)
+        if not tied or limit > 8 * pool:
+            break
+        limit *= 2
+    hits.sort(key=lambda h: (-round(h.score, 6), h.key))
+    return hits[:pool]
+
+
 def _candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dict[str, float]],
                 seeds: list[Hit], pool: int) -> list[Hit]:
     if seeds:
-        return catalog.store.recommend(catalog.spec, using="fused",
-                                       positive=[s.vectors["fused"] for s in seeds],
-                                       limit=pool, filter=flt)
+        positive = [s.vectors["fused"] for s in seeds]
+        return _top(lambda n: catalog.store.recommend(catalog.spec, using="fused",
+                                                      positive=positive, limit=n, filter=flt),
+                    pool)
     if wanted:
         q = catalog.tag_query_vector(wanted)
-        return catalog.store.search(catalog.spec, using="tags", vector=q, limit=pool,
-                                    filter=flt)
+        return _top(lambda n: catalog.store.search(catalog.spec, using="tags", vector=q,
+                                                   limit=n, filter=flt), pool)
     hits, _ = catalog.store.scroll(catalog.spec, filter=flt, limit=pool)
     return hits
 
@@ -219,21 +236,32 @@ def _order(items: list[tuple[Hit, float, dict[str, Any]]], flow: str
         up, down = by[0::2], by[1::2]
         return up + down[::-1]
     if flow == "harmonic" and items:
-        rest = list(items)
-        out = [rest.pop(0)]
-        while rest:
-            last = out[-1][0].payload
-
-            def cost(x, last=last) -> tuple[int, float, str]:
-                p = x[0].payload
-                return (camelot_step(last.get("camelot"), p.get("camelot")),
-                        abs(float(last.get("tempo_bpm") or 0) - float(p.get("tempo_bpm") or 0)),
-                        x[0].key)
-            nxt = min(rest, key=cost)
-            rest.remove(nxt)
-            out.append(nxt)
-        return out
+        # greedy nearest-key chains from several starts; keep the one with the fewest clashes
+        starts = range(len(items)) if len(items) <= 40 else range(20)
+        return min((_harmonic_chain(items, s) for s in starts), key=_chain_cost)
     return items
+
+
+def _step_cost(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, float]:
+    return (camelot_step(a.get("camelot"), b.get("camelot")),
+            abs(float(a.get("tempo_bpm") or 0) - float(b.get("tempo_bpm") or 0)))
+
+
+def _harmonic_chain(items: list, start: int) -> list:
+    rest = list(items)
+    out = [rest.pop(start)]
+    while rest:
+        last = out[-1][0].payload
+        nxt = min(rest, key=lambda x: (*_step_cost(last, x[0].payload), x[0].key))
+        rest.remove(nxt)
+        out.append(nxt)
+    return out
+
+
+def _chain_cost(chain: list) -> tuple[int, int, float]:
+    steps = [_step_cost(a[0].payload, b[0].payload) for a, b in zip(chain, chain[1:],
+                                                                    strict=False)]
+    return (sum(k > 1 for k, _ in steps), sum(k for k, _ in steps), sum(t for _, t in steps))
 
 
 def _select(cands: list[tuple[Hit, float, dict[str, Any]]], length: int, diversity: float,
