@@ -18,7 +18,7 @@ import numpy as np
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS, Taxonomy, load_taxonomy
-from songlens.embeddings.encoders import l2_normalise
+from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
 from songlens.embeddings.store import CollectionSpec, Filter, Hit, Match, Point, VectorStore
 from songlens.errors import NotFound
@@ -33,7 +33,8 @@ FLOAT_FIELDS = ("tempo_bpm", "energy", "danceability", "valence", "acousticness"
                 "instrumentalness", "loudness_db", "speechiness", "ingested_at", "duration_s")
 
 
-def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int) -> CollectionSpec:
+def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
+               segment_dim: int | None = None) -> CollectionSpec:
     indexes: dict[str, Any] = {"artist_key": "keyword", "audio_hash": "keyword",
                                "title_key": "keyword", "language": "keyword",
                                "mode": "keyword", "camelot": "keyword"}
@@ -42,7 +43,8 @@ def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int) -> Co
     return CollectionSpec(name=name, key_field="song_id",
                           dense={"audio": audio_dim, "text": text_dim,
                                  "fused": audio_dim + text_dim, "tags": tags_dim},
-                          sparse=("lyrics",), indexes=indexes)
+                          sparse=("lyrics",), indexes=indexes,
+                          multi={"segments": segment_dim} if segment_dim else {})
 
 
 def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
@@ -111,7 +113,8 @@ class Catalog:
         self.models = models
         self.taxonomy = taxonomy or load_taxonomy()
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
-                               text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy))
+                               text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
+                               segment_dim=models.audio.segment_dim)
         store.ensure_collection(self.spec)
         self._write_lock = threading.Lock()
 
@@ -144,7 +147,8 @@ class Catalog:
             text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
                                 lyrics=meta.lyrics, comments=comments,
                                 audio_instrumental=feats.get("instrumentalness"))
-            evidence = list(text.evidence) + audio_evidence(analysis.tag_probs)
+            evidence = list(text.evidence) + audio_evidence(analysis.tag_probs) + \
+                list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
             tags = {d: [t.to_dict() for t in ts]
                     for d, ts in fuse_tags(evidence, taxonomy=self.taxonomy).items()}
             readable = text.dense_text.strip() and text.cjk_share < 0.3 and \
@@ -189,6 +193,9 @@ class Catalog:
         vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
         if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
             vectors["tags"] = tags_vec
+        if "segments" in self.spec.multi and analysis.patch_vectors is not None \
+                and len(analysis.patch_vectors):
+            vectors["segments"] = segment_vectors(analysis.patch_vectors, hop=1)
         point = Point(key="", payload=payload, vectors=vectors,
                       sparse={"lyrics": text.sparse} if text.sparse[0] else {})
         return doc, point

@@ -75,6 +75,10 @@ class MusicnnEncoder(AudioEncoder):
         self.taggers = [MusicnnTagger(m, threads=threads) for m in models]
 
     @property
+    def segment_dim(self) -> int:  # type: ignore[override]
+        return len(self.models) * PENULTIMATE_UNITS
+
+    @property
     def dim(self) -> int:
         return len(self.models) * len(POOLINGS[self.pooling]) * PENULTIMATE_UNITS
 
@@ -88,8 +92,10 @@ class MusicnnEncoder(AudioEncoder):
         blocks: list[np.ndarray] = []
         tag_probs: dict[str, dict[str, float]] = {}
         taggrams: dict[str, np.ndarray] = {}
+        per_patch: list[np.ndarray] = []
         for tagger in self.taggers:
             out = tagger.analyse_patches(patches)
+            per_patch.append(l2_normalise(out.penultimate))
             for stat in POOLINGS[self.pooling]:
                 blocks.append(l2_normalise(_pool(out.penultimate, stat)))
             tag_probs[tagger.model] = out.tag_probs()
@@ -100,4 +106,5 @@ class MusicnnEncoder(AudioEncoder):
             "patch_seconds": float(patches.shape[1] * 256 / 16000),
             "taggram": taggrams,
         }
-        return AudioAnalysis(vector=vector, tag_probs=tag_probs, extra=extra)
+        return AudioAnalysis(vector=vector, tag_probs=tag_probs, extra=extra,
+                             patch_vectors=l2_normalise(np.concatenate(per_patch, axis=1)))

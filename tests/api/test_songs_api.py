@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 from fastapi.testclient import TestClient
 
 from songlens.api.app import create_app
@@ -100,10 +102,13 @@ def test_similar_by_song_and_by_clip_and_text(client, music_clips):
         assert items[0]["reasons"]["matched"] == space
         assert [it["score"] for it in items] == sorted((it["score"] for it in items),
                                                        reverse=True)
-    # a clip of a catalogued recording finds it first
-    r = client.post("/v1/similar", files={"audio": ("q.ogg", music_clips["armygeddon"])})
+    # an excerpt of a catalogued recording, quieter and re-encoded as MP3, finds it first
+    y, sr = sf.read(io.BytesIO(music_clips["armygeddon"]), dtype="float32")
+    excerpt = wav_bytes(0.5 * y[int(3.7 * sr): int(9.9 * sr)], sr, fmt="MP3")
+    r = client.post("/v1/similar", files={"audio": ("q.mp3", excerpt)})
     assert r.status_code == 200, r.text
     assert r.json()["items"][0]["song_id"] == "armygeddon"
+    assert r.json()["items"][0]["reasons"]["matched"] == "audio+segments"
     r = client.post("/v1/similar", json={"text": "图书馆 考研 自习", "k": 3})
     assert r.status_code == 200, r.text
     assert r.json()["items"][0]["song_id"] == "chaos-god"

@@ -21,6 +21,7 @@ from songlens.errors import ConfigError, StoreError
 SPEC = CollectionSpec(
     name="songs", key_field="song_id", dense={"audio": 8, "text": 6}, sparse=("lyrics",),
     indexes={"artist": "keyword", "tempo_bpm": "float", "tag_style": "keyword"},
+    multi={"segments": 8},
 )
 
 
@@ -32,7 +33,8 @@ def _points(n: int = 40) -> list[Point]:
         audio = centres[i % 4] + 0.3 * rng.normal(size=8)
         pts.append(Point(
             key=f"song-{i}",
-            vectors={"audio": audio, "text": rng.normal(size=6)},
+            vectors={"audio": audio, "text": rng.normal(size=6),
+                     "segments": audio + 0.5 * rng.normal(size=(2 + i % 4, 8))},
             sparse={"lyrics": ([i % 7, 100 + i % 5, 1000 + i], [1.0, 0.5, 2.0])},
             payload={"artist": f"artist-{i % 5}", "tempo_bpm": 60.0 + 3 * i,
                      "tag_style": ["摇滚", "流行", "民谣"][i % 3:], "title": f"第{i}首"},
@@ -108,6 +110,22 @@ def test_sparse_hybrid_recommend_count_congruent(both):
         _keys(local.recommend(SPEC, using="audio", positive=pos, negative=neg, limit=5))
     for flt in FILTERS:
         assert edge.count(SPEC, filter=flt) == local.count(SPEC, filter=flt)
+
+
+def test_multivector_rerank_finds_the_segment_and_is_congruent(both):
+    edge, local = both
+    target = _points()[13]
+    query = target.vectors["segments"][1:3] + 0.01  # two of its segments, slightly changed
+    pre = Prefetch("audio", target.vectors["audio"], limit=20)
+    a = edge.rerank(SPEC, prefetch=pre, using="segments", vectors=query, limit=5)
+    b = local.rerank(SPEC, prefetch=pre, using="segments", vectors=query, limit=5)
+    assert a[0].key == "song-13"
+    assert [h.key for h in a] == [h.key for h in b]
+    assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-2)  # float16 rows
+    assert a[0].score == pytest.approx(2.0, abs=0.01)  # MaxSim: two rows, each cosine ~1
+    only = edge.rerank(SPEC, prefetch=pre, using="segments", vectors=query, limit=5,
+                       filter=Filter(must=(Match("artist", ("artist-0",)),)))
+    assert {h.payload["artist"] for h in only} == {"artist-0"}
 
 
 def test_scroll_pages_cover_everything_once(store):

@@ -37,7 +37,9 @@ class CollectionSpec:
     """What a collection holds.
 
     ``dense`` maps vector names to dimensions (cosine distance); ``sparse`` names the sparse
-    vectors (stored with Qdrant's IDF modifier); ``indexes`` maps payload fields to index types.
+    vectors (stored with Qdrant's IDF modifier); ``multi`` maps multivector names to dimensions
+    (cosine, MaxSim, float16 on disk, no HNSW graph: they only re-rank a prefetch, see
+    :meth:`VectorStore.rerank`); ``indexes`` maps payload fields to index types.
     """
 
     name: str
@@ -45,6 +47,7 @@ class CollectionSpec:
     dense: dict[str, int]
     sparse: tuple[str, ...] = ()
     indexes: dict[str, IndexType] = field(default_factory=dict)
+    multi: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +143,12 @@ class VectorStore(ABC):
     def hybrid(self, spec: CollectionSpec, *, prefetch: Sequence[Prefetch], limit: int = 10,
                filter: Filter | None = None) -> list[Hit]:
         """Several searches fused by reciprocal rank fusion (Qdrant prefetch + RRF)."""
+
+    @abstractmethod
+    def rerank(self, spec: CollectionSpec, *, prefetch: Prefetch, using: str,
+               vectors: np.ndarray, limit: int = 10, filter: Filter | None = None) -> list[Hit]:
+        """Candidates from one prefetch search, re-scored by the multivector ``using`` with
+        MaxSim: for each query row its best match among the point's rows, summed."""
 
     @abstractmethod
     def recommend(self, spec: CollectionSpec, *, using: str, positive: Sequence[np.ndarray],

@@ -102,7 +102,13 @@ class EdgeStore(VectorStore):
         m, ef, fst = self._hnsw
         return qe.EdgeConfig(
             vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
-                     for name, dim in spec.dense.items()},
+                     for name, dim in spec.dense.items()} | {
+                name: qe.EdgeVectorParams(
+                    size=dim, distance=qe.Distance.Cosine, on_disk=True,
+                    datatype=qe.VectorStorageDatatype.Float16,
+                    multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
+                    hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=ef, full_scan_threshold=fst))
+                for name, dim in spec.multi.items()},
             sparse_vectors={name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)
                             for name in spec.sparse} or None,
             hnsw_config=qe.HnswIndexConfig(m=m, ef_construct=ef, full_scan_threshold=fst),
@@ -183,6 +189,15 @@ class EdgeStore(VectorStore):
         req = qe.QueryRequest(limit=limit, prefetches=pre, query=qe.Fusion.Rrf(k=RRF_K),
                               filter=flt, with_payload=True)
         return [self._hit(spec, p) for p in self._call("hybrid", lambda: shard.query(req))]
+
+    def rerank(self, spec, *, prefetch, using, vectors, limit=10, filter=None):
+        shard = self._shard(spec)
+        flt = _filter(spec, filter)
+        pre = qe.Prefetch(limit=prefetch.limit, filter=flt,
+                          query=qe.Query.Nearest(_query_vector(prefetch.vector), prefetch.using))
+        req = qe.QueryRequest(limit=limit, prefetches=[pre], filter=flt, with_payload=True,
+                              query=qe.Query.Nearest(_query_vector(vectors), using))
+        return [self._hit(spec, p) for p in self._call("rerank", lambda: shard.query(req))]
 
     def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None):
         shard = self._shard(spec)

@@ -123,7 +123,7 @@ class ServerStore(VectorStore):
             if self._call("collection_exists", lambda: self.client.collection_exists(name)):
                 info = self._call("get_collection", lambda: self.client.get_collection(name))
                 have = info.config.params.vectors or {}
-                for vname, dim in spec.dense.items():
+                for vname, dim in (spec.dense | spec.multi).items():
                     got = have.get(vname) if isinstance(have, dict) else None
                     if got is None or got.size != dim:
                         raise ConfigError(
@@ -135,7 +135,14 @@ class ServerStore(VectorStore):
                 self._call("create_collection", lambda: self.client.create_collection(
                     name,
                     vectors_config={v: models.VectorParams(size=d, distance=models.Distance.COSINE)
-                                    for v, d in spec.dense.items()},
+                                    for v, d in spec.dense.items()} | {
+                        v: models.VectorParams(
+                            size=d, distance=models.Distance.COSINE, on_disk=True,
+                            datatype=models.Datatype.FLOAT16,
+                            multivector_config=models.MultiVectorConfig(
+                                comparator=models.MultiVectorComparator.MAX_SIM),
+                            hnsw_config=models.HnswConfigDiff(m=0))
+                        for v, d in spec.multi.items()},
                     sparse_vectors_config={s: models.SparseVectorParams(
                         modifier=models.Modifier.IDF) for s in spec.sparse} or None,
                     hnsw_config=models.HnswConfigDiff(m=m, ef_construct=ef)))
@@ -186,6 +193,16 @@ class ServerStore(VectorStore):
                                filter=flt) for p in prefetch]
         res = self._call("hybrid query", lambda: self.client.query_points(
             self._name(spec), prefetch=pre, query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+            limit=limit, query_filter=flt, with_payload=True))
+        return [self._hit(spec, p) for p in res.points]
+
+    def rerank(self, spec, *, prefetch, using, vectors, limit=10, filter=None):
+        self.ensure_collection(spec)
+        flt = _filter(spec, filter)
+        pre = models.Prefetch(query=_query_vector(prefetch.vector), using=prefetch.using,
+                              limit=prefetch.limit, filter=flt)
+        res = self._call("rerank", lambda: self.client.query_points(
+            self._name(spec), prefetch=pre, query=_query_vector(vectors), using=using,
             limit=limit, query_filter=flt, with_payload=True))
         return [self._hit(spec, p) for p in res.points]
 
