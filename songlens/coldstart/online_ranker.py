@@ -17,15 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from songlens.coldstart.events import Event, ImpressionJoiner, LabeledImpression
-from songlens.coldstart.ranker import Ranker, RankerConfig
+from songlens.coldstart.ranker import Ranker, RankerConfig, write_atomic
 from songlens.errors import ModelError
 
 __all__ = ["OnlineRanker", "STATE_FORMAT"]
@@ -34,19 +32,6 @@ log = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
 _FIELDS = ("user_id", "song_id", "ts", "played", "complete", "like", "negative", "context")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class OnlineRanker:
@@ -141,7 +126,8 @@ class OnlineRanker:
                           for s in self.joiner.open.values()]}
         if math.isfinite(self.joiner.watermark):
             state["watermark"] = self.joiner.watermark
-        _write_atomic(self.folder / "state.json", json.dumps(state, ensure_ascii=False))
+        write_atomic(self.folder / "state.json",
+                     json.dumps(state, ensure_ascii=False).encode("utf-8"))
         self.snapshot_path, self.pending_events = path, 0
         by_age = sorted(self.folder.glob("ranker-*.npz"), key=lambda f: f.stat().st_mtime)
         for old in by_age[:-self.keep]:

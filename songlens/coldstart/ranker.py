@@ -49,6 +49,29 @@ TARGETS = ("complete", "like")
 SNAPSHOT_FORMAT = 1
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one, never half:
+    a temp file in the same folder, fsync, ``os.replace``, then fsync of the folder."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # pragma: no cover - some filesystems refuse a directory fsync
+        pass
+
+
 @dataclass
 class RankerConfig:
     """Hyper-parameters (JSON-serialisable; stored in every snapshot)."""
@@ -300,24 +323,7 @@ class Ranker:
             arrays[f"{t}_idx"], arrays[f"{t}_z"], arrays[f"{t}_n"] = used, m.z[used], m.n[used]
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(buf.getvalue())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        try:
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:  # pragma: no cover - some filesystems refuse a directory fsync
-            pass
+        write_atomic(path, buf.getvalue())
         logger.info("ranker snapshot v%d -> %s", self.version, path)
         return path
 
