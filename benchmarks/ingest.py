@@ -10,6 +10,7 @@ exactly 4 minutes, each with Chinese lyrics and 100 comments so the text stage d
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import tempfile
@@ -43,9 +44,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--songs", type=int, default=8)
     ap.add_argument("--encoder", default="musicnn")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (audio.threads)")
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]
     settings = load_settings(None, data_dir=tempfile.mkdtemp(),
-                             audio={"encoder": args.encoder, "threads": 2})
+                             audio={"encoder": args.encoder, "threads": args.threads})
     demo = find_demo_songs(settings.demo.sources)
     if not demo:
         raise SystemExit("demo songs missing: apt-get install fretsonfire-songs-muldjord "
@@ -68,9 +71,10 @@ def main() -> None:
     import soundfile as sf
 
     blobs = []
-    for t in tracks:  # encode to Ogg Vorbis so decoding is part of the measurement
+    for t in tracks:  # encode to MP3 so decoding is part of the measurement (libsndfile's
+        # Vorbis encoder crashes on some 4-minute inputs)
         buf = io.BytesIO()
-        sf.write(buf, t.y, t.sr, format="OGG", subtype="VORBIS")
+        sf.write(buf, t.y, t.sr, format="MP3")
         blobs.append(buf.getvalue())
     stages: dict[str, float] = defaultdict(float)
     # warm-up on a short clip (first-call costs: jieba dictionary, torch kernels)
@@ -80,14 +84,15 @@ def main() -> None:
     for i, blob in enumerate(blobs):
         meta = SongMetadata(song_id=f"bench-{i}", title=f"测试歌曲{i}", artist="songlens",
                             lyrics=LYRICS, comments=COMMENTS)
-        r = cat.ingest(blob, meta, filename="x.ogg")
+        r = cat.ingest(blob, meta, filename="x.mp3")
         for k, v in r.timings.items():
             stages[k] += v
     wall = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total = sum(stages.values())
     print(f"# ingest benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-          f"{platform.python_version()}, encoder={args.encoder}")
+          f"{platform.python_version()}, encoder={args.encoder}, threads={args.threads}, "
+          f"load average before {load0:.1f}, after {os.getloadavg()[0]:.1f}")
     print(f"songs: {len(blobs)} x 240 s; wall {wall:.1f} s; model load {load_s:.1f} s")
     print(f"songs/s: {len(blobs) / wall:.3f}; audio-seconds per wall-second: "
           f"{240 * len(blobs) / wall:.1f}; peak RSS: {peak_mb:.0f} MiB")

@@ -36,7 +36,7 @@ class AudioSettings(BaseModel):
     encoder: Literal["musicnn", "librosa", "transformers"] = "musicnn"
     model_path: str | None = None
     musicnn_tags: bool = True
-    threads: int = Field(2, ge=1)
+    threads: int = Field(1, ge=1)
 
 
 class TextSettings(BaseModel):

@@ -62,8 +62,7 @@ def catalog(test_settings_factory, models):
     from songlens.embeddings.catalog import Catalog
     from songlens.embeddings.store import open_store
 
-    settings = test_settings_factory(audio={"max_duration_s": 30, "max_upload_mb": 1,
-                                            "threads": 2})
+    settings = test_settings_factory(audio={"max_duration_s": 30, "max_upload_mb": 1})
     store = open_store(path=settings.qdrant_path)
     cat = Catalog(settings=settings, store=store, models=models)
     yield cat
