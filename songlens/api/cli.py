@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -112,6 +113,8 @@ def ingest(
                 progress.update(task, advance=1, description=f"{status}: {p.name}")
 
             report = ingest_files(catalog, files, workers=workers, force=force, on_done=done)
+        if report.ingested:
+            _optimize(catalog)
     finally:
         catalog.store.close()
     console.print(f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
@@ -122,6 +125,32 @@ def ingest(
             table.add_row(path, reason)
         console.print(table)
         raise typer.Exit(1)
+
+
+def _optimize(catalog) -> None:
+    """Index what was ingested (the embedded store has no background optimizer)."""
+    t0 = time.perf_counter()
+    with err.status("building the search index"):
+        catalog.store.optimize(catalog.spec)
+    err.print(f"search index up to date ({time.perf_counter() - t0:.1f} s)")
+
+
+@app.command()
+def optimize(
+    config: ConfigOpt = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+) -> None:
+    """Build the HNSW search index of the embedded store (run after bulk writes through the API;
+    `ingest` does it itself; a Qdrant server needs nothing)."""
+    settings = _settings(config, data_dir=data_dir)
+    try:
+        catalog = _catalog(settings)
+    except SonglensError as exc:
+        _fail(exc)
+    try:
+        _optimize(catalog)
+    finally:
+        catalog.store.close()
 
 
 @app.command()

@@ -128,6 +128,25 @@ def test_multivector_rerank_finds_the_segment_and_is_congruent(both):
     assert {h.payload["artist"] for h in only} == {"artist-0"}
 
 
+def test_optimize_builds_the_index_without_changing_answers(tmp_path):
+    from songlens.embeddings.store.edge import EdgeStore
+
+    s = EdgeStore(tmp_path / "q", hnsw_m=8, hnsw_ef_construct=32, full_scan_threshold=1)
+    s.ensure_collection(SPEC)
+    s.upsert(SPEC, _points())
+    before = [h.key for h in s.search(SPEC, using="audio", vector=QUERY, limit=10)]
+    # (40 points stay below the engine's indexing threshold; benchmarks/lookup.py shows the
+    # graphs being built at 10k and 100k songs)
+    s.optimize(SPEC)
+    s.optimize(SPEC)  # idempotent
+    assert s.count(SPEC) == 40
+    assert [h.key for h in s.search(SPEC, using="audio", vector=QUERY, limit=10)] == before
+    s.upsert(SPEC, [Point(key="late", vectors={"audio": QUERY, "text": np.ones(6)},
+                          payload={"artist": "x"})])  # writes after an optimize still land
+    assert s.search(SPEC, using="audio", vector=QUERY, limit=1)[0].key == "late"
+    s.close()
+
+
 def test_scroll_pages_cover_everything_once(store):
     seen, offset = [], None
     while True:

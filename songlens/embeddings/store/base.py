@@ -165,6 +165,13 @@ class VectorStore(ABC):
     @abstractmethod
     def count(self, spec: CollectionSpec, *, filter: Filter | None = None) -> int: ...
 
+    def optimize(self, spec: CollectionSpec) -> None:  # noqa: B027 - a server needs nothing
+        """Build the search indexes (HNSW graphs) for what was written since the last call.
+
+        A Qdrant server does this in the background; the embedded engine has no background
+        optimizer, so without this call every search is an exact full scan (correct, but linear
+        in the catalogue: benchmarks/RESULTS.md)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""
 

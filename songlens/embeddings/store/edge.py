@@ -219,6 +219,10 @@ class EdgeStore(VectorStore):
         req = qe.CountRequest(exact=True, filter=_filter(spec, filter))
         return int(self._call("count", lambda: shard.count(req)))
 
+    def optimize(self, spec: CollectionSpec) -> None:
+        shard = self._shard(spec)
+        self._call("optimize", shard.optimize)
+
     def close(self) -> None:
         with self._lock:
             for name, shard in self._shards.items():
