@@ -158,7 +158,8 @@ def _filter(catalog: Catalog, required: dict[str, dict[str, float]],
 
 
 def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str, float],
-               seed_sim: float | None) -> tuple[float, dict[str, Any]]:
+               seed_sim: float | None, text_sim: float | None = None
+               ) -> tuple[float, dict[str, Any]]:
     reasons: dict[str, Any] = {}
     score, weight = 0.0, 0.0
     matched: dict[str, list[str]] = {}
@@ -184,11 +185,14 @@ def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str,
             fit_parts.append(0.0)
     fit = float(np.mean(fit_parts)) if fit_parts else 0.0
     parts = [(tag_part, 1.0 if weight else 0.0), (fit, 1.0 if targets else 0.0),
-             (seed_sim if seed_sim is not None else 0.0, 1.0 if seed_sim is not None else 0.0)]
+             (seed_sim if seed_sim is not None else 0.0, 1.0 if seed_sim is not None else 0.0),
+             (text_sim if text_sim is not None else 0.0, 1.0 if text_sim is not None else 0.0)]
     total_w = sum(w for _, w in parts) or 1.0
     rel = sum(v * w for v, w in parts) / total_w
     if seed_sim is not None:
         reasons["seed_similarity"] = round(seed_sim, 4)
+    if text_sim is not None:
+        reasons["text_audio_similarity"] = round(text_sim, 4)
     return rel, reasons
 
 
@@ -208,7 +212,21 @@ def _top(search: Callable[[int], list[Hit]], pool: int) -> list[Hit]:
 
 
 def _candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dict[str, float]],
-                seeds: list[Hit], pool: int) -> list[Hit]:
+                seeds: list[Hit], pool: int, text_audio: np.ndarray | None = None) -> list[Hit]:
+    if text_audio is None:
+        return _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool)
+    # a text-audio model (CLAP): songs whose sound matches the prompt join the tag/seed pool
+    by_sound = _top(lambda n: catalog.store.search(catalog.spec, using="audio", vector=text_audio,
+                                                   limit=n, filter=flt), pool)
+    if not (wanted or seeds):
+        return by_sound
+    hits = _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool)
+    seen = {h.key for h in hits}
+    return hits + [h for h in by_sound if h.key not in seen]
+
+
+def _tag_or_seed_candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dict[str, float]],
+                            seeds: list[Hit], pool: int) -> list[Hit]:
     if seeds:
         positive = [s.vectors["fused"] for s in seeds]
         return _top(lambda n: catalog.store.recommend(catalog.spec, using="fused",
@@ -294,13 +312,19 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     required = _canonical_tags(catalog, req.tags)
     preferred = _canonical_tags(catalog, req.preferred)
     interpreted: dict[str, Any] = {}
+    text_audio = None
     if req.text:
+        clap = catalog.models.audio.encode_text([req.text])
+        if clap is not None:
+            text_audio = np.asarray(clap[0], dtype=np.float32)
+            interpreted["text_audio"] = catalog.models.audio.name
         prompt = _prompt_tags(catalog, req.text)
         interpreted["text_tags"] = prompt
         for dim, tags in prompt.items():
             for tag, w in tags.items():
                 preferred.setdefault(dim, {})[tag] = max(preferred.get(dim, {}).get(tag, 0), w)
-    if not (required or preferred or req.seed_songs or req.targets or req.bounds):
+    if not (required or preferred or req.seed_songs or req.targets or req.bounds
+            or text_audio is not None):
         raise InvalidInput("a playlist needs tags, preferred tags, a text prompt, seed songs "
                            "or attribute targets")
     seeds = [catalog.get_hit(s, with_vectors=True) for s in req.seed_songs]
@@ -321,10 +345,10 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
         wanted = {d: dict(required.get(d, {})) | preferred.get(d, {})
                   for d in set(required) | set(preferred)}
         flt = _filter(catalog, required, bounds, req)
-        hits = _candidates(catalog, flt, wanted, seeds, pool)
+        hits = _candidates(catalog, flt, wanted, seeds, pool, text_audio)
         if len(hits) >= req.length or step == RELAX_ORDER[-1]:
             break
-    if hits and not hits[0].vectors:
+    if any(not h.vectors for h in hits):
         full = {h.key: h for h in catalog.store.get(catalog.spec, [h.key for h in hits],
                                                     with_vectors=True)}
         hits = [full[h.key] for h in hits if h.key in full]
@@ -332,7 +356,8 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     scored = []
     for h in hits:
         sim = max(float(h.vectors["fused"] @ v) for v in seed_vecs) if seed_vecs else None
-        rel, reasons = _relevance(h, wanted, req.targets, sim)
+        text_sim = float(h.vectors["audio"] @ text_audio) if text_audio is not None else None
+        rel, reasons = _relevance(h, wanted, req.targets, sim, text_sim)
         scored.append((h, rel + 1e-6 * rng.random(), reasons))
     scored.sort(key=lambda x: (-x[1], x[0].key))
     picked, spacing_relaxed = _select(scored, req.length, req.diversity, req.artist_spacing)

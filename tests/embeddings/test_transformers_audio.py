@@ -380,5 +380,19 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
                 catalog.get_hit(s, with_vectors=True).vectors["audio"] @ q))
             hits = store.search(catalog.spec, using="audio", vector=q, limit=1)
             assert hits[0].key == best
+            # a playlist prompt maps onto audio too (a prompt no lexicon knows, so only the
+            # sound decides): the song nearest to the CLAP text vector comes first
+            prompt = "zorbly quantic wub"
+            q = models.audio.encode_text([prompt])[0]
+            best = max(("chaos_god", "feelings"), key=lambda s: float(
+                catalog.get_hit(s, with_vectors=True).vectors["audio"] @ q))
+            r = client.post("/v1/playlists", json={"text": prompt, "length": 2,
+                                                   "diversity": 0.0, "artist_spacing": 0})
+            assert r.status_code == 200, r.text
+            pl = r.json()
+            assert pl["interpreted"]["text_audio"] == "clap:clap"
+            assert not pl["interpreted"]["text_tags"]
+            assert pl["items"][0]["song_id"] == best
+            assert "text_audio_similarity" in pl["items"][0]["reasons"]
     finally:
         store.close()
