@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -15,6 +17,9 @@ from rich.table import Table
 
 from songlens.errors import SonglensError
 from songlens.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from songlens.embeddings.catalog import Catalog
 
 app = typer.Typer(help="songlens: music content understanding and cold start.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -41,6 +46,22 @@ def _catalog(settings: Settings):
 def _fail(exc: SonglensError) -> None:
     err.print(f"[red]{exc.code}[/red]: {exc.message}")
     raise typer.Exit(2)
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Catalog]:
+    """The catalog for one command: our errors (opening or inside) end it with exit code 2 and
+    their message, and the store is always closed."""
+    try:
+        catalog = _catalog(settings)
+    except SonglensError as exc:
+        _fail(exc)
+    try:
+        yield catalog
+    except SonglensError as exc:
+        _fail(exc)
+    finally:
+        catalog.store.close()
 
 
 @app.command()
@@ -99,11 +120,7 @@ def ingest(
     if not files:
         err.print("no audio files found")
         raise typer.Exit(1)
-    try:
-        catalog = _catalog(settings)
-    except SonglensError as exc:
-        _fail(exc)
-    try:
+    with _opened(settings) as catalog:
         with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.description}"), console=err,
                       disable=None) as progress:
@@ -115,8 +132,6 @@ def ingest(
             report = ingest_files(catalog, files, workers=workers, force=force, on_done=done)
         if report.ingested:
             _optimize(catalog)
-    finally:
-        catalog.store.close()
     console.print(f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
                   f"failed {len(report.failed)}")
     if report.failed:
@@ -142,15 +157,8 @@ def optimize(
 ) -> None:
     """Build the HNSW search index of the embedded store (run after bulk writes through the API;
     `ingest` does it itself; a Qdrant server needs nothing)."""
-    settings = _settings(config, data_dir=data_dir)
-    try:
-        catalog = _catalog(settings)
-    except SonglensError as exc:
-        _fail(exc)
-    try:
+    with _opened(_settings(config, data_dir=data_dir)) as catalog:
         _optimize(catalog)
-    finally:
-        catalog.store.close()
 
 
 @app.command()
@@ -161,14 +169,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="print the document as JSON")] = False,
 ) -> None:
     """Show one song: tags with evidence, audio features."""
-    settings = _settings(config, data_dir=data_dir)
-    catalog = _catalog(settings)
-    try:
+    with _opened(_settings(config, data_dir=data_dir)) as catalog:
         doc = catalog.get(song_id)
-    except SonglensError as exc:
-        _fail(exc)
-    finally:
-        catalog.store.close()
     if as_json:
         console.print_json(json.dumps(doc, ensure_ascii=False))
         return
@@ -196,14 +198,8 @@ def similar(
     """Songs similar to SONG_ID."""
     from songlens.coldstart.similar import similar_to_song
 
-    settings = _settings(config, data_dir=data_dir)
-    catalog = _catalog(settings)
-    try:
+    with _opened(_settings(config, data_dir=data_dir)) as catalog:
         items = similar_to_song(catalog, song_id, k=k, space=space)
-    except SonglensError as exc:
-        _fail(exc)
-    finally:
-        catalog.store.close()
     if as_json:
         console.print_json(json.dumps({"items": items}, ensure_ascii=False))
         return
@@ -264,16 +260,10 @@ def playlist(
     except ValidationError as exc:
         err.print(f"[red]invalid_input[/red]: {exc}")
         raise typer.Exit(2) from None
-    settings = _settings(config, data_dir=data_dir)
-    catalog = _catalog(settings)
-    try:
+    with _opened(_settings(config, data_dir=data_dir)) as catalog:
         result = generate_playlist(catalog, req)
         paths = {h.key: h.payload.get("source_path") for h in catalog.store.get(
             catalog.spec, [it["song_id"] for it in result.items])}
-    except SonglensError as exc:
-        _fail(exc)
-    finally:
-        catalog.store.close()
     if m3u:
         m3u.write_text(to_m3u(result, {k: v for k, v in paths.items() if v}), "utf-8")
     if as_json:
@@ -306,11 +296,7 @@ def train(
     from songlens.coldstart.service import ColdStartService
 
     settings = _settings(config, data_dir=data_dir)
-    try:
-        catalog = _catalog(settings)
-    except SonglensError as exc:
-        _fail(exc)
-    try:
+    with _opened(settings) as catalog:
         service = ColdStartService(catalog, settings, warm_start=False)
         try:
             with Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
@@ -319,10 +305,6 @@ def train(
                 summary = service.rebuild(on_progress=lambda n: progress.advance(task, n))
         finally:
             service.close()
-    except SonglensError as exc:
-        _fail(exc)
-    finally:
-        catalog.store.close()
     if as_json:
         console.print_json(json.dumps(summary, ensure_ascii=False))
         return

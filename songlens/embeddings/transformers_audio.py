@@ -48,6 +48,7 @@ import json
 import logging
 import math
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -191,7 +192,7 @@ def read_model_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
 
 
 # -- backends -----------------------------------------------------------------------------------
-class _Backend:
+class _Backend(ABC):
     """One model family: sample rate, window length, and window batch → embeddings."""
 
     kind: str
@@ -204,9 +205,9 @@ class _Backend:
     #: whether equal-length batches are needed (no padding inside the model)
     same_length: bool = False
 
+    @abstractmethod
     def embed(self, windows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         """``(embeddings (n, dim), label probabilities (n, n_labels) or None)``."""
-        raise NotImplementedError
 
 
 def _pooled(out: Any) -> Any:
