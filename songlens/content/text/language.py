@@ -1,28 +1,39 @@
-"""Language of lyrics from script statistics and Cantonese markers.
+"""Language of lyrics from script statistics and a Cantonese-vs-Mandarin model.
 
 Scripts are counted in rough syllable units (a Han character, a kana, a Hangul syllable, and about
 1.3 per Latin word), so a Chinese verse with an English hook is scored in proportion to how much of
 each is sung. Han characters go to Japanese when kana are present (kanji), otherwise to Chinese,
-which is split between 华语 and 粤语 by the density of written-Cantonese markers (嘅 唔 咗 佢 哋
-…); traditional characters add a small Cantonese prior but never decide alone.
+which is split between 华语 and 粤语 by the probability that the Chinese is written Cantonese.
 
-Limits: Cantonese pop lyrics are often written in standard written Chinese (書面語) with no
-colloquial markers; such lyrics read as 华语 here, and the song's audio, artist or catalogue data
-must tell. Romanised lyrics (pinyin, romaji) read as 欧美.
+That probability is a logistic regression over three sums: naive-Bayes log-likelihood ratios of
+Han characters and character pairs (``cantonese_ngrams.json``, learnt from Cantonese and Mandarin
+text shipped in PyPI packages by ``scripts/build_cantonese_model.py``), and the weight of the
+hand-written markers below (嘅 唔 咗 佢 哋 …, weighted by how sure each is). Characters are folded
+to simplified before the n-grams are looked up, so traditional script is not evidence by itself
+(Taiwan Mandarin is 华语); a line with no evidence either way reads as 华语.
+
+Limits: Cantopop lyrics are often written in standard written Chinese (書面語) with no colloquial
+word; such lyrics read as 华语 here, and the song's audio, artist or catalogue data must tell.
+Romanised lyrics (pinyin, romaji) read as 欧美.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["LANGUAGE_TAGS", "LanguageResult", "cantonese_marker_density", "detect_language"]
+__all__ = ["LANGUAGE_TAGS", "LanguageResult", "cantonese_marker_density", "cantonese_probability",
+           "catalogue_language", "detect_language"]
 
 #: Canonical labels from configs/taxonomy.yaml (dimension ``language``).
 LANGUAGE_TAGS: tuple[str, ...] = ("华语", "粤语", "欧美", "日语", "韩语", "纯音乐")
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+")
 _KANA = re.compile(r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:'[A-Za-z]+)?")
@@ -63,39 +74,118 @@ _EXT_B = re.compile(r"[\U00020000-\U0002fa1f]")
 _XI_MANDARIN = re.compile(r"[關关聯联干幹]係|係數|係统|係統")
 _MARKER_CHARS = re.compile("[" + "".join(_MARKERS) + "]")
 _MARKER_WORDS_RE = re.compile("|".join(sorted(_MARKER_WORDS, key=len, reverse=True)))
-# Density of marker weight per Han character at which Cantonese is ~63 % of the Chinese share.
-_DENSITY_SCALE = 0.025
-_TRADITIONAL_PRIOR = 0.15
+_MODEL_PATH = Path(__file__).with_name("cantonese_ngrams.json")
+
+
+# What catalogues write for a song's language (ISO 639-1/-2/-3, BCP 47, names), lower-cased.
+# zh-HK / zh-MO are Cantonese: that is what music catalogues mean by them.
+_CATALOGUE_CODES: dict[str, tuple[str, ...]] = {
+    "华语": ("zh", "zho", "chi", "cmn", "zh-cn", "zh-sg", "zh-tw", "zh-hans", "zh-hant", "cmn-hans",
+           "cmn-hant", "chinese", "mandarin", "华语", "華語", "国语", "國語", "普通话", "普通話",
+           "中文", "汉语", "漢語"),
+    "粤语": ("yue", "zh-hk", "zh-mo", "zh-yue", "yue-hant", "yue-hans", "cantonese", "粤语", "粵語",
+           "广东话", "廣東話", "白话", "白話"),
+    "欧美": ("en", "eng", "fr", "fra", "fre", "de", "deu", "ger", "es", "spa", "it", "ita", "pt",
+           "por", "nl", "nld", "dut", "sv", "swe", "da", "dan", "no", "nor", "nb", "nob", "fi",
+           "fin", "english", "french", "german", "spanish", "italian", "portuguese", "欧美",
+           "歐美", "英语", "英語", "英文"),
+    "日语": ("ja", "jpn", "japanese", "日语", "日語", "日文"),
+    "韩语": ("ko", "kor", "korean", "韩语", "韓語", "韩文", "韓文"),
+    "纯音乐": ("zxx", "instrumental", "纯音乐", "純音樂", "无人声", "無人聲"),
+}
+_CATALOGUE = {code: tag for tag, codes in _CATALOGUE_CODES.items() for code in codes}
+
+
+def catalogue_language(value: str | None) -> str | None:
+    """The 语种 tag for a language a catalogue or a file tag gives, or ``None`` if unknown.
+
+    Accepts the tags themselves, ISO 639 codes (``zh``, ``cmn``, ``yue``, ``eng``, ``zxx`` …),
+    BCP 47 tags (``zh-Hant-HK`` → 粤语, ``zh-TW`` → 华语, ``en-US`` → 欧美) and common names
+    (Mandarin, Cantonese, 国语 …).
+    """
+    if not value:
+        return None
+    v = value.strip().lower().replace("_", "-")
+    if v in _CATALOGUE:
+        return _CATALOGUE[v]
+    parts = [p for p in v.split("-") if p]
+    if len(parts) >= 2 and f"{parts[0]}-{parts[-1]}" in _CATALOGUE:  # zh-hant-hk → zh-hk
+        return _CATALOGUE[f"{parts[0]}-{parts[-1]}"]
+    return _CATALOGUE.get(parts[0]) if parts else None
 
 
 @dataclass(frozen=True, slots=True)
 class LanguageResult:
     """``primary`` language tag (or ``None`` when there is nothing to go on) and all scores.
 
-    ``scores`` hold the tags with a share above 0.05, summing to about 1, highest first.
+    ``scores`` hold the tags with a share above 0.05, summing to about 1, highest first; they
+    always describe the lyrics. ``source`` says what decided ``primary``: ``lyrics`` or
+    ``catalogue`` (the language the client or the file's tags gave).
     """
 
     primary: str | None
     scores: dict[str, float] = field(default_factory=dict)
+    source: str = "lyrics"
 
     def to_dict(self) -> dict[str, object]:
-        return {"primary": self.primary, "scores": dict(self.scores)}
+        return {"primary": self.primary, "scores": dict(self.scores), "source": self.source}
+
+
+def _marker_weight(text: str) -> float:
+    """Summed weight of the written-Cantonese markers in ``text`` (never negative)."""
+    weight = sum(_MARKERS[c] for c in _MARKER_CHARS.findall(text))
+    weight -= 0.7 * len(_XI_MANDARIN.findall(text))
+    weight += sum(_MARKER_WORDS[w] for w in _MARKER_WORDS_RE.findall(text))
+    weight += 0.8 * len(_EXT_B.findall(text))
+    return max(0.0, weight)
 
 
 def cantonese_marker_density(text: str) -> float:
     """Written-Cantonese marker weight per Han character (0 when there are no Han characters)."""
     han = len(_HAN.findall(text))
-    if not han:
-        return 0.0
-    weight = sum(_MARKERS[c] for c in _MARKER_CHARS.findall(text))
-    weight -= 0.7 * len(_XI_MANDARIN.findall(text))
-    weight += sum(_MARKER_WORDS[w] for w in _MARKER_WORDS_RE.findall(text))
-    weight += 0.8 * len(_EXT_B.findall(text))
-    return max(0.0, weight) / han
+    return _marker_weight(text) / han if han else 0.0
 
 
-def detect_language(text: str | None, *, audio_instrumental: float | None = None,
-                    was_traditional: bool = False) -> LanguageResult:
+@dataclass(frozen=True)
+class _NgramModel:
+    """Han n-gram log-likelihood ratios; logistic weights for (unigram, bigram, markers, bias)."""
+
+    uni: dict[str, float]
+    bi: dict[str, float]
+    t2s: dict[int, str]
+    weights: tuple[float, float, float, float]
+
+    def features(self, text: str) -> tuple[float, float, float]:
+        su = sb = 0.0
+        uni, bi = self.uni, self.bi
+        for run in _HAN_RUN.findall(text.translate(self.t2s)):
+            su += sum(uni.get(c, 0.0) for c in run)
+            sb += sum(bi.get(run[i:i + 2], 0.0) for i in range(len(run) - 1))
+        return su, sb, _marker_weight(text)
+
+    def logit(self, text: str) -> float:
+        wu, wb, wm, bias = self.weights
+        su, sb, markers = self.features(text)
+        return wu * su + wb * sb + wm * markers + bias
+
+
+@functools.cache
+def _model() -> _NgramModel:
+    data = json.loads(_MODEL_PATH.read_text("utf-8"))
+    pairs = data["t2s"]
+    return _NgramModel(uni=data["uni"], bi=data["bi"],
+                       t2s=str.maketrans(dict(zip(pairs[0::2], pairs[1::2], strict=True))),
+                       weights=tuple(data["weights"]))
+
+
+def cantonese_probability(text: str) -> float:
+    """Probability that the Chinese in ``text`` is written Cantonese rather than Mandarin."""
+    z = _model().logit(text)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def detect_language(text: str | None, *,
+                    audio_instrumental: float | None = None) -> LanguageResult:
     """Language tags of a lyric text.
 
     Parameters
@@ -105,8 +195,6 @@ def detect_language(text: str | None, *, audio_instrumental: float | None = None
         that traditional-only markers such as 係 count).
     audio_instrumental : float, optional
         Probability in [0, 1] from the audio taggers that the track has no vocals.
-    was_traditional : bool
-        The text was written in traditional characters (weak Cantonese evidence).
 
     Returns
     -------
@@ -129,12 +217,7 @@ def detect_language(text: str | None, *, audio_instrumental: float | None = None
     if kana >= 2 and kana >= 0.08 * (han + kana) or (kana >= 1 and han == 0):
         raw["日语"] = kana + han
     elif han:
-        density = cantonese_marker_density(text)
-        if not was_traditional and _looks_traditional(text):
-            was_traditional = True
-        canto = 1.0 - math.exp(-density / _DENSITY_SCALE)
-        if was_traditional:
-            canto = canto + (1.0 - canto) * _TRADITIONAL_PRIOR
+        canto = cantonese_probability(text)
         raw["粤语"] = han * canto
         raw["华语"] = han * (1.0 - canto)
         raw["日语"] = kana
@@ -143,14 +226,12 @@ def detect_language(text: str | None, *, audio_instrumental: float | None = None
     norm = sum(raw.values())
     scores = {k: round(v / norm, 4) for k, v in sorted(raw.items(), key=lambda kv: -kv[1])
               if v / norm > 0.05}
-    primary = next(iter(scores)) if scores else None
+    # Script first, then which Chinese: a Chinese line with an English word is Chinese even when
+    # its Han characters are split between 华语 and 粤语.
+    group = dict(raw)
+    chinese = group.pop("华语") + group.pop("粤语")
+    primary = max(group, key=group.__getitem__) if group else None
+    if chinese > 0 and (primary is None or chinese >= group[primary]):
+        primary = "粤语" if raw["粤语"] > raw["华语"] else "华语"
     return LanguageResult(primary, scores)
 
-
-_TRAD_ONLY = re.compile(r"[們個這說們對還來時為會後覺愛麼樣裡與過開學動聽]")
-
-
-def _looks_traditional(text: str) -> bool:
-    """Cheap check for common traditional-only characters (no OpenCC call on the hot path)."""
-    han = len(_HAN.findall(text))
-    return han > 0 and len(_TRAD_ONLY.findall(text)) >= max(1, 0.03 * han)

