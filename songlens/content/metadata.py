@@ -53,6 +53,13 @@ class SongMetadata(BaseModel):
     album: str | None = Field(None, max_length=1000)
     lyrics: str | None = Field(None, max_length=200_000, description="plain text or LRC")
     comments: list[Comment] = Field(default_factory=list, max_length=5000)
+    language: str | None = Field(
+        None, max_length=64,
+        description="the catalogue's language for the song, when it knows: a 语种 tag (华语 粤语 "
+                    "欧美 日语 韩语 纯音乐), an ISO 639 / BCP 47 code (zh, cmn, yue, zh-HK, en, "
+                    "ja, ko, zxx) or a name (Mandarin, Cantonese, 国语 …). It decides the "
+                    "song's language over the lyrics, which cannot tell Cantonese written "
+                    "in standard Chinese from Mandarin.")
 
     @field_validator("song_id")
     @classmethod
@@ -69,6 +76,19 @@ class SongMetadata(BaseModel):
     @classmethod
     def _short(cls, v: str | None) -> str | None:
         return None if v is None else clean_text(v, max_len=300)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str | None) -> str | None:
+        from songlens.content.text.language import catalogue_language
+
+        if v is None or not v.strip():
+            return None
+        tag = catalogue_language(v)
+        if tag is None:
+            raise ValueError(f"unknown language {v[:40]!r}: give one of 华语 粤语 欧美 日语 韩语 "
+                             "纯音乐, or a code such as zh, yue, zh-HK, en, ja, ko, zxx")
+        return tag
 
     @field_validator("lyrics")
     @classmethod
@@ -118,6 +138,7 @@ _TAG_KEYS = {
     "artist": ("artist", "TPE1", "\xa9ART", "ARTIST"),
     "album": ("album", "TALB", "\xa9alb", "ALBUM"),
     "lyrics": ("lyrics", "unsyncedlyrics", "USLT", "\xa9lyr", "LYRICS", "UNSYNCEDLYRICS"),
+    "language": ("language", "TLAN", "LANGUAGE"),
 }
 
 
@@ -142,7 +163,8 @@ def read_file_metadata(path: str | Path) -> dict[str, Any]:
 
     Lyrics come from a sidecar ``<name>.lrc`` or ``<name>.txt`` beside the file, else from embedded
     tags (ID3 USLT, Vorbis LYRICS, MP4 ©lyr) read with mutagen; title and artist from the tags,
-    else the file name (``Artist - Title.mp3`` is split).
+    else the file name (``Artist - Title.mp3`` is split); the language from ID3 TLAN or a
+    Vorbis LANGUAGE tag when it names one songlens knows (others are dropped with a log line).
     """
     import mutagen
 
@@ -157,6 +179,13 @@ def read_file_metadata(path: str | Path) -> dict[str, Any]:
                     meta[field] = val
     except Exception as exc:  # noqa: BLE001 - unreadable tags are not fatal
         log.info("no tags from %s: %s", p, exc)
+    if meta.get("language"):
+        from songlens.content.text.language import catalogue_language
+
+        if catalogue_language(meta["language"]) is None:
+            log.info("%s: language tag %r is not one songlens knows; ignored", p,
+                     meta["language"][:40])
+            del meta["language"]
     for ext in (".lrc", ".txt"):
         side = p.with_suffix(ext)
         if side.exists():

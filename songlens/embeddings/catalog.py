@@ -146,7 +146,8 @@ class Catalog:
             comments = [(c.text, c.likes) for c in meta.comments[: self.settings.text.max_comments]]
             text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
                                 lyrics=meta.lyrics, comments=comments,
-                                audio_instrumental=feats.get("instrumentalness"))
+                                audio_instrumental=feats.get("instrumentalness"),
+                                catalogue_language=meta.language)
             evidence = list(text.evidence) + audio_evidence(analysis.tag_probs) + \
                 list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
             tags = {d: [t.to_dict() for t in ts]
@@ -167,7 +168,8 @@ class Catalog:
             "tags": tags,
             "audio_features": feats,
             "language": {"primary": text.language.primary,
-                         "scores": {k: round(v, 4) for k, v in text.language.scores.items()}},
+                         "scores": {k: round(v, 4) for k, v in text.language.scores.items()},
+                         "source": text.language.source},
             "keywords": list(text.keywords)[:20],
             "sentiment": round(float(text.sentiment), 4),
             "audio_hash": audio.content_hash,

@@ -81,6 +81,14 @@ def test_cli_ingest_show_similar(config_file, tmp_path):
     (music / "Muldjord - chaos_god.lrc").write_text("[00:01.00]深夜 图书馆 考研\n", "utf-8")
     (music / "nested" / "Sectoid - Feelings.ogg").write_bytes((AUDIO / "feelings.ogg").read_bytes())
     (music / "nested" / "broken.mp3").write_bytes(b"ID3 not really an mp3")
+    # the file's language tag is the catalogue's language; one songlens does not know is ignored
+    from mutagen.oggvorbis import OggVorbis
+
+    for path, lang in ((music / "Muldjord - armygeddon.ogg", "yue"),
+                       (music / "nested" / "Sectoid - Feelings.ogg", "Klingon")):
+        f = OggVorbis(path)
+        f["LANGUAGE"] = lang
+        f.save()
     runner = CliRunner()
     r = runner.invoke(cli, ["ingest", str(music), "--config", str(config_file), "--workers", "2"])
     assert r.exit_code == 1, r.output  # one failure, reported, batch not aborted
@@ -102,6 +110,8 @@ def test_cli_ingest_show_similar(config_file, tmp_path):
     assert set(by_title) == {"chaos_god", "armygeddon", "Feelings"}
     song = by_title["chaos_god"]
     assert song.payload["artist"] == "Muldjord" and song.payload["language"] == "华语"
+    assert by_title["armygeddon"].payload["language"] == "粤语"
+    assert by_title["armygeddon"].payload["language_detail"]["source"] == "catalogue"
     r = runner.invoke(cli, ["show", song.key, "--config", str(config_file), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["song_id"] == song.key

@@ -71,6 +71,22 @@ def test_ingest_returns_the_song_document(client, music_clips):
     assert got["tags"] == doc["tags"] and got["audio_features"] == feats
 
 
+def test_catalogue_language_decides_over_the_lyrics(client, music_clips):
+    # Cantopop is often written in standard Chinese: the lyrics alone read as 华语, and the
+    # catalogue's language (yue) is what says 粤语
+    meta = {"song_id": "canto-formal", "title": "明天", "artist": "x", "language": "yue",
+            "lyrics": "明天的路 我们一起走过\n风雨之中 你给我温暖\n"}
+    r = post_song(client, music_clips["feelings"], meta)
+    assert r.status_code == 201, r.text
+    lang = r.json()["language"]
+    assert lang["primary"] == "粤语" and lang["source"] == "catalogue"
+    assert max(lang["scores"], key=lang["scores"].get) == "华语"  # what the lyrics said
+    top = r.json()["tags"]["language"][0]
+    assert top["tag"] == "粤语"
+    assert any(e["source"] == "metadata" for e in top["evidence"])
+    assert client.get("/v1/songs/canto-formal").json()["language"] == lang
+
+
 def test_reposting_replaces_never_duplicates(client, catalog, music_clips):
     meta = {"song_id": "feelings", "title": "Feelings", "artist": "Sectoid"}
     assert post_song(client, music_clips["feelings"], meta).status_code == 201
@@ -179,6 +195,7 @@ def test_bad_audio_is_refused_and_nothing_stored(client, catalog, music_clips, c
     ('{"artist": "no title"}', "invalid_metadata"),
     ('{"title": "x", "song_id": "has/slash"}', "invalid_metadata"),
     ('{"title": "x", "comments": [{"likes": 3}]}', "invalid_metadata"),
+    ('{"title": "x", "language": "Klingon"}', "invalid_metadata"),
 ])
 def test_bad_metadata(client, catalog, music_clips, metadata, code):
     n = catalog.count()
