@@ -192,6 +192,28 @@ def language_table(rows):
     return by_source, by_lang, errors, elapsed / max(1, len(rows))
 
 
+def reading_table(rows):
+    """Accuracy of 华语/粤语 units split by what a blind reader found in each
+    (``benchmarks/data/lang_readings.jsonl``: C written Cantonese, M Mandarin, N neither)."""
+    from songlens.content.text.clean import clean_lyrics
+    from songlens.content.text.language import detect_language
+
+    path = DATA / "lang_readings.jsonl"
+    if not path.exists():
+        return {}
+    reading = {r["text"]: r["reading"] for r in map(json.loads, path.read_text("utf-8").split(
+        "\n")[:-1])}
+    out = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if r["text"] not in reading or _letters(r["text"]) < 8:
+            continue
+        cl = clean_lyrics(r["text"])
+        ok = detect_language(cl.original or r["text"]).primary == r["lang"]
+        out[(r["lang"], reading[r["text"]])][0] += ok
+        out[(r["lang"], reading[r["text"]])][1] += 1
+    return out
+
+
 def sheet_table(rows, n=8):
     """Accuracy per language on lyric sheets: ``n`` units of one source joined by newlines.
 
@@ -291,6 +313,7 @@ def main() -> None:
     rows += gettext_samples(rng)
     by_source, by_lang, errors, per_item = language_table(rows)
     sheets = sheet_table(rows)
+    readings = reading_table(rows)
     if args.errors:
         args.errors.write_text("\n".join(f"{a}\t{b}\t{c}" for a, b, c in errors), "utf-8")
     precs = [("shipped thresholds (configs/fusion.yaml)", tag_precision()),
@@ -319,6 +342,13 @@ def main() -> None:
     for lang in ("华语", "粤语", "欧美", "日语", "韩语"):
         ok, n = by_lang.get(lang, (0, 0))
         out.append(f"| {lang} | {ok / n:.1%} | {n} |" if n else f"| {lang} | – | 0 |")
+    if readings:
+        out += ["", "By what a blind reader found in the unit (benchmarks/data/lang_readings.jsonl;"
+                " C: a word or construction of written Cantonese, M: of written Mandarin, N: "
+                "neither, standard written Chinese):", "",
+                "| language (source) | reader found | accuracy | n |", "|---|---|---|---|"]
+        for (lang, rd), (ok, n) in sorted(readings.items()):
+            out.append(f"| {lang} | {rd} | {ok / n:.1%} | {n} |")
     out += ["", "Lyric sheets: 8 units of one source joined by newlines (unrelated sentences "
             "of one corpus, so easier than a real song written in one register):", "",
             "| language | accuracy | sheets |", "|---|---|---|"]
