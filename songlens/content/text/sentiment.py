@@ -8,14 +8,14 @@ flips it at half strength (不开心 → negative, 不难过 → mildly positive
 
 Registry options checked: ``snownlp`` (0.12.3, 2015) ships a naive-Bayes model trained on
 shopping reviews and its own slow segmenter; ``cntext`` pulls a large dependency tree; neither is
-used by default. A model-based scorer can be plugged in by passing ``valence_fn`` to
-:func:`text_valence`.
+used by default. A local classification model replaces the lexicon when ``text.sentiment_model``
+is set (:mod:`.sentiment_model`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,15 +103,11 @@ def _score_tokens(tokens: Sequence[str], negators: frozenset[str], lex: Sentimen
     return total, mass
 
 
-def text_valence(text: str, tokens: Sequence[str] | None = None, *,
-                 valence_fn: Callable[[str], float] | None = None) -> float:
+def text_valence(text: str, tokens: Sequence[str] | None = None) -> float:
     """Valence of one text in [-1, 1] (0 when no sentiment word is found).
 
-    ``tokens`` are ``nlp.segment(text)`` if already computed; ``valence_fn`` replaces the lexicon
-    with a model (must return a value in [-1, 1]).
+    ``tokens`` are ``nlp.segment(text)`` if already computed.
     """
-    if valence_fn is not None:
-        return float(max(-1.0, min(1.0, valence_fn(text))))
     total, mass = _raw(text, tokens)
     return total / (mass + 2.0) if mass else 0.0
 
@@ -142,16 +138,17 @@ def weighted_valence(items: Iterable[tuple[str, Sequence[str] | None, float]]) -
     return total / (mass + 2.0) if mass else 0.0
 
 
-def valence_evidence(valence: float, *, source: str, threshold: float = 0.3) -> list[Evidence]:
+def valence_evidence(valence: float, *, source: str, threshold: float = 0.3,
+                     by: str = "lexicon") -> list[Evidence]:
     """Emotion evidence from a valence: 快乐 when ≥ threshold, 伤感 when ≤ −threshold.
 
     ``p = 0.5·|valence|`` so that valence alone is moderate evidence; lexicon cues name the
-    emotion more precisely.
+    emotion more precisely. ``by`` (``lexicon`` or ``model``) goes into the detail.
     """
     if valence >= threshold:
         return [Evidence("emotion", "快乐", source, "valence", 0.5 * valence,
-                         {"valence": round(valence, 3)})]
+                         {"valence": round(valence, 3), "by": by})]
     if valence <= -threshold:
         return [Evidence("emotion", "伤感", source, "valence", -0.5 * valence,
-                         {"valence": round(valence, 3)})]
+                         {"valence": round(valence, 3), "by": by})]
     return []
