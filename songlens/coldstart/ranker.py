@@ -32,7 +32,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,19 @@ class RankerConfig:
         d = asdict(self)
         d["frozen_prefixes"] = list(self.frozen_prefixes)
         return d
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RankerConfig:
+        """From the validated ``coldstart.ranker`` settings: every field of the same name, and the
+        two target weights as ``score_weights``. A setting with no field here is an error, so
+        the two cannot drift apart silently."""
+        names = {f.name for f in fields(cls)}
+        given = set(type(settings).model_fields) - {"complete_weight", "like_weight"}
+        if given - names:
+            raise TypeError(f"ranker settings without a RankerConfig field: {given - names}")
+        return cls(**{k: getattr(settings, k) for k in given},
+                   score_weights={"complete": settings.complete_weight,
+                                  "like": settings.like_weight})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RankerConfig:

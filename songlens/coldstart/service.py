@@ -128,11 +128,7 @@ class ColdStartService:
             raise
 
     def _new_learner(self, *, warm: bool) -> OnlineRanker:
-        r = self.cs.ranker
-        config = RankerConfig(alpha=r.alpha, beta=r.beta, l1=r.l1, l2=r.l2, n_bits=r.n_bits,
-                              admit_batch=r.admit_batch, admit_online=r.admit_online,
-                              epochs=r.epochs, score_weights={"complete": r.complete_weight,
-                                                              "like": r.like_weight})
+        config = RankerConfig.from_settings(self.cs.ranker)
         make = OnlineRanker.open if warm else OnlineRanker
         return make(self.settings.data_path / "ranker", config=config,
                     window_s=self.cs.label_window_s, keep=self.cs.snapshots_kept)

@@ -135,3 +135,14 @@ def test_bad_input_errors(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a snapshot")
     with pytest.raises(ModelError, match="cannot read"):
         Ranker.load(tmp_path / "junk.npz")
+
+
+def test_every_ranker_setting_reaches_the_config():
+    from songlens.settings import RankerSettings
+
+    s = RankerSettings(alpha=0.2, beta=2.0, l1=0.1, l2=3.0, n_bits=12, admit_batch=7,
+                       admit_online=4, epochs=3, complete_weight=2.0, like_weight=0.5)
+    c = RankerConfig.from_settings(s)
+    for name in set(RankerSettings.model_fields) - {"complete_weight", "like_weight"}:
+        assert getattr(c, name) == getattr(s, name), name
+    assert c.score_weights == {"complete": 2.0, "like": 0.5}
