@@ -77,7 +77,8 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     catalogue_language : str, optional
         A 语种 tag the catalogue gives (see :func:`~songlens.content.text.language.
         catalogue_language`): it decides the primary language and becomes evidence (source
-        ``metadata``); the lyrics' scores are still reported.
+        ``metadata``); the lyrics' scores are still reported. Without it, a language-version
+        marker in the title or album (粤语版, 国语版, 伴奏 …) decides.
     valence_model : callable, optional
         Texts → valences in [-1, 1] (e.g. :meth:`.sentiment_model.SentimentModel.valence`); when
         given it replaces the sentiment lexicon: lyric lines are averaged by how often they are
@@ -95,8 +96,6 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     # lyrics
     cl = clean_lyrics(lyrics)
     language = detect_language(cl.original, audio_instrumental=audio_instrumental)
-    if catalogue_language:
-        language = LanguageResult(catalogue_language, language.scores, source="catalogue")
     lyric_hits = []
     lyric_tokens: list[str] = []
     senti_items = []
@@ -120,8 +119,16 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
 
     # metadata: explicit title/album rules, then lexicon cues in the title at reduced strength
     simple_title, _ = to_simplified(title)
-    evidence += metadata_evidence(simple_title, to_simplified(album_s)[0] if album_s else None,
-                                  artist)
+    meta_rules = metadata_evidence(simple_title, to_simplified(album_s)[0] if album_s else None,
+                                   artist)
+    evidence += meta_rules
+    # who decides the primary language: the catalogue, else a version marker in the title or
+    # album (粤语版, 国语版, 伴奏 …), else the lyrics
+    version = next((e for e in meta_rules if e.dimension == "language"), None)
+    if catalogue_language:
+        language = LanguageResult(catalogue_language, language.scores, source="catalogue")
+    elif version is not None:
+        language = LanguageResult(version.tag, language.scores, source=version.detail["field"])
     title_seg = segment(simple_title)
     meta_tags = {(e.dimension, e.tag) for e in evidence if e.source == "metadata"}
     for ev in aggregate_hits([(match_line(simple_title, title_seg), 1.0)], source="metadata"):

@@ -119,8 +119,9 @@ class LanguageResult:
     """``primary`` language tag (or ``None`` when there is nothing to go on) and all scores.
 
     ``scores`` hold the tags with a share above 0.05, summing to about 1, highest first; they
-    always describe the lyrics. ``source`` says what decided ``primary``: ``lyrics`` or
-    ``catalogue`` (the language the client or the file's tags gave).
+    always describe the lyrics. ``source`` says what decided ``primary``: ``lyrics``,
+    ``catalogue`` (the language the client or the file's tags gave), or ``title`` / ``album``
+    (a version marker such as 粤语版).
     """
 
     primary: str | None

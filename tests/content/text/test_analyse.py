@@ -44,3 +44,17 @@ def test_sentiment_sign():
     happy = analyse_text(title="x", artist="y", lyrics="今天好开心 好快乐 阳光灿烂", comments=[])
     sad = analyse_text(title="x", artist="y", lyrics="失恋的夜 眼泪 心碎 好难过", comments=[])
     assert happy.sentiment > 0.2 > -0.2 > sad.sentiment
+
+
+def test_who_decides_the_primary_language():
+    formal = "明天的路 我们一起走过\n风雨之中 你给我温暖"
+    lyrics_only = analyse_text(title="明天", artist="x", lyrics=formal)
+    assert (lyrics_only.language.primary, lyrics_only.language.source) == ("华语", "lyrics")
+    # a version marker in the title beats the lyrics ...
+    version = analyse_text(title="明天 (粤语版)", artist="x", lyrics=formal)
+    assert (version.language.primary, version.language.source) == ("粤语", "title")
+    assert version.language.scores == lyrics_only.language.scores  # still what the lyrics say
+    # ... and the catalogue beats both
+    told = analyse_text(title="明天 (粤语版)", artist="x", lyrics=formal, catalogue_language="华语")
+    assert (told.language.primary, told.language.source) == ("华语", "catalogue")
+    assert fuse_tags(told.evidence)["language"][0].tag == "华语"
