@@ -93,9 +93,15 @@ class Taxonomy:
         return dim
 
     def canonical(self, dimension: str, name: str) -> str:
-        """Canonical tag for a Chinese label or English alias (raises :class:`UnknownTag`)."""
+        """Canonical tag for a Chinese label or English alias (raises :class:`UnknownTag`);
+        languages also by code (``yue``, ``zh-HK``, ``en``, see ``catalogue_language``)."""
         dim = self.dimension(dimension)
         tag = self._lookup.get((dim, name.strip().casefold()))
+        if tag is None and dim == "language":
+            from songlens.content.text.language import catalogue_language
+
+            code = catalogue_language(name)
+            tag = code if code in self.tags[dim] else None
         if tag is None:
             allowed = ", ".join(f"{t} ({self.en[(dim, t)]})" for t in self.tags[dim])
             raise UnknownTag(f"unknown {dim} tag {name!r}; allowed: {allowed}",

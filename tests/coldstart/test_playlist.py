@@ -69,6 +69,12 @@ def test_english_aliases_and_unknown_tags(synth):
     assert all(synth.get(i)["tags"]["scene"][0]["tag"] == "运动" for i in _ids(pl))
     with pytest.raises(UnknownTag, match="allowed: 清晨"):
         generate_playlist(synth, PlaylistRequest(tags={"scene": ["蹦迪"]}))
+    # languages also by code, as catalogues write them
+    by_code = generate_playlist(synth, PlaylistRequest(tags={"language": ["cmn"]}, length=5))
+    by_tag = generate_playlist(synth, PlaylistRequest(tags={"language": ["华语"]}, length=5))
+    assert _ids(by_code) == _ids(by_tag)
+    with pytest.raises(UnknownTag, match="allowed: 华语"):
+        generate_playlist(synth, PlaylistRequest(tags={"language": ["tlh"]}))
 
 
 def test_relaxes_in_documented_order_and_says_so(synth):
