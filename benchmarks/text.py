@@ -201,8 +201,8 @@ def reading_table(rows):
     path = DATA / "lang_readings.jsonl"
     if not path.exists():
         return {}
-    reading = {r["text"]: r["reading"] for r in map(json.loads, path.read_text("utf-8").split(
-        "\n")[:-1])}
+    lines = path.read_text("utf-8").splitlines()
+    reading = {r["text"]: r["reading"] for r in map(json.loads, filter(str.strip, lines))}
     out = defaultdict(lambda: [0, 0])
     for r in rows:
         if r["text"] not in reading or _letters(r["text"]) < 8:
