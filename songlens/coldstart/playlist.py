@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.embeddings.catalog import Catalog
@@ -70,9 +70,17 @@ class PlaylistRequest(BaseModel):
     flow: Literal["none", "arc", "rising", "falling", "harmonic"] = "none"
     seed: int = 0
 
-    bounds: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict,
-                                                                  exclude=True)
-    targets: dict[str, float] = Field(default_factory=dict, exclude=True)
+    # derived from the flat min_/max_/target_ fields; never read from the request itself
+    _bounds: dict[str, tuple[float | None, float | None]] = PrivateAttr(default_factory=dict)
+    _targets: dict[str, float] = PrivateAttr(default_factory=dict)
+
+    @property
+    def bounds(self) -> dict[str, tuple[float | None, float | None]]:
+        return self._bounds
+
+    @property
+    def targets(self) -> dict[str, float]:
+        return self._targets
 
     @model_validator(mode="after")
     def _attributes(self) -> PlaylistRequest:
@@ -85,11 +93,11 @@ class PlaylistRequest(BaseModel):
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{key} must be a number, got {value!r}")
             if prefix == "target":
-                self.targets[name] = float(value)
+                self._targets[name] = float(value)
             else:
-                lo, hi = self.bounds.get(name, (None, None))
-                self.bounds[name] = (float(value), hi) if prefix == "min" else (lo, float(value))
-        for name, (lo, hi) in self.bounds.items():
+                lo, hi = self._bounds.get(name, (None, None))
+                self._bounds[name] = (float(value), hi) if prefix == "min" else (lo, float(value))
+        for name, (lo, hi) in self._bounds.items():
             if lo is not None and hi is not None and lo > hi:
                 raise ValueError(f"min_{name} ({lo}) is above max_{name} ({hi})")
         return self

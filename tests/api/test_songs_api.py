@@ -233,3 +233,23 @@ def test_healthz_and_docs(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/songs", "/v1/songs/{song_id}", "/v1/songs/{song_id}/similar",
             "/v1/similar"} <= set(paths)
+
+
+def test_playlists_over_http(client, music_clips):
+    for sid in ("feelings", "chaos_god"):
+        meta = {"song_id": f"pl-{sid}", "title": sid, "artist": sid, "lyrics": LYRICS}
+        assert post_song(client, music_clips[sid], meta).status_code == 201
+    r = client.post("/v1/playlists", json={"tags": {"language": ["zh"]}, "length": 5,
+                                           "max_energy": 1.0, "target_tempo": 120})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["items"] and all(set(i) >= {"song_id", "reasons"} for i in body["items"])
+    # the derived fields are not inputs: sending them is a 422, never a 500
+    for bad in ({"tags": {"language": ["华语"]}, "targets": {"x": 1}},
+                {"tags": {"language": ["华语"]}, "bounds": {"tempo": [1, 2]}},
+                {"tags": {"language": ["华语"]}, "target_energy": "high"},
+                {"tags": {"language": ["华语"]}, "min_tempo": 150, "max_tempo": 90},
+                {"tags": {"language": ["Klingon"]}}):
+        r = client.post("/v1/playlists", json=bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["error"]["code"] in ("invalid_input", "unknown_tag")
