@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -230,9 +231,14 @@ def test_healthz_and_docs(client):
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["store"] == "edge" and h["audio_model"] == "musicnn"
     assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
     assert {"/v1/songs", "/v1/songs/{song_id}", "/v1/songs/{song_id}/similar",
             "/v1/similar"} <= set(paths)
+    # every reference resolves inside the document (client generators need that)
+    refs = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(spec)))
+    assert refs and all(r.startswith("#/components/schemas/") for r in refs), refs
+    assert {r.rsplit("/", 1)[-1] for r in refs} <= set(spec["components"]["schemas"])
 
 
 def test_playlists_over_http(client, music_clips):

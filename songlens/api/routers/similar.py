@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from songlens.api.deps import CatalogDep, SettingsDep
-from songlens.api.schemas import ErrorOut, SimilarOut, SimilarQuery
+from songlens.api.schemas import ErrorOut, SimilarOut, SimilarQuery, inline_json_schema
 from songlens.coldstart.similar import similar_to_audio, similar_to_examples, similar_to_text
 from songlens.errors import InvalidInput, InvalidJSON, PayloadTooLarge
 
@@ -19,7 +19,7 @@ ERRORS = {s: {"model": ErrorOut} for s in (400, 413, 415, 422)}
 
 @router.post("/similar", response_model=SimilarOut, responses=ERRORS,
              openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": SimilarQuery.model_json_schema()},
+                 "application/json": {"schema": inline_json_schema(SimilarQuery)},
                  "multipart/form-data": {"schema": {
                      "type": "object", "required": ["audio"],
                      "properties": {"audio": {"type": "string", "format": "binary"},
