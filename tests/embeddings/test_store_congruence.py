@@ -93,6 +93,23 @@ def test_dense_search_is_congruent(both, flt):
         assert not set(flt.exclude_keys) & set(_keys(a))
 
 
+def test_payload_fields_and_vector_names_are_selected_alike(both):
+    results = []
+    for st in both:
+        light = st.search(SPEC, using="audio", vector=QUERY, limit=5, fields=())
+        titled = st.recommend(SPEC, using="audio", positive=[QUERY], limit=5, fields=["title"])
+        page, _ = st.scroll(SPEC, limit=5, fields=["tempo_bpm"])
+        full = st.search(SPEC, using="audio", vector=QUERY, limit=5)
+        [one] = st.get(SPEC, ["song-3"], with_vectors=["audio"])
+        assert all(h.payload == {"song_id": h.key} for h in light)
+        assert all(set(h.payload) == {"song_id", "title"} for h in titled)
+        assert all(set(h.payload) == {"song_id", "tempo_bpm"} for h in page)
+        assert _keys(light) == _keys(full) and set(full[0].payload) > {"song_id", "title"}
+        assert set(one.vectors) == {"audio"}
+        results.append((_keys(light), _keys(titled), sorted(_keys(page))))
+    assert results[0] == results[1]
+
+
 def test_sparse_hybrid_recommend_count_congruent(both):
     edge, local = both
     sparse = ([3, 1002], [1.0, 1.0])

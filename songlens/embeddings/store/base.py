@@ -18,13 +18,26 @@ import numpy as np
 
 __all__ = [
     "CollectionSpec", "Point", "Hit", "Match", "Range", "Filter", "Prefetch",
-    "VectorStore", "point_id",
+    "VectorStore", "WithVectors", "payload_selector", "point_id", "vector_selector",
 ]
 
 #: Namespace of songlens point ids: uuid5(NAMESPACE, "<collection>:<key>").
 NAMESPACE = uuid.UUID("6f1c2a5e-9a57-4a0c-8b0e-5f3c1d2e7a10")
 
 IndexType = Literal["keyword", "float", "integer", "bool", "datetime"]
+#: ``True`` for every named vector, ``False`` for none, or the names wanted.
+WithVectors = bool | Sequence[str]
+
+
+def vector_selector(with_vectors: WithVectors) -> bool | list[str]:
+    """What both Qdrant clients take for ``with_vector(s)``."""
+    return with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+
+
+def payload_selector(spec: CollectionSpec, fields: Sequence[str] | None) -> bool | list[str]:
+    """What both Qdrant clients take for ``with_payload``: everything (``fields`` is None) or
+    the named fields plus the key, which every :class:`Hit` needs."""
+    return True if fields is None else list(dict.fromkeys([spec.key_field, *fields]))
 
 
 def point_id(collection: str, key: str) -> str:
@@ -127,8 +140,13 @@ class VectorStore(ABC):
 
     @abstractmethod
     def get(self, spec: CollectionSpec, keys: Sequence[str], *,
-            with_vectors: bool = False) -> list[Hit]:
-        """Points by key, in the order asked; missing keys are left out."""
+            with_vectors: WithVectors = False) -> list[Hit]:
+        """Points by key, in the order asked; missing keys are left out.
+
+        ``with_vectors`` (here and in ``search``/``scroll``): ``True`` for every named vector, or
+        the names wanted (``["fused"]``): converting a multivector nobody reads costs time.
+        ``fields`` (in ``search``/``recommend``/``scroll``): only these payload fields (the key
+        always comes): a shortlist that is fetched again in full later need not carry payloads."""
 
     @abstractmethod
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None: ...
@@ -136,7 +154,8 @@ class VectorStore(ABC):
     @abstractmethod
     def search(self, spec: CollectionSpec, *, using: str,
                vector: np.ndarray | tuple[list[int], list[float]], limit: int = 10,
-               filter: Filter | None = None, with_vectors: bool = False) -> list[Hit]:
+               filter: Filter | None = None, with_vectors: WithVectors = False,
+               fields: Sequence[str] | None = None) -> list[Hit]:
         """Nearest points by one named vector (dense array or sparse ``(indices, values)``)."""
 
     @abstractmethod
@@ -153,13 +172,14 @@ class VectorStore(ABC):
     @abstractmethod
     def recommend(self, spec: CollectionSpec, *, using: str, positive: Sequence[np.ndarray],
                   negative: Sequence[np.ndarray] = (), limit: int = 10,
-                  filter: Filter | None = None) -> list[Hit]:
+                  filter: Filter | None = None, fields: Sequence[str] | None = None
+                  ) -> list[Hit]:
         """Qdrant's recommend query (best-score strategy) from example vectors."""
 
     @abstractmethod
     def scroll(self, spec: CollectionSpec, *, filter: Filter | None = None, limit: int = 100,
-               offset: str | None = None, with_vectors: bool = False
-               ) -> tuple[list[Hit], str | None]:
+               offset: str | None = None, with_vectors: WithVectors = False,
+               fields: Sequence[str] | None = None) -> tuple[list[Hit], str | None]:
         """One page of points matching ``filter``; returns (hits, next offset or None)."""
 
     @abstractmethod

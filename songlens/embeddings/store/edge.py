@@ -20,7 +20,10 @@ from songlens.embeddings.store.base import (
     Point,
     Range,
     VectorStore,
+    WithVectors,
+    payload_selector,
     point_id,
+    vector_selector,
 )
 from songlens.errors import ConfigError, StoreError
 
@@ -160,11 +163,12 @@ class EdgeStore(VectorStore):
         self._call("upsert", lambda: shard.update(qe.UpdateOperation.upsert_points(qpoints)))
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], *,
-            with_vectors: bool = False) -> list[Hit]:
+            with_vectors: WithVectors = False) -> list[Hit]:
         shard = self._shard(spec)
         ids = [point_id(spec.name, k) for k in keys]
+        select = vector_selector(with_vectors)
         recs = self._call("retrieve", lambda: shard.retrieve(ids, with_payload=True,
-                                                               with_vector=with_vectors))
+                                                               with_vector=select))
         by_key = {h.key: h for h in (self._hit(spec, r, 0.0) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
 
@@ -173,11 +177,13 @@ class EdgeStore(VectorStore):
         ids = [point_id(spec.name, k) for k in keys]
         self._call("delete", lambda: shard.update(qe.UpdateOperation.delete_points(ids)))
 
-    def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False):
+    def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False,
+               fields=None):
         shard = self._shard(spec)
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_query_vector(vector), using),
-                              filter=_filter(spec, filter), with_payload=True,
-                              with_vector=with_vectors)
+                              filter=_filter(spec, filter),
+                              with_payload=payload_selector(spec, fields),
+                              with_vector=vector_selector(with_vectors))
         return [self._hit(spec, p) for p in self._call("search", lambda: shard.query(req))]
 
     def hybrid(self, spec, *, prefetch, limit=10, filter=None):
@@ -199,18 +205,22 @@ class EdgeStore(VectorStore):
                               query=qe.Query.Nearest(_query_vector(vectors), using))
         return [self._hit(spec, p) for p in self._call("rerank", lambda: shard.query(req))]
 
-    def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None):
+    def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None,
+                  fields=None):
         shard = self._shard(spec)
         rq = qe.RecommendQuery(positives=[_query_vector(v) for v in positive],
                                negatives=[_query_vector(v) for v in negative])
         req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
-                              filter=_filter(spec, filter), with_payload=True)
+                              filter=_filter(spec, filter),
+                              with_payload=payload_selector(spec, fields))
         return [self._hit(spec, p) for p in self._call("recommend", lambda: shard.query(req))]
 
-    def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False):
+    def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False,
+               fields=None):
         shard = self._shard(spec)
         req = qe.ScrollRequest(offset=offset, limit=limit, filter=_filter(spec, filter),
-                               with_payload=True, with_vector=with_vectors)
+                               with_payload=payload_selector(spec, fields),
+                               with_vector=vector_selector(with_vectors))
         recs, nxt = self._call("scroll", lambda: shard.scroll(req))
         return [self._hit(spec, r, 0.0) for r in recs], (str(nxt) if nxt is not None else None)
 

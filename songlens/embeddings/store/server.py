@@ -23,7 +23,9 @@ from songlens.embeddings.store.base import (
     Prefetch,
     Range,
     VectorStore,
+    payload_selector,
     point_id,
+    vector_selector,
 )
 from songlens.errors import ConfigError, StoreError
 
@@ -169,7 +171,8 @@ class ServerStore(VectorStore):
         self.ensure_collection(spec)
         ids = [point_id(spec.name, k) for k in keys]
         recs = self._call("retrieve", lambda: self.client.retrieve(
-            self._name(spec), ids, with_payload=True, with_vectors=with_vectors))
+            self._name(spec), ids, with_payload=True,
+            with_vectors=vector_selector(with_vectors)))
         by_key = {h.key: h for h in (self._hit(spec, r) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
 
@@ -179,11 +182,13 @@ class ServerStore(VectorStore):
         self._call("delete", lambda: self.client.delete(
             self._name(spec), models.PointIdsList(points=ids), wait=True))
 
-    def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False):
+    def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False,
+               fields=None):
         self.ensure_collection(spec)
         res = self._call("query", lambda: self.client.query_points(
             self._name(spec), query=_query_vector(vector), using=using, limit=limit,
-            query_filter=_filter(spec, filter), with_payload=True, with_vectors=with_vectors))
+            query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields),
+            with_vectors=vector_selector(with_vectors)))
         return [self._hit(spec, p) for p in res.points]
 
     def hybrid(self, spec, *, prefetch: Sequence[Prefetch], limit=10, filter=None):
@@ -206,7 +211,8 @@ class ServerStore(VectorStore):
             limit=limit, query_filter=flt, with_payload=True))
         return [self._hit(spec, p) for p in res.points]
 
-    def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None):
+    def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None,
+                  fields=None):
         self.ensure_collection(spec)
         q = models.RecommendQuery(recommend=models.RecommendInput(
             positive=[_query_vector(v) for v in positive],
@@ -214,14 +220,16 @@ class ServerStore(VectorStore):
             strategy=models.RecommendStrategy.BEST_SCORE))
         res = self._call("recommend", lambda: self.client.query_points(
             self._name(spec), query=q, using=using, limit=limit,
-            query_filter=_filter(spec, filter), with_payload=True))
+            query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields)))
         return [self._hit(spec, p) for p in res.points]
 
-    def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False):
+    def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False,
+               fields=None):
         self.ensure_collection(spec)
         recs, nxt = self._call("scroll", lambda: self.client.scroll(
             self._name(spec), scroll_filter=_filter(spec, filter), limit=limit, offset=offset,
-            with_payload=True, with_vectors=with_vectors))
+            with_payload=payload_selector(spec, fields),
+            with_vectors=vector_selector(with_vectors)))
         return [self._hit(spec, r) for r in recs], (str(nxt) if nxt is not None else None)
 
     def count(self, spec, *, filter=None):
