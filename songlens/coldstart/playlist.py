@@ -225,7 +225,7 @@ def _candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dict[str, float
         return _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool)
     # a text-audio model (CLAP): songs whose sound matches the prompt join the tag/seed pool
     by_sound = _top(lambda n: catalog.store.search(catalog.spec, using="audio", vector=text_audio,
-                                                   limit=n, filter=flt), pool)
+                                                   limit=n, filter=flt, fields=()), pool)
     if not (wanted or seeds):
         return by_sound
     hits = _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool)
@@ -238,13 +238,13 @@ def _tag_or_seed_candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dic
     if seeds:
         positive = [s.vectors["fused"] for s in seeds]
         return _top(lambda n: catalog.store.recommend(catalog.spec, using="fused",
-                                                      positive=positive, limit=n, filter=flt),
-                    pool)
+                                                      positive=positive, limit=n, filter=flt,
+                                                      fields=()), pool)
     if wanted:
         q = catalog.tag_query_vector(wanted)
         return _top(lambda n: catalog.store.search(catalog.spec, using="tags", vector=q,
-                                                   limit=n, filter=flt), pool)
-    hits, _ = catalog.store.scroll(catalog.spec, filter=flt, limit=pool)
+                                                   limit=n, filter=flt, fields=()), pool)
+    hits, _ = catalog.store.scroll(catalog.spec, filter=flt, limit=pool, fields=())
     return hits
 
 
@@ -292,28 +292,38 @@ def _chain_cost(chain: list) -> tuple[int, int, float]:
 
 def _select(cands: list[tuple[Hit, float, dict[str, Any]]], length: int, diversity: float,
             spacing: int) -> tuple[list[tuple[Hit, float, dict[str, Any]]], bool]:
-    """Greedy MMR with artist spacing; returns (picked, spacing_relaxed)."""
-    lam = 1.0 - diversity
-    vecs = {h.key: h.vectors["fused"] for h, _, _ in cands if h.vectors}
-    picked: list[tuple[Hit, float, dict[str, Any]]] = []
-    left = list(cands)
-    relaxed = False
-    while left and len(picked) < length:
-        recent = {p[0].payload.get("artist_key") for p in picked[-spacing:]} if spacing else set()
-        allowed = [c for c in left if c[0].payload.get("artist_key") not in recent
-                   or not c[0].payload.get("artist_key")]
-        if not allowed:
-            allowed, relaxed = left, True
+    """Greedy MMR with artist spacing; returns (picked, spacing_relaxed).
 
-        def mmr(c) -> float:
-            h, rel, _ = c
-            sim = max((float(vecs[h.key] @ vecs[p[0].key]) for p in picked
-                       if h.key in vecs and p[0].key in vecs), default=0.0)
-            return lam * rel - (1 - lam) * sim
-        best = max(allowed, key=mmr)  # ``cands`` is sorted, so ties keep the first (by id)
-        left.remove(best)
+    Each step takes the candidate with the best ``λ·relevance − (1−λ)·max cosine to the picked
+    songs`` (``fused`` vectors; 0 before the first pick or without a vector). The running maximum
+    is kept per candidate and updated with one matrix-vector product per pick. ``cands`` is
+    sorted, so ties keep the first (by id)."""
+    lam = 1.0 - diversity
+    n = len(cands)
+    rel = np.array([r for _, r, _ in cands], dtype=np.float64)
+    artists = [h.payload.get("artist_key") or None for h, _, _ in cands]
+    has_vec = np.array([bool(h.vectors) and "fused" in h.vectors for h, _, _ in cands])
+    vecs = np.stack([np.asarray(h.vectors["fused"], dtype=np.float32) for h, _, _ in cands
+                     if h.vectors and "fused" in h.vectors]) if has_vec.any() else None
+    rows = np.cumsum(has_vec) - 1  # candidate → row of ``vecs``
+    max_sim = np.full(n, -np.inf)
+    left = np.ones(n, dtype=bool)
+    picked: list[int] = []
+    relaxed = False
+    while left.any() and len(picked) < length:
+        recent = {artists[i] for i in picked[-spacing:]} - {None} if spacing else set()
+        allowed = left & np.array([a is None or a not in recent for a in artists])
+        if not allowed.any():
+            allowed, relaxed = left, True
+        sim = np.where(np.isneginf(max_sim), 0.0, max_sim)
+        score = np.where(allowed, lam * rel - (1 - lam) * sim, -np.inf)
+        best = int(np.argmax(score))
+        left[best] = False
         picked.append(best)
-    return picked, relaxed
+        if vecs is not None and has_vec[best]:
+            dots = (vecs @ vecs[rows[best]]).astype(np.float64)
+            max_sim[has_vec] = np.maximum(max_sim[has_vec], dots)
+    return [cands[i] for i in picked], relaxed
 
 
 def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
@@ -356,10 +366,12 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
         hits = _candidates(catalog, flt, wanted, seeds, pool, text_audio)
         if len(hits) >= req.length or step == RELAX_ORDER[-1]:
             break
-    if any(not h.vectors for h in hits):
-        full = {h.key: h for h in catalog.store.get(catalog.spec, [h.key for h in hits],
-                                                    with_vectors=True)}
-        hits = [full[h.key] for h in hits if h.key in full]
+    # candidates come as keys only (a tie can widen the search 8x): payloads and the vectors
+    # scoring needs are fetched once, for the final pool
+    needed = ["fused", "audio"] if text_audio is not None else ["fused"]
+    full = {h.key: h for h in catalog.store.get(catalog.spec, [h.key for h in hits],
+                                                with_vectors=needed)}
+    hits = [full[h.key] for h in hits if h.key in full]
     seed_vecs = [s.vectors["fused"] for s in seeds]
     scored = []
     for h in hits:
