@@ -50,16 +50,25 @@ SEED = 20240601
 
 
 def _units(sentences, *, min_chars=12, max_chars=80, latin=False):
-    buf = ""
+    for unit, _ in units_with_members(sentences, min_chars=min_chars, max_chars=max_chars,
+                                      latin=latin):
+        yield unit
+
+
+def units_with_members(sentences, *, min_chars=12, max_chars=80, latin=False):
+    """``(unit, the sentences it joins)``: consecutive sentences joined until ``min_chars``
+    characters (4 words when ``latin``), cut at ``max_chars``."""
+    buf, members = "", []
     for s in sentences:
         s = re.sub(r"\s+", " ", s).strip()
         if not s:
             continue
         buf = f"{buf} {s}".strip() if buf else s
+        members.append(s)
         long_enough = len(buf.split()) >= 4 if latin else len(buf) >= min_chars
         if long_enough:
-            yield buf[:max_chars]
-            buf = ""
+            yield buf[:max_chars], members
+            buf, members = "", []
 
 
 def _sentences(sentences, *, min_chars=12, max_chars=80):

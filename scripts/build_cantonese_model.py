@@ -94,21 +94,6 @@ def _drop_bench(units_with_members, bench_texts) -> list[str]:
             if u not in bench_texts and not any(s in test for s in m)]
 
 
-def _joined(sentences):
-    """``bench._units`` with the sentences each unit was made of."""
-    out, buf, members = [], "", []
-    for s in sentences:
-        s = re.sub(r"\s+", " ", s).strip()
-        if not s:
-            continue
-        buf = f"{buf} {s}".strip() if buf else s
-        members.append(s)
-        if len(buf) >= 12:
-            out.append((buf[:80], members))
-            buf, members = "", []
-    return out
-
-
 def cantonese(pyc: Path, bench_texts) -> list[str]:
     utts = []
     for f in sorted((pyc / "data" / "hkcancor").glob("*.cha")):
@@ -116,7 +101,7 @@ def cantonese(pyc: Path, bench_texts) -> list[str]:
             if line.startswith("*"):
                 text = line.split("\t", 1)[-1]
                 utts.append(re.sub(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])", "", text))
-    texts = _drop_bench(_joined(utts), bench_texts)
+    texts = _drop_bench(list(bench.units_with_members(utts)), bench_texts)
     for name in ("ctcpc", "common_voice"):
         sents = json.loads((pyc / "data" / name / "sents.json").read_text("utf-8"))
         sents = (re.sub(r"\s+", " ", s).strip() for s in sents)
