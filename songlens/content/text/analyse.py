@@ -106,16 +106,12 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
         lyric_tokens.extend(content * count)
         senti_items.append((line, seg, float(count)))
     evidence = aggregate_hits(lyric_hits, source="lyrics")
-    lyric_valence = weighted_valence(senti_items) if senti_items else 0.0
 
     # comments
     weighted = weigh_comments(comments)
     comment_segs = [segment(c.text) for c in weighted]
     comment_hits = [match_line(c.text, s) for c, s in zip(weighted, comment_segs, strict=True)]
     evidence += comments_evidence(weighted, hits=comment_hits)
-    comment_valence = (weighted_valence((c.text, s, c.weight)
-                                        for c, s in zip(weighted, comment_segs, strict=True))
-                       if weighted else 0.0)
 
     # metadata: explicit title/album rules, then lexicon cues in the title at reduced strength
     simple_title, _ = to_simplified(title)
@@ -145,14 +141,17 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
                                  {"field": "language"}))
 
     # sentiment: lyrics and comments, each as emotion evidence of its own source
-    by = "lexicon"
     if valence_model is not None and (cl.lines or weighted):
         by = "model"
         v = list(valence_model(list(cl.lines) + [c.text for c in weighted]))
-        lyric_w = [float(n) for n in cl.counts]
-        comment_w = [c.weight for c in weighted]
-        lyric_valence = _mean(v[:len(cl.lines)], lyric_w)
-        comment_valence = _mean(v[len(cl.lines):], comment_w)
+        lyric_valence = _mean(v[:len(cl.lines)], [float(n) for n in cl.counts])
+        comment_valence = _mean(v[len(cl.lines):], [c.weight for c in weighted])
+    else:
+        by = "lexicon"
+        lyric_valence = weighted_valence(senti_items) if senti_items else 0.0
+        comment_valence = (weighted_valence((c.text, s, c.weight) for c, s in
+                                            zip(weighted, comment_segs, strict=True))
+                           if weighted else 0.0)
     evidence += valence_evidence(lyric_valence, source="lyrics", by=by)
     evidence += valence_evidence(comment_valence, source="comments", by=by)
     if weighted and cl.lines:
