@@ -175,10 +175,18 @@ def _letters(text: str) -> int:
     return len(re.findall(r"[^\W\d_]", text))
 
 
-def language_table(rows):
+def _primary(text: str) -> str | None:
+    """The language songlens gives a text, detected as ingestion does (after cleaning)."""
     from songlens.content.text.clean import clean_lyrics
     from songlens.content.text.language import detect_language
 
+    cl = clean_lyrics(text)
+    return detect_language(cl.original or text).primary
+
+
+def language_table(rows):
+    """Accuracy per source and language; also each scored text's prediction."""
+    predicted: dict[str, str | None] = {}
     by_source = defaultdict(lambda: [0, 0, Counter()])
     by_lang = defaultdict(lambda: [0, 0])
     errors = []
@@ -186,27 +194,24 @@ def language_table(rows):
     for r in rows:
         if _letters(r["text"]) < 8:  # numbers, rules, codes: not text in any language
             continue
-        cl = clean_lyrics(r["text"])
-        res = detect_language(cl.original or r["text"])
-        ok = res.primary == r["lang"]
+        primary = predicted[r["text"]] = _primary(r["text"])
+        ok = primary == r["lang"]
         rec = by_source[(r["lang"], r["source"])]
         rec[0] += ok
         rec[1] += 1
-        rec[2][res.primary] += 1
+        rec[2][primary] += 1
         by_lang[r["lang"]][0] += ok
         by_lang[r["lang"]][1] += 1
         if not ok and len(errors) < 400:
-            errors.append((r["lang"], res.primary, r["text"]))
+            errors.append((r["lang"], primary, r["text"]))
     elapsed = time.perf_counter() - t0
-    return by_source, by_lang, errors, elapsed / max(1, len(rows))
+    return by_source, by_lang, errors, elapsed / max(1, len(rows)), predicted
 
 
-def reading_table(rows):
+def reading_table(rows, predicted):
     """Accuracy of 华语/粤语 units split by what a blind reader found in each
-    (``benchmarks/data/lang_readings.jsonl``: C written Cantonese, M Mandarin, N neither)."""
-    from songlens.content.text.clean import clean_lyrics
-    from songlens.content.text.language import detect_language
-
+    (``benchmarks/data/lang_readings.jsonl``: C written Cantonese, M Mandarin, N neither);
+    ``predicted`` is ``language_table``'s."""
     path = DATA / "lang_readings.jsonl"
     if not path.exists():
         return {}
@@ -214,10 +219,9 @@ def reading_table(rows):
     reading = {r["text"]: r["reading"] for r in map(json.loads, filter(str.strip, lines))}
     out = defaultdict(lambda: [0, 0])
     for r in rows:
-        if r["text"] not in reading or _letters(r["text"]) < 8:
+        if r["text"] not in reading or r["text"] not in predicted:
             continue
-        cl = clean_lyrics(r["text"])
-        ok = detect_language(cl.original or r["text"]).primary == r["lang"]
+        ok = predicted[r["text"]] == r["lang"]
         out[(r["lang"], reading[r["text"]])][0] += ok
         out[(r["lang"], reading[r["text"]])][1] += 1
     return out
@@ -229,9 +233,6 @@ def sheet_table(rows, n=8):
     The units of a sheet are unrelated sentences of one corpus (the sample is in random order),
     which is easier than a real song written all in one register: an optimistic figure.
     """
-    from songlens.content.text.clean import clean_lyrics
-    from songlens.content.text.language import detect_language
-
     groups = defaultdict(list)
     for r in rows:
         if _letters(r["text"]) >= 8:
@@ -239,9 +240,7 @@ def sheet_table(rows, n=8):
     by_lang = defaultdict(lambda: [0, 0])
     for (lang, _), texts in sorted(groups.items()):
         for i in range(0, len(texts) - n + 1, n):
-            sheet = "\n".join(texts[i:i + n])
-            cl = clean_lyrics(sheet)
-            ok = detect_language(cl.original or sheet).primary == lang
+            ok = _primary("\n".join(texts[i:i + n])) == lang
             by_lang[lang][0] += ok
             by_lang[lang][1] += 1
     return by_lang
@@ -320,9 +319,9 @@ def main() -> None:
     rng = random.Random(SEED)
     rows = [json.loads(x) for x in (DATA / "lang_samples.jsonl").read_text("utf-8").splitlines()]
     rows += gettext_samples(rng)
-    by_source, by_lang, errors, per_item = language_table(rows)
+    by_source, by_lang, errors, per_item, predicted = language_table(rows)
     sheets = sheet_table(rows)
-    readings = reading_table(rows)
+    readings = reading_table(rows, predicted)
     if args.errors:
         args.errors.write_text("\n".join(f"{a}\t{b}\t{c}" for a, b, c in errors), "utf-8")
     precs = [("shipped thresholds (configs/fusion.yaml)", tag_precision()),
