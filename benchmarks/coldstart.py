@@ -35,9 +35,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from songlens.coldstart.events import attribute_labels
-from songlens.coldstart.features import build_features
 from songlens.coldstart.profiles import UserProfile, onboarding_profile
-from songlens.coldstart.ranker import Ranker, RankerConfig
 from songlens.coldstart.recall import (
     BruteForceIndex,
     ContentRecaller,
@@ -50,6 +48,8 @@ from songlens.coldstart.recall import (
     UserNewSongsRecaller,
 )
 from songlens.coldstart.simulator import DAY, LANGUAGES, STYLES, SimConfig, Simulator
+from songlens.ranking.features import build_features
+from songlens.ranking.ranker import Ranker, RankerConfig
 
 logger = logging.getLogger("benchmarks.coldstart")
 K_RECALL, K_TOP = 50, 10

@@ -19,13 +19,13 @@ from collections import defaultdict
 
 import numpy as np
 
-from songlens.api.demo import find_demo_songs, load_demo_song
+from songlens.catalog.demo import find_demo_songs, load_demo_song
+from songlens.catalog.pipeline import Catalog
 from songlens.content.audio_io import DecodedAudio, audio_hash
 from songlens.content.metadata import SongMetadata
-from songlens.embeddings.catalog import Catalog
 from songlens.embeddings.models import load_models
-from songlens.embeddings.store import open_store
 from songlens.settings import load_settings
+from songlens.store import open_store
 
 LYRICS = "\n".join(["[00:12.00]深夜一个人走在回家的路上", "[00:18.00]想起你的笑 眼泪掉下来",
                     "[00:24.00]青春就像一场旅行 我们在路上", "[00:30.00]副歌 让我们一起奔跑"] * 6)

@@ -68,7 +68,7 @@ class Base:
 
 def _recordings() -> list[tuple[str, Path | None, Any]]:
     """(name, file or None, demo song or None), interleaving sources so any cut stays varied."""
-    from songlens.api.demo import find_demo_songs
+    from songlens.catalog.demo import find_demo_songs
 
     per_source: list[list[tuple[str, Path | None, Any]]] = []
     for name, root in SOURCES.items():
@@ -94,13 +94,13 @@ def _lyrics_pool() -> dict[str, list[str]]:
 
 def build_base(n_windows: int, per_track: int, window_s: float, seed: int) -> Base:
     """Real points from ``Catalog.analyse`` on ``window_s`` windows; nothing is stored."""
-    from songlens.api.demo import load_demo_song
+    from songlens.catalog.demo import load_demo_song
+    from songlens.catalog.pipeline import Catalog
     from songlens.content.audio_io import DecodedAudio, audio_hash, load_audio_file
     from songlens.content.metadata import SongMetadata
-    from songlens.embeddings.catalog import Catalog
     from songlens.embeddings.models import load_models
-    from songlens.embeddings.store import open_store
     from songlens.settings import load_settings
+    from songlens.store import open_store
 
     rng = np.random.default_rng(seed)
     tmp = tempfile.mkdtemp(prefix="lookup-base-")
@@ -252,7 +252,7 @@ class NoiseModel:
 
     def vectors(self, base: Base, idx: np.ndarray, rng: np.random.Generator, settings: Any
                 ) -> dict[str, np.ndarray]:
-        from songlens.embeddings.catalog import fuse_vectors
+        from songlens.catalog.pipeline import fuse_vectors
 
         out = {}
         for s in ("audio", "text"):
@@ -308,9 +308,9 @@ class Payloads:
         self.now = time.time()
 
     def make(self, i: int, b: int) -> tuple[dict[str, Any], np.ndarray]:
+        from songlens.catalog.pipeline import title_key
         from songlens.content.taxonomy import DIMENSIONS
         from songlens.content.text.vectors import tag_profile_vector
-        from songlens.embeddings.catalog import title_key
 
         rng, tx = self.rng, self.taxonomy
         p = json.loads(self.base_json[b])
@@ -374,7 +374,7 @@ def fill(store: Any, spec: Any, base: Base, noise: NoiseModel, n: int, seed: int
     """Synthesise ``n`` songs and upsert them in batches; returns what recall needs."""
     from collections import Counter
 
-    from songlens.embeddings.store import Point
+    from songlens.store import Point
 
     rng = np.random.default_rng(seed)
     payloads = Payloads(base, rng)
@@ -433,7 +433,7 @@ def recall(store: Any, spec: Any, cat: Catalogue, queries: np.ndarray, *, spaces
     counts when its exact score reaches the k-th exact score (ties are not misses)."""
     import qdrant_edge as qe
 
-    from songlens.embeddings.store import point_id
+    from songlens.store import point_id
 
     shard = store._shard(spec)  # the engine itself: search params (hnsw_ef) are not in our API
     index = {point_id(spec.name, f"lk{i:07d}"): i for i in range(cat.n)}
@@ -585,7 +585,7 @@ def http_phase(data_dir: Path, cat: Catalogue | None, args: argparse.Namespace,
     log = (data_dir / "server.log").open("wb")
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "songlens.api.cli", "serve", "--config",
+    proc = subprocess.Popen([sys.executable, "-m", "songlens.cli.main", "serve", "--config",
                              str(cfg), "--port", str(port)], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
@@ -666,9 +666,9 @@ def run_size(n: int, base: Base, noise: NoiseModel, args: argparse.Namespace, ro
              brief: bool = False) -> dict[str, Any]:
     """Fill a store of ``n`` songs; recall and HTTP as shipped (no optimizer run) and after
     ``EdgeShard.optimize()``. ``brief``: recall only, fused and audio, default ef."""
-    from songlens.embeddings.catalog import songs_spec
-    from songlens.embeddings.store.edge import EdgeStore
+    from songlens.catalog.pipeline import songs_spec
     from songlens.settings import load_settings
+    from songlens.store.edge import EdgeStore
 
     label = f"n{n}-{noise.kind}" + (f"-m{hnsw[0]}-ef{hnsw[1]}" if hnsw else "")
     data_dir = root / label

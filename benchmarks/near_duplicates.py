@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from songlens.api.demo import find_demo_songs, load_demo_song
-from songlens.coldstart.similar import similar_to_audio
+from songlens.catalog.demo import find_demo_songs, load_demo_song
+from songlens.catalog.pipeline import Catalog
 from songlens.content.audio_io import load_audio_file
 from songlens.content.metadata import SongMetadata
-from songlens.embeddings.catalog import Catalog
 from songlens.embeddings.models import load_models
-from songlens.embeddings.store import open_store
+from songlens.search.similar import similar_to_audio
 from songlens.settings import load_settings
+from songlens.store import open_store
 
 SOURCES = {
     "wesnoth": "/usr/share/games/wesnoth/1.16/data/core/music",

@@ -5,7 +5,7 @@
 The catalogue is ``benchmarks/lookup.py``'s (real base windows, synthetic songs with realistic
 payloads, an embedded Qdrant Edge store; built once and kept in ``benchmarks/out/playlist/``).
 The requests are lookup.py's five playlist kinds (tags, tags + arc, language + preferred scene +
-target, seed song, emotion + tempo bounds). ``songlens.coldstart.playlist`` at ``--against`` is
+target, seed song, emotion + tempo bounds). ``songlens.search.playlist`` at ``--against`` is
 loaded beside the current one and both answer every request in the same process, alternating,
 so the ratio is fair on a shared machine; the playlists must be identical.
 """
@@ -33,9 +33,9 @@ OUT = ROOT / "benchmarks" / "out" / "playlist"
 
 
 def build(n: int, seed: int = 7) -> tuple[Path, dict]:
-    from songlens.embeddings.catalog import songs_spec
-    from songlens.embeddings.store.edge import EdgeStore
+    from songlens.catalog.pipeline import songs_spec
     from songlens.settings import load_settings
+    from songlens.store.edge import EdgeStore
 
     data_dir = OUT / f"n{n}"
     marker = data_dir / "filled.json"
@@ -57,8 +57,15 @@ def build(n: int, seed: int = 7) -> tuple[Path, dict]:
 
 
 def load_revision(rev: str):
-    src = subprocess.run(["git", "show", f"{rev}:songlens/coldstart/playlist.py"], cwd=ROOT,
-                         check=True, capture_output=True, text=True).stdout
+    # the module moved from coldstart/ to search/ with the package re-layout
+    for where in ("songlens/search/playlist.py", "songlens/coldstart/playlist.py"):
+        got = subprocess.run(["git", "show", f"{rev}:{where}"], cwd=ROOT, capture_output=True,
+                             text=True)
+        if got.returncode == 0:
+            src = got.stdout
+            break
+    else:
+        raise SystemExit(f"no playlist module at revision {rev}")
     path = OUT / f"playlist_{rev}.py"
     path.write_text(src, "utf-8")
     spec = importlib.util.spec_from_file_location(f"playlist_{rev}", path)
@@ -77,7 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     from songlens.api.app import open_catalog
-    from songlens.coldstart import playlist as current
+    from songlens.search import playlist as current
     from songlens.settings import load_settings
 
     data_dir, info = build(args.n)

@@ -247,7 +247,7 @@ def sheet_table(rows, n=8):
 
 
 def throughput(repeats=30):
-    from songlens.content.fusion import fuse_tags
+    from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.text.analyse import analyse_text
     from songlens.content.text.nlp import get_tokenizer
 
@@ -283,7 +283,7 @@ def tag_precision(threshold=None):
     path = DATA / "tag_labels.jsonl"
     if not path.exists():
         return None
-    from songlens.content.fusion import fuse_tags
+    from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.text.analyse import analyse_text
 
     rows = [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()]

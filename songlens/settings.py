@@ -63,7 +63,7 @@ class DemoSettings(BaseModel):
 
 
 class RankerSettings(BaseModel):
-    """FTRL-Proximal ranker (see songlens.coldstart.ranker.RankerConfig)."""
+    """FTRL-Proximal ranker (see songlens.ranking.ranker.RankerConfig)."""
 
     complete_weight: float = Field(1.0, ge=0)
     like_weight: float = Field(1.0, ge=0)

@@ -59,8 +59,8 @@ def models(test_settings_factory):
 def catalog(test_settings_factory, models):
     """A real catalog on an embedded Qdrant Edge store in a fresh folder; limits made small so
     the tests can cross them cheaply (30 s of audio, 1 MiB uploads)."""
-    from songlens.embeddings.catalog import Catalog
-    from songlens.embeddings.store import open_store
+    from songlens.catalog.pipeline import Catalog
+    from songlens.store import open_store
 
     settings = test_settings_factory(audio={"max_duration_s": 30, "max_upload_mb": 1})
     store = open_store(path=settings.qdrant_path)

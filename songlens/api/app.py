@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit
 from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
-from songlens.coldstart.service import ColdStartService
-from songlens.embeddings.catalog import Catalog
+from songlens.catalog.pipeline import Catalog
+from songlens.service.coldstart import ColdStartService
 from songlens.settings import Settings, get_settings
 
 __all__ = ["create_app", "open_catalog"]
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def open_catalog(settings: Settings) -> Catalog:
     """Store + models + catalog for these settings (used by the API and the CLI)."""
     from songlens.embeddings.models import load_models
-    from songlens.embeddings.store import open_store
+    from songlens.store import open_store
 
     store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
                        path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,

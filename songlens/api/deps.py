@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from songlens.coldstart.service import ColdStartService
-from songlens.embeddings.catalog import Catalog
+from songlens.catalog.pipeline import Catalog
+from songlens.service.coldstart import ColdStartService
 from songlens.settings import Settings
 
 __all__ = ["CatalogDep", "ColdStartDep", "SettingsDep"]

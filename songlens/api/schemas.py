@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from songlens.coldstart.similar import SimilarFilters
+from songlens.search.similar import SimilarFilters
 
 __all__ = ["TagOut", "SongOut", "SimilarItem", "SimilarOut", "SimilarQuery", "ErrorOut"]
 

@@ -1,7 +1,7 @@
 """The recallers' :data:`~songlens.coldstart.recall.SearchFn` over a real vector store.
 
 :class:`~songlens.coldstart.recall.SearchFilter` is store-neutral; :func:`to_store_filter`
-translates it into the store's :class:`~songlens.embeddings.store.Filter` (the same payload
+translates it into the store's :class:`~songlens.store.Filter` (the same payload
 fields the catalog indexes: ``ingested_at``, ``tag_<dim>``, ``language``), and
 :func:`store_search` wraps one collection as a search callable.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from songlens.coldstart.recall import SearchFilter, SearchFn
-from songlens.embeddings.store import CollectionSpec, Filter, Match, Range, VectorStore
+from songlens.store import CollectionSpec, Filter, Match, Range, VectorStore
 
 __all__ = ["to_store_filter", "store_search"]
 

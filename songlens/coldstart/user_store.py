@@ -19,8 +19,8 @@ from typing import Any
 from songlens.coldstart.profiles import ProfileConfig, UserProfile
 from songlens.coldstart.recall import SearchFn
 from songlens.coldstart.store_search import store_search
-from songlens.embeddings.store import CollectionSpec, Hit, Point, VectorStore
 from songlens.errors import NotFound
+from songlens.store import CollectionSpec, Hit, Point, VectorStore
 
 __all__ = ["users_spec", "UserStore"]
 

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from songlens.api.app import create_app
-from songlens.api.cli import app as cli
-from songlens.coldstart.service import ColdStartService
+from songlens.cli.main import app as cli
 from songlens.content.metadata import SongMetadata
+from songlens.service.coldstart import ColdStartService
 from tests.conftest import AUDIO
 
 GROUPS = {
@@ -55,9 +55,9 @@ def session_events(r: int) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, models):
-    from songlens.embeddings.catalog import Catalog
-    from songlens.embeddings.store import open_store
+    from songlens.catalog.pipeline import Catalog
     from songlens.settings import load_settings
+    from songlens.store import open_store
 
     d = tmp_path_factory.mktemp("coldstart")
     cfg = d / "songlens.yaml"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from songlens.api.cli import app as cli
+from songlens.cli.main import app as cli
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def config_file(tmp_path_factory) -> Path:
 def test_real_uvicorn_server(config_file):
     port = _free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "songlens.api.cli", "serve", "--config",
+    proc = subprocess.Popen([sys.executable, "-m", "songlens.cli.main", "serve", "--config",
                              str(config_file), "--port", str(port), "--data-dir",
                              str(config_file.parent / "server-data")],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -342,9 +342,9 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
     from fastapi.testclient import TestClient
 
     from songlens.api.app import create_app
-    from songlens.embeddings.catalog import Catalog
+    from songlens.catalog.pipeline import Catalog
     from songlens.embeddings.models import Models, build_audio_encoder, build_text_encoder
-    from songlens.embeddings.store import open_store
+    from songlens.store import open_store
 
     settings = test_settings_factory(audio={"encoder": "transformers", "threads": 2,
                                             "model_path": str(model_dirs["clap"])})

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from songlens.api.deps import CatalogDep
 from songlens.api.schemas import ErrorOut
-from songlens.coldstart.playlist import PlaylistRequest, generate_playlist
+from songlens.search.playlist import PlaylistRequest, generate_playlist
 
 router = APIRouter(prefix="/v1", tags=["playlists"])
 

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from songlens.api.deps import CatalogDep, SettingsDep
 from songlens.api.schemas import ErrorOut, SimilarOut, SimilarQuery, inline_json_schema
-from songlens.coldstart.similar import similar_to_audio, similar_to_examples, similar_to_text
 from songlens.errors import InvalidInput, InvalidJSON, PayloadTooLarge
+from songlens.search.similar import similar_to_audio, similar_to_examples, similar_to_text
 
 router = APIRouter(prefix="/v1", tags=["similar"])
 

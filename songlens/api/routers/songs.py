@@ -9,9 +9,9 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from songlens.api.deps import CatalogDep, SettingsDep
 from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
-from songlens.coldstart.similar import SimilarFilters, similar_to_song
 from songlens.content.metadata import parse_metadata
 from songlens.errors import PayloadTooLarge
+from songlens.search.similar import SimilarFilters, similar_to_song
 
 router = APIRouter(prefix="/v1/songs", tags=["songs"])
 

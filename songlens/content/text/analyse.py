@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from songlens.content.fusion import metadata_evidence
+from songlens.content.tagging.fusion import metadata_evidence
 from songlens.content.taxonomy import Evidence
 from songlens.content.text.clean import clean_lyrics, normalise_unicode, to_simplified
 from songlens.content.text.comments import comments_evidence, weigh_comments
@@ -32,8 +32,8 @@ class TextAnalysis:
     """What :func:`analyse_text` found.
 
     ``evidence`` holds lyrics, comments, metadata and language evidence for
-    :func:`songlens.content.fusion.fuse_tags`; ``tokens``/``sparse`` are the lyrics (and title)
-    tokens and their sparse vector; ``dense_text`` is the text for a sentence model;
+    :func:`songlens.content.tagging.fusion.fuse_tags`; ``tokens``/``sparse`` are the lyrics
+    (and title) tokens and their sparse vector; ``dense_text`` is the text for a sentence model;
     ``sentiment`` the valence in [-1, 1]; ``cjk_share`` the CJK share of lyrics and title.
     """
 

@@ -90,7 +90,7 @@ def tag_profile_vector(evidence_or_tag_scores: Sequence[Evidence] | Mapping[str,
     ----------
     evidence_or_tag_scores : list of Evidence, or mapping
         Raw evidence (per tag the noisy-OR of its ``p``), or the output of
-        :func:`songlens.content.fusion.fuse_tags` (``{dimension: [TagScore | dict]}``), or
+        :func:`songlens.content.tagging.fusion.fuse_tags` (``{dimension: [TagScore | dict]}``), or
         ``{dimension: {tag: score}}``.
     taxonomy : Taxonomy
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from songlens.content.fusion import fuse_tags
+from songlens.content.tagging.fusion import fuse_tags
 from songlens.content.text.analyse import analyse_text
 from songlens.content.text.vectors import token_index
 

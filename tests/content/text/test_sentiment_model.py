@@ -103,9 +103,9 @@ def test_bad_folders_are_config_errors(tmp_path):
 
 def test_catalog_uses_the_configured_model(model_dir, test_settings_factory, models,
                                            music_clips):
-    from songlens.embeddings.catalog import Catalog
+    from songlens.catalog.pipeline import Catalog
     from songlens.embeddings.models import Models, build_sentiment_model
-    from songlens.embeddings.store import open_store
+    from songlens.store import open_store
 
     settings = test_settings_factory(text={"sentiment_model": str(model_dir)})
     sentiment = build_sentiment_model(settings)

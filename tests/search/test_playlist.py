@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from songlens.coldstart.playlist import PlaylistRequest, camelot_step, generate_playlist, to_m3u
-from songlens.embeddings.catalog import fuse_vectors, title_key
+from songlens.catalog.pipeline import fuse_vectors, title_key
 from songlens.embeddings.encoders import l2_normalise
-from songlens.embeddings.store import Point
 from songlens.errors import UnknownTag
+from songlens.search.playlist import PlaylistRequest, camelot_step, generate_playlist, to_m3u
+from songlens.store import Point
 
 SCENES = ["运动", "学习", "夜晚", "驾车"]
 EMOTIONS = ["兴奋", "安静", "伤感", "快乐"]

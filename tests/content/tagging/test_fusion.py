@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from songlens.content.fusion import FusionConfig, fuse_tags, load_fusion_config, metadata_evidence
+from songlens.content.tagging.fusion import (
+    FusionConfig,
+    fuse_tags,
+    load_fusion_config,
+    metadata_evidence,
+)
 from songlens.content.taxonomy import DIMENSIONS, Evidence
 from songlens.errors import ConfigError
 

@@ -4,8 +4,8 @@ import sys
 import numpy as np
 
 from songlens.coldstart.events import Event
-from songlens.coldstart.features import TIME_PREFIX, build_features, hash_feature
 from songlens.coldstart.profiles import UserProfile
+from songlens.ranking.features import TIME_PREFIX, build_features, hash_feature
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a Thursday
 
@@ -51,7 +51,7 @@ def test_unknown_user_features():
 def test_hash_is_deterministic_across_processes():
     names = ["song=abc", "x:ustyle=电子|sstyle=摇滚", "time:hour=3"]
     here = [hash_feature(n, 20) for n in names]
-    code = ("from songlens.coldstart.features import hash_feature;"
+    code = ("from songlens.ranking.features import hash_feature;"
             f"print([hash_feature(n, 20) for n in {names!r}])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={"PYTHONHASHSEED": "123"}, check=True).stdout

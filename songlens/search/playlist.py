@@ -31,10 +31,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from songlens.catalog.pipeline import Catalog
 from songlens.content.taxonomy import DIMENSIONS
-from songlens.embeddings.catalog import Catalog
-from songlens.embeddings.store import Filter, Hit, Match, Range
 from songlens.errors import InvalidInput
+from songlens.store import Filter, Hit, Match, Range
 
 __all__ = ["PlaylistRequest", "Playlist", "generate_playlist", "ATTRIBUTES", "camelot_step"]
 
@@ -141,7 +141,7 @@ def _canonical_tags(catalog: Catalog, spec: dict[str, Any]) -> dict[str, dict[st
 
 def _prompt_tags(catalog: Catalog, text: str) -> dict[str, dict[str, float]]:
     """Tags a free-text prompt asks for, through the taxonomy lexicons (Chinese and English)."""
-    from songlens.content.fusion import fuse_tags
+    from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.text.analyse import analyse_text
 
     analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[])
@@ -157,7 +157,7 @@ def _filter(catalog: Catalog, required: dict[str, dict[str, float]],
         must.append(Range(ATTRIBUTES[name][0], gte=lo, lte=hi))
     must_not = []
     if req.exclude_artists:
-        from songlens.embeddings.catalog import title_key
+        from songlens.catalog.pipeline import title_key
 
         must_not.append(Match("artist_key", tuple(title_key("", a).strip("|")
                                                   for a in req.exclude_artists)))

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import numpy as np
 import qdrant_edge as qe
 
-from songlens.embeddings.store.base import (
+from songlens.errors import ConfigError, StoreError
+from songlens.store.base import (
     CollectionSpec,
     Filter,
     Hit,
@@ -25,7 +26,6 @@ from songlens.embeddings.store.base import (
     point_id,
     vector_selector,
 )
-from songlens.errors import ConfigError, StoreError
 
 __all__ = ["EdgeStore"]
 

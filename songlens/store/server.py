@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from songlens.embeddings.store.base import (
+from songlens.errors import ConfigError, StoreError
+from songlens.store.base import (
     CollectionSpec,
     Filter,
     Hit,
@@ -27,7 +28,6 @@ from songlens.embeddings.store.base import (
     point_id,
     vector_selector,
 )
-from songlens.errors import ConfigError, StoreError
 
 __all__ = ["ServerStore"]
 

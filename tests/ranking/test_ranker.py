@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from songlens.coldstart.ranker import Ranker, RankerConfig
 from songlens.errors import InvalidInput, ModelError
+from songlens.ranking.ranker import Ranker, RankerConfig
 
 
 def separable(n, seed=0):
@@ -55,7 +55,7 @@ def test_unadmitted_rare_feature_has_zero_weight():
     base = dict(X[5])
     assert r.predict({**base, "song=rare": 1.0}) == r.predict(base)
     # online: admitted once seen admit_online times in total
-    from songlens.coldstart.features import hash_feature
+    from songlens.ranking.features import hash_feature
 
     idx = hash_feature("song=rare", r.config.n_bits)
     assert not r.admitted[idx]

@@ -2,7 +2,7 @@
 
 Two targets, complete-play and like, each its own FTRL-Proximal model (McMahan et al., "Ad Click
 Prediction: a View from the Trenches", KDD 2013, Algorithm 1) over hashed sparse features
-(:func:`songlens.coldstart.features.hash_feature`); :meth:`Ranker.predict` combines them into one
+(:func:`songlens.ranking.features.hash_feature`); :meth:`Ranker.predict` combines them into one
 score with the weights of ``score_weights``.
 
 Feature admission, after the NetEase live-streaming talk (seeds/netease-live-realtime-…):
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from songlens.coldstart.features import hash_feature
 from songlens.errors import InvalidInput, ModelError
+from songlens.ranking.features import hash_feature
 
 __all__ = ["RankerConfig", "FTRLProximal", "Ranker", "TARGETS", "SNAPSHOT_FORMAT"]
 

@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from songlens.content.audio_tags import AudioTagMapping, audio_evidence, load_audio_tag_mapping
 from songlens.content.musicnn import MusicnnTagger
 from songlens.content.musicnn.tagger import MODELS, musicnn_labels
+from songlens.content.tagging.audio_tags import (
+    AudioTagMapping,
+    audio_evidence,
+    load_audio_tag_mapping,
+)
 from songlens.errors import ConfigError
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "musicnn"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "musicnn"
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ Under one folder (``<data_dir>/ranker``):
   always names a complete one.
 
 At start-up :meth:`OnlineRanker.open` loads both (a warm start); the caller then replays the log
-after ``seq``. Time-of-day features are frozen online (see :mod:`songlens.coldstart.ranker`).
+after ``seq``. Time-of-day features are frozen online (see :mod:`songlens.ranking.ranker`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from songlens.coldstart.events import Event, ImpressionJoiner, LabeledImpression
-from songlens.coldstart.ranker import Ranker, RankerConfig, write_atomic
 from songlens.errors import ModelError
+from songlens.ranking.ranker import Ranker, RankerConfig, write_atomic
 
 __all__ = ["OnlineRanker", "STATE_FORMAT"]
 

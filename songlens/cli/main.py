@@ -19,7 +19,7 @@ from songlens.errors import SonglensError
 from songlens.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from songlens.embeddings.catalog import Catalog
+    from songlens.catalog.pipeline import Catalog
 
 app = typer.Typer(help="songlens: music content understanding and cold start.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -81,7 +81,7 @@ def serve(
     on_ready = None
     if demo:
         def on_ready(catalog) -> None:
-            from songlens.api.demo import find_demo_songs, ingest_demo
+            from songlens.catalog.demo import find_demo_songs, ingest_demo
 
             songs = find_demo_songs(settings.demo.sources)
             if not songs:
@@ -109,7 +109,7 @@ def ingest(
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
 ) -> None:
     """Ingest audio files; lyrics from a sidecar .lrc/.txt or embedded tags."""
-    from songlens.api.ingest_files import find_audio_files, ingest_files
+    from songlens.catalog.batch import find_audio_files, ingest_files
 
     settings = _settings(config, data_dir=data_dir)
     try:
@@ -196,7 +196,7 @@ def similar(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Songs similar to SONG_ID."""
-    from songlens.coldstart.similar import similar_to_song
+    from songlens.search.similar import similar_to_song
 
     with _opened(_settings(config, data_dir=data_dir)) as catalog:
         items = similar_to_song(catalog, song_id, k=k, space=space)
@@ -237,7 +237,7 @@ def playlist(
     """A playlist from tags, e.g. `songlens playlist --scene 运动 --emotion 兴奋 --length 20`."""
     from pydantic import ValidationError
 
-    from songlens.coldstart.playlist import PlaylistRequest, generate_playlist, to_m3u
+    from songlens.search.playlist import PlaylistRequest, generate_playlist, to_m3u
 
     body: dict = {"tags": {d: v for d, v in (("language", language), ("style", style),
                                              ("scene", scene), ("emotion", emotion),
@@ -293,7 +293,7 @@ def train(
 
     Run it with the server stopped: the embedded store and the snapshot folder are the server's.
     """
-    from songlens.coldstart.service import ColdStartService
+    from songlens.service.coldstart import ColdStartService
 
     settings = _settings(config, data_dir=data_dir)
     with _opened(settings) as catalog:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from songlens.embeddings.store.base import (
+from songlens.store.base import (
     CollectionSpec,
     Filter,
     Hit,
@@ -26,13 +26,13 @@ def open_store(*, url: str | None = None, api_key: str | None = None,
     """The one place a backend is chosen: a Qdrant server when ``url`` is set, else Qdrant Edge
     embedded on disk at ``path``."""
     if url:
-        from songlens.embeddings.store.server import ServerStore
+        from songlens.store.server import ServerStore
 
         return ServerStore(url, api_key=api_key, hnsw_m=hnsw_m,
                            hnsw_ef_construct=hnsw_ef_construct)
     if path is None:
         raise ValueError("open_store needs a url (server) or a path (embedded)")
-    from songlens.embeddings.store.edge import EdgeStore
+    from songlens.store.edge import EdgeStore
 
     return EdgeStore(path, hnsw_m=hnsw_m, hnsw_ef_construct=hnsw_ef_construct,
                      search_threads=search_threads)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from songlens.embeddings.store import (
+from songlens.errors import ConfigError, StoreError
+from songlens.store import (
     CollectionSpec,
     Filter,
     Match,
@@ -15,8 +16,7 @@ from songlens.embeddings.store import (
     Range,
     open_store,
 )
-from songlens.embeddings.store.server import ServerStore
-from songlens.errors import ConfigError, StoreError
+from songlens.store.server import ServerStore
 
 SPEC = CollectionSpec(
     name="songs", key_field="song_id", dense={"audio": 8, "text": 6}, sparse=("lyrics",),
@@ -146,7 +146,7 @@ def test_multivector_rerank_finds_the_segment_and_is_congruent(both):
 
 
 def test_optimize_builds_the_index_without_changing_answers(tmp_path):
-    from songlens.embeddings.store.edge import EdgeStore
+    from songlens.store.edge import EdgeStore
 
     s = EdgeStore(tmp_path / "q", hnsw_m=8, hnsw_ef_construct=32, full_scan_threshold=1)
     s.ensure_collection(SPEC)

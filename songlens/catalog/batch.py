@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from songlens.catalog.pipeline import Catalog
 from songlens.content.metadata import parse_metadata, read_file_metadata
-from songlens.embeddings.catalog import Catalog
 from songlens.errors import SonglensError
 
 __all__ = ["AUDIO_SUFFIXES", "BatchReport", "find_audio_files", "ingest_files"]

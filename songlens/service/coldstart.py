@@ -31,17 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from songlens.catalog.pipeline import Catalog
 from songlens.coldstart.events import signal_weight, validate_batch
-from songlens.coldstart.features import build_features
 from songlens.coldstart.feedback_log import FeedbackLog, LoggedEvent
-from songlens.coldstart.online_ranker import OnlineRanker
 from songlens.coldstart.profiles import (
     ProfileConfig,
     UserProfile,
     onboarding_profile,
     song_tag_scores,
 )
-from songlens.coldstart.ranker import RankerConfig
 from songlens.coldstart.recall import (
     OnboardingRecaller,
     RecallItem,
@@ -54,10 +52,12 @@ from songlens.coldstart.recall import (
 from songlens.coldstart.store_search import store_search
 from songlens.coldstart.user_store import UserStore
 from songlens.content.taxonomy import DIMENSIONS
-from songlens.embeddings.catalog import Catalog
-from songlens.embeddings.store import Hit
 from songlens.errors import InvalidInput, NotFound, PayloadTooLarge
+from songlens.ranking.features import build_features
+from songlens.ranking.online import OnlineRanker
+from songlens.ranking.ranker import RankerConfig
 from songlens.settings import Settings
+from songlens.store import Hit
 
 __all__ = ["ColdStartService"]
 

@@ -20,9 +20,9 @@ from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS, Taxonomy, load_taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
-from songlens.embeddings.store import CollectionSpec, Filter, Hit, Match, Point, VectorStore
 from songlens.errors import NotFound
 from songlens.settings import Settings
+from songlens.store import CollectionSpec, Filter, Hit, Match, Point, VectorStore
 
 __all__ = ["Catalog", "IngestResult", "songs_spec", "fuse_vectors", "title_key"]
 
@@ -127,9 +127,9 @@ class Catalog:
     def analyse(self, audio: DecodedAudio, meta: SongMetadata, *,
                 timer: _Timer | None = None) -> tuple[dict[str, Any], Point]:
         """Everything about one song, without touching the store: (document, point)."""
-        from songlens.content.audio_tags import audio_evidence
         from songlens.content.features import audio_features
-        from songlens.content.fusion import fuse_tags
+        from songlens.content.tagging.audio_tags import audio_evidence
+        from songlens.content.tagging.fusion import fuse_tags
         from songlens.content.text.analyse import analyse_text
         from songlens.content.text.vectors import tag_profile_vector
 

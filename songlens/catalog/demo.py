@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from songlens.catalog.pipeline import Catalog
 from songlens.content.audio_io import DecodedAudio, audio_hash, load_audio_file
 from songlens.content.metadata import SongMetadata
-from songlens.embeddings.catalog import Catalog
 
 __all__ = ["DemoSong", "find_demo_songs", "load_demo_song", "ingest_demo"]
 

@@ -9,12 +9,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from songlens.catalog.pipeline import Catalog, title_key
 from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS
-from songlens.embeddings.catalog import Catalog, title_key
 from songlens.embeddings.encoders import segment_vectors
-from songlens.embeddings.store import Filter, Hit, Match, Prefetch, Range
 from songlens.errors import InvalidInput
+from songlens.store import Filter, Hit, Match, Prefetch, Range
 
 __all__ = ["Space", "SimilarFilters", "similar_to_song", "similar_to_audio", "similar_to_text",
            "similar_to_examples", "reasons_for"]
