@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
+from songlens.catalog.filters import SongFilter
 from songlens.coldstart.events import attribute_labels
 from songlens.coldstart.profiles import UserProfile, onboarding_profile
 from songlens.coldstart.recall import (
@@ -42,7 +43,6 @@ from songlens.coldstart.recall import (
     OnboardingRecaller,
     PopularityRecaller,
     RandomRecaller,
-    SearchFilter,
     SongAudienceRecaller,
     SongQuery,
     UserNewSongsRecaller,
@@ -162,7 +162,7 @@ def main() -> None:
                     continue
                 p_true = dict(zip(cands, sim.p_complete_many(user, cands), strict=True))
                 relevant = {s for s, p in p_true.items() if p >= 0.5}
-                filt = SearchFilter(ingested_after=since, exclude_ids=frozenset(heard[uid]))
+                filt = SongFilter(ingested_after=since, exclude_ids=frozenset(heard[uid]))
                 lists = {
                     "random": rnd.recall(k=K_RECALL, user=prof, filter=filt),
                     "popularity": popular.recall(k=K_RECALL, user=prof, filter=filt),
@@ -238,7 +238,7 @@ def main() -> None:
                     liked_song_payloads=[sim.songs[s].payload for s in liked], ts=day_ts)
                 p_true = dict(zip(pool, sim.p_complete_many(user, pool), strict=True))
                 relevant = {s for s, p in p_true.items() if p >= 0.5}
-                filt = SearchFilter(ingested_after=since)
+                filt = SongFilter(ingested_after=since)
                 for name, r in (("onboarding", onb), ("popularity", popular), ("random", rnd)):
                     items = r.recall(k=K_RECALL, user=prof, filter=filt)
                     if relevant:

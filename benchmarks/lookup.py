@@ -141,7 +141,7 @@ def build_base(n_windows: int, per_track: int, window_s: float, seed: int) -> Ba
                 lyrics = "\n".join(lines[i: i + int(rng.integers(3, 9))])
             meta = SongMetadata(title=f"{name} {start:.0f}s", artist=name.split("-")[0],
                                 lyrics=lyrics)
-            _doc, point = catalog.analyse(win, meta)
+            record, point = catalog.analyse(win, meta)
             group.append(gi)
             for s in SPACES:
                 v = point.vectors.get(s)
@@ -149,7 +149,7 @@ def build_base(n_windows: int, per_track: int, window_s: float, seed: int) -> Ba
                                else np.asarray(v, np.float32))
             sp = point.sparse.get("lyrics")
             sparse.append((list(map(int, sp[0])), list(map(float, sp[1]))) if sp else None)
-            payloads.append(json.loads(json.dumps(point.payload, default=float)))
+            payloads.append(json.loads(json.dumps(record.to_payload(), default=float)))
             print(f"\rbase windows: {len(payloads)}/{n_windows}", end="", file=sys.stderr)
     print(file=sys.stderr)
     meta = {"dims": _dims(catalog), "segment_dim": catalog.models.audio.segment_dim,
@@ -308,23 +308,22 @@ class Payloads:
         self.now = time.time()
 
     def make(self, i: int, b: int) -> tuple[dict[str, Any], np.ndarray]:
-        from songlens.catalog.pipeline import title_key
+        from songlens.catalog.record import SongRecord
         from songlens.content.taxonomy import DIMENSIONS
         from songlens.content.text.vectors import tag_profile_vector
 
         rng, tx = self.rng, self.taxonomy
-        p = json.loads(self.base_json[b])
+        rec = SongRecord.from_payload(json.loads(self.base_json[b]))
         song_id = f"lk{i:07d}"
         artist = self.artists[int(rng.choice(len(self.artists), p=self.artist_p))]
         title = " ".join(WORDS[j] for j in rng.integers(len(WORDS), size=int(rng.integers(1, 4))))
         if rng.random() < 0.03:
             title += " (Live)"
-        p.update(song_id=song_id, title=title, artist=artist,
-                 album=f"{artist} {int(rng.integers(1, 9))}",
-                 title_key=title_key(title, artist), artist_key=title_key("", artist).strip("|"),
-                 audio_hash=hashlib.sha256(song_id.encode()).hexdigest())
-        p["ingested_at"] = p["updated_at"] = self.now - float(rng.uniform(0, 365 * 86400))
-        tags = p.get("tags") or {}
+        rec.song_id, rec.title, rec.artist = song_id, title, artist
+        rec.album = f"{artist} {int(rng.integers(1, 9))}"
+        rec.audio_hash = hashlib.sha256(song_id.encode()).hexdigest()
+        rec.ingested_at = rec.updated_at = self.now - float(rng.uniform(0, 365 * 86400))
+        tags = rec.tags
         for dim in DIMENSIONS[1:]:  # language stays: the text vector was made from it
             lst = tags.setdefault(dim, [])
             have = {t["tag"] for t in lst}
@@ -341,19 +340,17 @@ class Payloads:
             for t in lst:
                 t["score"] = round(min(1.0, float(t["score"]) * float(rng.uniform(0.9, 1.1))), 4)
             lst.sort(key=lambda t: -t["score"])
-            p[f"tag_{dim}"] = [t["tag"] for t in lst]
-        feats = p.get("audio_features") or {}
+        feats = rec.audio_features
         for f in JITTER:
-            if isinstance(p.get(f), int | float):
-                p[f] = feats[f] = round(float(np.clip(p[f] + rng.normal(0, 0.05), 0, 1)), 4)
-        if isinstance(p.get("tempo_bpm"), int | float):
-            p["tempo_bpm"] = feats["tempo_bpm"] = round(p["tempo_bpm"] *
-                                                        float(np.exp(rng.normal(0, 0.05))), 2)
-        if isinstance(p.get("loudness_db"), int | float):
-            p["loudness_db"] = feats["loudness_db"] = round(p["loudness_db"] +
-                                                            float(rng.normal(0, 1.5)), 2)
-        p["duration_s"] = round(float(np.clip(rng.lognormal(np.log(220), 0.3), 60, 900)), 3)
-        return p, tag_profile_vector(tags, tx)
+            if isinstance(feats.get(f), int | float):
+                feats[f] = round(float(np.clip(feats[f] + rng.normal(0, 0.05), 0, 1)), 4)
+        if isinstance(feats.get("tempo_bpm"), int | float):
+            feats["tempo_bpm"] = round(feats["tempo_bpm"] * float(np.exp(rng.normal(0, 0.05))), 2)
+        if isinstance(feats.get("loudness_db"), int | float):
+            feats["loudness_db"] = round(feats["loudness_db"] + float(rng.normal(0, 1.5)), 2)
+        rec.duration_s = feats["duration_s"] = round(
+            float(np.clip(rng.lognormal(np.log(220), 0.3), 60, 900)), 3)
+        return rec.to_payload(), tag_profile_vector(tags, tx)
 
 
 @dataclass
@@ -666,7 +663,7 @@ def run_size(n: int, base: Base, noise: NoiseModel, args: argparse.Namespace, ro
              brief: bool = False) -> dict[str, Any]:
     """Fill a store of ``n`` songs; recall and HTTP as shipped (no optimizer run) and after
     ``EdgeShard.optimize()``. ``brief``: recall only, fused and audio, default ef."""
-    from songlens.catalog.pipeline import songs_spec
+    from songlens.catalog.record import songs_spec
     from songlens.settings import load_settings
     from songlens.store.edge import EdgeStore
 

@@ -33,7 +33,7 @@ OUT = ROOT / "benchmarks" / "out" / "playlist"
 
 
 def build(n: int, seed: int = 7) -> tuple[Path, dict]:
-    from songlens.catalog.pipeline import songs_spec
+    from songlens.catalog.record import songs_spec
     from songlens.settings import load_settings
     from songlens.store.edge import EdgeStore
 

@@ -1,14 +1,44 @@
-"""Response and request shapes of the v1 HTTP contract (for validation and the OpenAPI docs)."""
+"""Response and request shapes of the v1 HTTP contract (for validation and the OpenAPI docs).
+
+Search and cold start return dataclasses with full-precision numbers; the response models here
+decide what clients see: field names, rounding (:data:`Score`, :func:`rounded`), and which
+optional reasons are left out when they do not apply. The CLI's ``--json`` output goes through
+the same models (:func:`to_json`), so both speak one shape.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
-from songlens.search.similar import SimilarFilters
+from songlens.search.similar import EXAMPLE_SPACES, SimilarFilters
 
-__all__ = ["TagOut", "SongOut", "SimilarItem", "SimilarOut", "SimilarQuery", "ErrorOut"]
+__all__ = ["TagOut", "SongOut", "SimilarItem", "SimilarOut", "SimilarQuery", "PlaylistOut",
+           "ErrorOut", "Score", "rounded", "to_json"]
+
+
+def rounded(digits: int) -> Any:
+    """A float shown to ``digits`` decimals."""
+    return Annotated[float, PlainSerializer(lambda v: round(v, digits), return_type=float)]
+
+
+#: scores and cosines: 4 decimals
+Score = rounded(4)
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value == {} or value == []
+
+
+def omitted_when_empty(description: str) -> Any:
+    """An optional field left out of the response when it is None or empty."""
+    return Field(None, description=description, exclude_if=_absent)
+
+
+def to_json(model: type[BaseModel], obj: Any) -> dict[str, Any]:
+    """``obj`` (dataclasses, dicts) as ``model`` shows it over HTTP."""
+    return model.model_validate(obj, from_attributes=True).model_dump(mode="json")
 
 
 class TagOut(BaseModel):
@@ -31,12 +61,23 @@ class SongOut(BaseModel):
     language: dict[str, Any]
 
 
+class SimilarReasons(BaseModel):
+    matched: str = Field(description="the space that matched: fused, audio, text, tags, hybrid, "
+                         "audio+segments (a clip), text+lyrics[+audio] (a text)")
+    similarity: Score
+    shared_tags: dict[str, list[str]] | None = omitted_when_empty(
+        "tags the query song and this song both carry, per dimension")
+    tempo_diff_bpm: rounded(1) | None = omitted_when_empty("tempo difference to the query song")
+    key_compatible: bool | None = omitted_when_empty(
+        "the keys mix: same Camelot code, a neighbour, or the relative major/minor")
+
+
 class SimilarItem(BaseModel):
     song_id: str
-    score: float
+    score: Score
     title: str | None
     artist: str | None
-    reasons: dict[str, Any]
+    reasons: SimilarReasons
 
 
 class SimilarOut(BaseModel):
@@ -50,7 +91,9 @@ class SimilarQuery(BaseModel):
     text: str | None = Field(None, min_length=1, max_length=2000)
     positive: list[str] = Field(default_factory=list, max_length=50)
     negative: list[str] = Field(default_factory=list, max_length=50)
-    space: Literal["fused", "audio", "text", "tags"] = "fused"
+    space: Literal[EXAMPLE_SPACES] = Field(  # type: ignore[valid-type]
+        "fused", description="the space example songs are compared in; a text query always "
+        "searches the text and lyrics spaces (and the audio space with a CLAP model)")
     k: int = Field(10, ge=1, le=200)
     filters: SimilarFilters = Field(default_factory=SimilarFilters)
 
@@ -59,6 +102,36 @@ class SimilarQuery(BaseModel):
         if not self.text and not self.positive:
             raise ValueError("give a 'text' or 'positive' example songs")
         return self
+
+
+class PlaylistReasons(BaseModel):
+    matched_tags: dict[str, list[str]] | None = omitted_when_empty(
+        "the wanted (required, preferred or prompt) tags the song carries, per dimension")
+    attributes: dict[str, rounded(3)] | None = omitted_when_empty(
+        "the song's value of each target_ attribute")
+    seed_similarity: Score | None = omitted_when_empty("best cosine to a seed song (fused)")
+    text_audio_similarity: Score | None = omitted_when_empty(
+        "cosine to the text prompt in the audio space (with a CLAP model)")
+
+
+class PlaylistItem(BaseModel):
+    position: int
+    song_id: str
+    score: Score = Field(description="relevance: tags, targets, seeds and prompt combined")
+    title: str | None
+    artist: str | None
+    duration_s: float | None
+    tempo_bpm: float | None
+    energy: float | None
+    camelot: str | None
+    reasons: PlaylistReasons
+
+
+class PlaylistOut(BaseModel):
+    items: list[PlaylistItem]
+    relaxed: list[str] = Field(description="constraints relaxed to fill the playlist, in order")
+    interpreted: dict[str, Any] = Field(description="what a text prompt was read as: text_tags "
+                                        "({dim: {tag: weight}}), text_audio (the model)")
 
 
 class ErrorDetail(BaseModel):

@@ -86,7 +86,7 @@ def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force
         meta = parse_metadata(read_file_metadata(p))
         result = catalog.ingest(p.read_bytes(), meta, filename=p.name,
                                 source_path=str(p.resolve()))
-        song_id = result.document["song_id"]
+        song_id = result.record.song_id
         manifest.record(p, song_id)
         return "ingested", song_id
 

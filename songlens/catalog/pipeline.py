@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,37 +14,19 @@ from typing import Any
 
 import numpy as np
 
+from songlens.catalog.record import SongRecord, songs_spec
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
-from songlens.content.taxonomy import DIMENSIONS, Taxonomy, load_taxonomy
+from songlens.content.taxonomy import Taxonomy, load_taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
 from songlens.errors import NotFound
 from songlens.settings import Settings
-from songlens.store import CollectionSpec, Filter, Hit, Match, Point, VectorStore
+from songlens.store import Filter, Hit, Match, Point, VectorStore
 
-__all__ = ["Catalog", "IngestResult", "songs_spec", "fuse_vectors", "title_key"]
+__all__ = ["Catalog", "IngestResult", "fuse_vectors"]
 
 log = logging.getLogger(__name__)
-
-#: Payload fields with an index: the ones playlists, similar-song filters and recall filter on.
-FLOAT_FIELDS = ("tempo_bpm", "energy", "danceability", "valence", "acousticness",
-                "instrumentalness", "loudness_db", "speechiness", "ingested_at", "duration_s")
-
-
-def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
-               segment_dim: int | None = None) -> CollectionSpec:
-    indexes: dict[str, Any] = {"artist_key": "keyword", "audio_hash": "keyword",
-                               "title_key": "keyword", "language": "keyword",
-                               "mode": "keyword", "camelot": "keyword"}
-    indexes |= {f"tag_{d}": "keyword" for d in DIMENSIONS}
-    indexes |= {f: "float" for f in FLOAT_FIELDS}
-    return CollectionSpec(name=name, key_field="song_id",
-                          dense={"audio": audio_dim, "text": text_dim,
-                                 "fused": audio_dim + text_dim, "tags": tags_dim},
-                          sparse=("lyrics",), indexes=indexes,
-                          multi={"segments": segment_dim} if segment_dim else {})
-
 
 def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
                  text_weight: float) -> np.ndarray:
@@ -56,21 +37,9 @@ def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
     return l2_normalise(np.concatenate([wa * l2_normalise(audio), wt * l2_normalise(text)]))
 
 
-def title_key(title: str, artist: str) -> str:
-    """Normalised ``title|artist`` for duplicate detection (case, width, spaces, brackets)."""
-    def norm(s: str) -> str:
-        s = unicodedata.normalize("NFKC", s).casefold()
-        for open_, close in (("(", ")"), ("[", "]"), ("（", "）"), ("【", "】")):
-            while open_ in s and close in s.split(open_, 1)[1]:
-                head, tail = s.split(open_, 1)
-                s = head + tail.split(close, 1)[1]
-        return "".join(ch for ch in s if ch.isalnum())
-    return f"{norm(title)}|{norm(artist)}"
-
-
 @dataclass
 class IngestResult:
-    document: dict[str, Any]
+    record: SongRecord
     replaced: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -125,8 +94,9 @@ class Catalog:
                             max_duration_s=a.max_duration_s, min_duration_s=a.min_duration_s)
 
     def analyse(self, audio: DecodedAudio, meta: SongMetadata, *,
-                timer: _Timer | None = None) -> tuple[dict[str, Any], Point]:
-        """Everything about one song, without touching the store: (document, point)."""
+                timer: _Timer | None = None) -> tuple[SongRecord, Point]:
+        """Everything about one song, without touching the store: the record and its point
+        (vectors only: the payload is written from the record when it is stored)."""
         from songlens.content.features import audio_features
         from songlens.content.tagging.audio_tags import audio_evidence
         from songlens.content.tagging.fusion import fuse_tags
@@ -163,48 +133,30 @@ class Catalog:
         fused = fuse_vectors(analysis.vector, text_vec,
                              audio_weight=self.settings.fusion.audio_weight,
                              text_weight=self.settings.fusion.text_weight)
-        doc = {
-            "song_id": meta.song_id or "",
-            "title": meta.title, "artist": meta.artist, "album": meta.album,
-            "duration_s": round(audio.duration_s, 3),
-            "tags": tags,
-            "audio_features": feats,
-            "language": {"primary": text.language.primary,
-                         "scores": {k: round(v, 4) for k, v in text.language.scores.items()},
-                         "source": text.language.source},
-            "keywords": list(text.keywords)[:20],
-            "sentiment": round(float(text.sentiment), 4),
-            "audio_hash": audio.content_hash,
-            "source": {"sample_rate": audio.source_sr, "channels": audio.source_channels},
-            "models": {"audio": self.models.audio.name, "text": self.models.text.name,
-                       "sentiment": self.models.sentiment.name if self.models.sentiment
-                       else "lexicon",
-                       "text_input": "lyrics" if readable else "tag-description"},
-        }
-        payload = dict(doc)
-        payload["title_key"] = title_key(meta.title, meta.artist)
-        payload["artist_key"] = title_key("", meta.artist).strip("|")
-        payload["language"] = text.language.primary
-        payload["language_detail"] = doc["language"]
-        for d in DIMENSIONS:
-            payload[f"tag_{d}"] = [t["tag"] for t in tags.get(d, [])]
-        for f in FLOAT_FIELDS:
-            if isinstance(feats.get(f), int | float):
-                payload[f] = float(feats[f])
-        for f in ("mode", "camelot", "key"):
-            if feats.get(f) is not None:
-                payload[f] = feats[f]
-        payload["tag_probs"] = {m: {t: round(float(p), 4) for t, p in probs.items()}
-                                for m, probs in analysis.tag_probs.items()}
+        record = SongRecord(
+            song_id=meta.song_id or "", title=meta.title, artist=meta.artist, album=meta.album,
+            duration_s=round(audio.duration_s, 3), tags=tags, audio_features=feats,
+            language={"primary": text.language.primary,
+                      "scores": {k: round(v, 4) for k, v in text.language.scores.items()},
+                      "source": text.language.source},
+            keywords=list(text.keywords)[:20], sentiment=round(float(text.sentiment), 4),
+            audio_hash=audio.content_hash,
+            source={"sample_rate": audio.source_sr, "channels": audio.source_channels},
+            models={"audio": self.models.audio.name, "text": self.models.text.name,
+                    "sentiment": self.models.sentiment.name if self.models.sentiment
+                    else "lexicon",
+                    "text_input": "lyrics" if readable else "tag-description"},
+            tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
+                       for m, probs in analysis.tag_probs.items()})
         vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
         if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
             vectors["tags"] = tags_vec
         if "segments" in self.spec.multi and analysis.patch_vectors is not None \
                 and len(analysis.patch_vectors):
             vectors["segments"] = segment_vectors(analysis.patch_vectors, hop=1)
-        point = Point(key="", payload=payload, vectors=vectors,
+        point = Point(key="", payload={}, vectors=vectors,
                       sparse={"lyrics": text.sparse} if text.sparse[0] else {})
-        return doc, point
+        return record, point
 
     # -- writes -------------------------------------------------------------------------------
     def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "",
@@ -218,28 +170,24 @@ class Catalog:
                        timer: _Timer | None = None, source_path: str | None = None
                        ) -> IngestResult:
         timer = timer or _Timer()
-        doc, point = self.analyse(audio, meta, timer=timer)
-        if source_path:
-            point.payload["source_path"] = source_path
+        record, point = self.analyse(audio, meta, timer=timer)
+        record.source_path = source_path
         with timer("store"), self._write_lock:
             same_audio = self._keys_with(Match("audio_hash", (audio.content_hash,)))
-            song_id = meta.song_id or (same_audio[0] if same_audio else
-                                       f"h{audio.content_hash[:20]}")
-            doc["song_id"] = point.key = song_id
-            point.payload["song_id"] = song_id
+            record.song_id = point.key = meta.song_id or (
+                same_audio[0] if same_audio else f"h{audio.content_hash[:20]}")
             now = time.time()
-            old = self.store.get(self.spec, [song_id])
-            point.payload["ingested_at"] = float(old[0].payload.get("ingested_at", now)) \
-                if old else now
-            point.payload["updated_at"] = now
-            doc["ingested_at"] = point.payload["ingested_at"]
+            old = self.store.get(self.spec, [record.song_id])
+            record.ingested_at = float(old[0].payload.get("ingested_at", now)) if old else now
+            record.updated_at = now
+            point.payload = record.to_payload()
             self.store.upsert(self.spec, [point])
-            replaced = [k for k in same_audio if k != song_id]
+            replaced = [k for k in same_audio if k != record.song_id]
             if replaced:  # the same recording under another id: the new one replaces it
                 self.store.delete(self.spec, replaced)
-        log.info("ingested %s (%s - %s) in %.2fs", song_id, meta.artist, meta.title,
+        log.info("ingested %s (%s - %s) in %.2fs", record.song_id, meta.artist, meta.title,
                  sum(timer.t.values()))
-        return IngestResult(document=doc, replaced=replaced, timings=dict(timer.t))
+        return IngestResult(record=record, replaced=replaced, timings=dict(timer.t))
 
     def delete(self, song_id: str) -> None:
         self.get_hit(song_id)
@@ -257,12 +205,8 @@ class Catalog:
             raise NotFound(f"no song with song_id {song_id!r}", song_id=song_id)
         return hits[0]
 
-    def get(self, song_id: str) -> dict[str, Any]:
-        return document_from_payload(self.get_hit(song_id).payload)
-
-    def find_by_hash(self, content_hash: str) -> str | None:
-        keys = self._keys_with(Match("audio_hash", (content_hash,)))
-        return keys[0] if keys else None
+    def get(self, song_id: str) -> SongRecord:
+        return SongRecord.from_payload(self.get_hit(song_id).payload)
 
     def count(self) -> int:
         return self.store.count(self.spec)
@@ -274,14 +218,3 @@ class Catalog:
         tags = {d: [{"tag": t, "score": float(w)} for t, w in ts.items()]
                 for d, ts in wanted.items()}
         return tag_profile_vector(tags, self.taxonomy)
-
-
-_DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",
-               "keywords", "sentiment", "audio_hash", "source", "models", "ingested_at")
-
-
-def document_from_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    doc = {k: payload.get(k) for k in _DOC_FIELDS}
-    doc["language"] = payload.get("language_detail") or {"primary": payload.get("language"),
-                                                         "scores": {}}
-    return doc

@@ -170,7 +170,7 @@ def show(
 ) -> None:
     """Show one song: tags with evidence, audio features."""
     with _opened(_settings(config, data_dir=data_dir)) as catalog:
-        doc = catalog.get(song_id)
+        doc = catalog.get(song_id).to_document()
     if as_json:
         console.print_json(json.dumps(doc, ensure_ascii=False))
         return
@@ -201,14 +201,15 @@ def similar(
     with _opened(_settings(config, data_dir=data_dir)) as catalog:
         items = similar_to_song(catalog, song_id, k=k, space=space)
     if as_json:
-        console.print_json(json.dumps({"items": items}, ensure_ascii=False))
+        from songlens.api.schemas import SimilarOut, to_json
+
+        console.print_json(json.dumps(to_json(SimilarOut, {"items": items}), ensure_ascii=False))
         return
     table = Table("#", "song_id", "score", "title", "artist", "why")
     for i, it in enumerate(items, 1):
-        r = it["reasons"]
-        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in r.get("shared_tags", {}).items())
-        table.add_row(str(i), it["song_id"], f"{it['score']:.3f}", it["title"] or "",
-                      it["artist"] or "", why)
+        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in it.reasons.shared_tags.items())
+        table.add_row(str(i), it.song_id, f"{it.score:.3f}", it.title or "", it.artist or "",
+                      why)
     console.print(table)
 
 
@@ -263,19 +264,20 @@ def playlist(
     with _opened(_settings(config, data_dir=data_dir)) as catalog:
         result = generate_playlist(catalog, req)
         paths = {h.key: h.payload.get("source_path") for h in catalog.store.get(
-            catalog.spec, [it["song_id"] for it in result.items])}
+            catalog.spec, [it.song_id for it in result.items])}
     if m3u:
         m3u.write_text(to_m3u(result, {k: v for k, v in paths.items() if v}), "utf-8")
     if as_json:
-        console.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
+        from songlens.api.schemas import PlaylistOut, to_json
+
+        console.print_json(json.dumps(to_json(PlaylistOut, result), ensure_ascii=False))
         return
     table = Table("#", "title", "artist", "bpm", "energy", "key", "why")
     for it in result.items:
-        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in
-                        it["reasons"].get("matched_tags", {}).items())
-        table.add_row(str(it["position"]), it["title"] or "", it["artist"] or "",
-                      f"{it['tempo_bpm'] or 0:.0f}", f"{it['energy'] or 0:.2f}",
-                      it["camelot"] or "", why)
+        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in it.reasons.matched_tags.items())
+        table.add_row(str(it.position), it.title or "", it.artist or "",
+                      f"{it.tempo_bpm or 0:.0f}", f"{it.energy or 0:.2f}", it.camelot or "",
+                      why)
     console.print(table)
     if result.relaxed:
         err.print("[yellow]relaxed:[/yellow] " + ", ".join(result.relaxed))

@@ -5,8 +5,9 @@ Every recaller gets its candidates through an injected search callable::
     search(vector, space, k, filter) -> list[(id, score, payload)]
 
 ``vector`` is a unit query vector (or None: "filter only, any order"), ``space`` the named vector
-to search, ``filter`` a :class:`SearchFilter` (or None). The lead wires Qdrant behind it;
-:class:`BruteForceIndex` is the numpy implementation used by the simulator and the tests.
+to search, ``filter`` a :class:`~songlens.catalog.filters.SongFilter` (or None).
+:func:`songlens.coldstart.store_search.store_search` puts Qdrant behind it; :class:`BruteForceIndex`
+is the numpy implementation used by the simulator and the tests.
 
 Strategies (all :class:`Recaller`):
 
@@ -24,16 +25,17 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from songlens.catalog.filters import SongFilter
 from songlens.coldstart.profiles import UserProfile, song_tag_scores
 from songlens.errors import InvalidInput
 
 __all__ = [
-    "SearchFilter", "SearchFn", "RecallItem", "SongQuery", "Recaller", "BruteForceIndex",
+    "SearchFn", "RecallItem", "SongQuery", "Recaller", "BruteForceIndex",
     "SongAudienceRecaller", "UserNewSongsRecaller", "OnboardingRecaller",
     "PopularityRecaller", "RandomRecaller", "ContentRecaller", "allocate_quotas",
     "tag_match",
@@ -42,38 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SearchFilter:
-    """Store-neutral filter.
-
-    ``ingested_after``: payload ``ingested_at >= value`` (new songs); ``exclude_ids``: keys to
-    leave out (already heard); ``tags_any``: ``{dim: tags}``, the point must carry one of the tags
-    of every listed dimension (payload ``tags.<dim>[].tag``); ``languages``: payload ``language``
-    is one of them.
-    """
-
-    ingested_after: float | None = None
-    exclude_ids: frozenset[str] = frozenset()
-    tags_any: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    languages: tuple[str, ...] = ()
-
-    def matches(self, key: str, payload: Mapping[str, Any]) -> bool:
-        if key in self.exclude_ids:
-            return False
-        if self.ingested_after is not None and float(
-                payload.get("ingested_at", -np.inf)) < self.ingested_after:
-            return False
-        if self.languages and payload.get("language") not in self.languages:
-            return False
-        if self.tags_any:
-            st = song_tag_scores(payload)
-            for dim, tags in self.tags_any.items():
-                if not set(tags) & set(st.get(dim, {})):
-                    return False
-        return True
-
-
-SearchFn = Callable[[np.ndarray | None, str, int, SearchFilter | None],
+SearchFn = Callable[[np.ndarray | None, str, int, SongFilter | None],
                     list[tuple[str, float, Mapping[str, Any]]]]
 
 
@@ -102,7 +73,7 @@ class Recaller(ABC):
 
     @abstractmethod
     def recall(self, *, k: int, user: UserProfile | None = None, song: SongQuery | None = None,
-               filter: SearchFilter | None = None) -> list[RecallItem]:
+               filter: SongFilter | None = None) -> list[RecallItem]:
         """Up to ``k`` items, best first."""
 
 
@@ -149,7 +120,7 @@ class BruteForceIndex:
         return self._cache[key][1]
 
     def __call__(self, vector: np.ndarray | None, space: str, k: int,
-                 filter: SearchFilter | None = None) -> list[tuple[str, float, Mapping[str, Any]]]:
+                 filter: SongFilter | None = None) -> list[tuple[str, float, Mapping[str, Any]]]:
         ids, mat = self._matrix(space)
         if not ids or k <= 0:
             return []
@@ -243,7 +214,7 @@ class UserNewSongsRecaller(Recaller):
         return src
 
     def recall(self, *, k: int, user: UserProfile | None = None, song: SongQuery | None = None,
-               filter: SearchFilter | None = None) -> list[RecallItem]:
+               filter: SongFilter | None = None) -> list[RecallItem]:
         if user is None:
             raise InvalidInput("UserNewSongsRecaller needs a user profile")
         src = self.sources(user)
@@ -252,8 +223,7 @@ class UserNewSongsRecaller(Recaller):
         filt = filter
         if self.new_since is not None:
             since = self.new_since()
-            base = filt or SearchFilter()
-            filt = SearchFilter(since, base.exclude_ids, base.tags_any, base.languages)
+            filt = (filt or SongFilter()).with_(ingested_after=since)
         quotas = allocate_quotas([s for _, _, s in src], k)
         per_source: list[list[RecallItem]] = []
         for (label, vec, _), q in zip(src, quotas, strict=True):
@@ -318,7 +288,7 @@ class SongAudienceRecaller(Recaller):
         self.tag_weight, self.overfetch = tag_weight, overfetch
 
     def recall(self, *, k: int, user: UserProfile | None = None, song: SongQuery | None = None,
-               filter: SearchFilter | None = None) -> list[RecallItem]:
+               filter: SongFilter | None = None) -> list[RecallItem]:
         if song is None or self.song_space not in song.vectors:
             raise InvalidInput(f"SongAudienceRecaller needs a song with a {self.song_space!r} "
                                f"vector")
@@ -355,7 +325,7 @@ class OnboardingRecaller(Recaller):
                                          overfetch=overfetch)
 
     def recall(self, *, k: int, user: UserProfile | None = None, song: SongQuery | None = None,
-               filter: SearchFilter | None = None) -> list[RecallItem]:
+               filter: SongFilter | None = None) -> list[RecallItem]:
         if user is None:
             raise InvalidInput("OnboardingRecaller needs a user profile")
         has_vec = bool(self._vec.sources(user))
@@ -363,11 +333,10 @@ class OnboardingRecaller(Recaller):
         k_tag = k if not has_vec else (round(k * self.tag_share) if chosen else 0)
         per_source, quotas = [], []
         if chosen and k_tag > 0:
-            base = filter or SearchFilter()
+            base = filter or SongFilter()
             items: dict[str, RecallItem] = {}
             for dim, tags in chosen.items():  # one search per chosen dimension, then merge
-                f = SearchFilter(base.ingested_after, base.exclude_ids, {dim: tags},
-                                 base.languages)
+                f = base.with_(tags={dim: tags})
                 vec = user.vector(self.space, "long")
                 for sid, score, payload in self.search(vec, self.space, k_tag * self.overfetch,
                                                         f):
@@ -393,7 +362,7 @@ class PopularityRecaller(Recaller):
         self.candidates, self.popularity = candidates, popularity
 
     def recall(self, *, k: int, user: UserProfile | None = None, song: SongQuery | None = None,
-               filter: SearchFilter | None = None) -> list[RecallItem]:
+               filter: SongFilter | None = None) -> list[RecallItem]:
         pop = self.popularity()
         excl = filter.exclude_ids if filter else frozenset()
         c = [s for s in self.candidates() if s not in excl]
@@ -411,7 +380,7 @@ class RandomRecaller(Recaller):
         self.rng = np.random.default_rng(seed)
 
     def recall(self, *, k: int, user: UserProfile | None = None, song: SongQuery | None = None,
-               filter: SearchFilter | None = None) -> list[RecallItem]:
+               filter: SongFilter | None = None) -> list[RecallItem]:
         excl = filter.exclude_ids if filter else frozenset()
         c = [s for s in self.candidates() if s not in excl]
         pick = self.rng.permutation(len(c))[:k]
@@ -427,7 +396,7 @@ class ContentRecaller(Recaller):
         self.search, self.space = search, space
 
     def recall(self, *, k: int, user: UserProfile | None = None, song: SongQuery | None = None,
-               filter: SearchFilter | None = None) -> list[RecallItem]:
+               filter: SongFilter | None = None) -> list[RecallItem]:
         if user is None:
             raise InvalidInput("ContentRecaller needs a user profile")
         v = user.vector(self.space, "long")

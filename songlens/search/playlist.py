@@ -31,12 +31,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput
-from songlens.store import Filter, Hit, Match, Range
+from songlens.store import Filter, Hit
 
-__all__ = ["PlaylistRequest", "Playlist", "generate_playlist", "ATTRIBUTES", "camelot_step"]
+__all__ = ["PlaylistRequest", "Playlist", "PlaylistItem", "generate_playlist", "to_m3u",
+           "ATTRIBUTES", "camelot_step"]
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +106,41 @@ class PlaylistRequest(BaseModel):
 
 
 @dataclass
+class PlaylistReasons:
+    """Why a track is in: the wanted tags it carries per dimension, its value of each
+    ``target_`` attribute, its best cosine to the seed songs (``fused``) and to a text prompt
+    (audio space, with a text-audio model)."""
+
+    matched_tags: dict[str, list[str]] = field(default_factory=dict)
+    attributes: dict[str, float] = field(default_factory=dict)
+    seed_similarity: float | None = None
+    text_audio_similarity: float | None = None
+
+
+@dataclass
+class PlaylistItem:
+    """One track: its place, relevance ``score``, the fields ordering used, and ``reasons``."""
+
+    position: int
+    song_id: str
+    score: float
+    title: str | None
+    artist: str | None
+    duration_s: float | None
+    tempo_bpm: float | None
+    energy: float | None
+    camelot: str | None
+    reasons: PlaylistReasons
+
+
+@dataclass
 class Playlist:
-    items: list[dict[str, Any]]
+    """The tracks in order; ``relaxed`` says which constraints were relaxed to fill it and
+    ``interpreted`` what a text prompt was read as (``text_tags``, ``text_audio``)."""
+
+    items: list[PlaylistItem]
     relaxed: list[str] = field(default_factory=list)
     interpreted: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"items": self.items, "relaxed": self.relaxed, "interpreted": self.interpreted}
 
 
 def camelot_step(a: str | None, b: str | None) -> int:
@@ -150,27 +180,22 @@ def _prompt_tags(catalog: Catalog, text: str) -> dict[str, dict[str, float]]:
     return {d: {t.tag: round(t.score, 3) for t in ts} for d, ts in fused.items() if ts}
 
 
-def _filter(catalog: Catalog, required: dict[str, dict[str, float]],
-            bounds: dict[str, tuple[float | None, float | None]], req: PlaylistRequest) -> Filter:
-    must: list[Any] = [Match(f"tag_{d}", tuple(tags)) for d, tags in required.items() if tags]
-    for name, (lo, hi) in bounds.items():
-        must.append(Range(ATTRIBUTES[name][0], gte=lo, lte=hi))
-    must_not = []
-    if req.exclude_artists:
-        from songlens.catalog.pipeline import title_key
-
-        must_not.append(Match("artist_key", tuple(title_key("", a).strip("|")
-                                                  for a in req.exclude_artists)))
-    return Filter(must=tuple(must), must_not=tuple(must_not),
-                  exclude_keys=tuple(req.exclude_songs) + tuple(req.seed_songs))
+def _filter(required: dict[str, dict[str, float]],
+            bounds: dict[str, tuple[float | None, float | None]], req: PlaylistRequest
+            ) -> Filter | None:
+    return SongFilter(tags={d: tuple(tags) for d, tags in required.items() if tags},
+                      ranges={ATTRIBUTES[name][0]: b for name, b in bounds.items()},
+                      exclude_artists=tuple(req.exclude_artists),
+                      exclude_ids=frozenset(req.exclude_songs) | frozenset(req.seed_songs)
+                      ).to_store()
 
 
 def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str, float],
                seed_sim: float | None, text_sim: float | None = None
-               ) -> tuple[float, dict[str, Any]]:
-    reasons: dict[str, Any] = {}
+               ) -> tuple[float, PlaylistReasons]:
+    reasons = PlaylistReasons(seed_similarity=seed_sim, text_audio_similarity=text_sim)
     score, weight = 0.0, 0.0
-    matched: dict[str, list[str]] = {}
+    matched = reasons.matched_tags
     song_tags = hit.payload.get("tags") or {}
     for dim, tags in wanted.items():
         have = {t["tag"]: t["score"] for t in song_tags.get(dim, [])}
@@ -180,15 +205,13 @@ def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str,
                 score += w * float(have[tag])
                 matched.setdefault(dim, []).append(tag)
     tag_part = score / weight if weight else 0.0
-    if matched:
-        reasons["matched_tags"] = matched
     fit_parts = []
     for name, target in targets.items():
         fieldname, scale = ATTRIBUTES[name]
         val = hit.payload.get(fieldname)
         if isinstance(val, int | float):
             fit_parts.append(float(np.exp(-abs(val - target) / scale)))
-            reasons.setdefault("attributes", {})[name] = round(float(val), 3)
+            reasons.attributes[name] = float(val)
         else:
             fit_parts.append(0.0)
     fit = float(np.mean(fit_parts)) if fit_parts else 0.0
@@ -196,12 +219,7 @@ def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str,
              (seed_sim if seed_sim is not None else 0.0, 1.0 if seed_sim is not None else 0.0),
              (text_sim if text_sim is not None else 0.0, 1.0 if text_sim is not None else 0.0)]
     total_w = sum(w for _, w in parts) or 1.0
-    rel = sum(v * w for v, w in parts) / total_w
-    if seed_sim is not None:
-        reasons["seed_similarity"] = round(seed_sim, 4)
-    if text_sim is not None:
-        reasons["text_audio_similarity"] = round(text_sim, 4)
-    return rel, reasons
+    return sum(v * w for v, w in parts) / total_w, reasons
 
 
 def _top(search: Callable[[int], list[Hit]], pool: int) -> list[Hit]:
@@ -219,7 +237,7 @@ def _top(search: Callable[[int], list[Hit]], pool: int) -> list[Hit]:
     return hits[:pool]
 
 
-def _candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dict[str, float]],
+def _candidates(catalog: Catalog, flt: Filter | None, wanted: dict[str, dict[str, float]],
                 seeds: list[Hit], pool: int, text_audio: np.ndarray | None = None) -> list[Hit]:
     if text_audio is None:
         return _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool)
@@ -233,8 +251,9 @@ def _candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dict[str, float
     return hits + [h for h in by_sound if h.key not in seen]
 
 
-def _tag_or_seed_candidates(catalog: Catalog, flt: Filter, wanted: dict[str, dict[str, float]],
-                            seeds: list[Hit], pool: int) -> list[Hit]:
+def _tag_or_seed_candidates(catalog: Catalog, flt: Filter | None,
+                            wanted: dict[str, dict[str, float]], seeds: list[Hit], pool: int
+                            ) -> list[Hit]:
     if seeds:
         positive = [s.vectors["fused"] for s in seeds]
         return _top(lambda n: catalog.store.recommend(catalog.spec, using="fused",
@@ -362,7 +381,7 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
             continue
         wanted = {d: dict(required.get(d, {})) | preferred.get(d, {})
                   for d in set(required) | set(preferred)}
-        flt = _filter(catalog, required, bounds, req)
+        flt = _filter(required, bounds, req)
         hits = _candidates(catalog, flt, wanted, seeds, pool, text_audio)
         if len(hits) >= req.length or step == RELAX_ORDER[-1]:
             break
@@ -384,11 +403,10 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     if spacing_relaxed:
         relaxed.append(f"artist spacing ({req.artist_spacing})")
     ordered = _order(picked, req.flow)
-    items = [{"position": i + 1, "song_id": h.key, "score": round(rel, 4),
-              "title": h.payload.get("title"), "artist": h.payload.get("artist"),
-              "duration_s": h.payload.get("duration_s"),
-              "tempo_bpm": h.payload.get("tempo_bpm"), "energy": h.payload.get("energy"),
-              "camelot": h.payload.get("camelot"), "reasons": reasons}
+    items = [PlaylistItem(position=i + 1, song_id=h.key, score=rel, title=h.payload.get("title"),
+                          artist=h.payload.get("artist"), duration_s=h.payload.get("duration_s"),
+                          tempo_bpm=h.payload.get("tempo_bpm"), energy=h.payload.get("energy"),
+                          camelot=h.payload.get("camelot"), reasons=reasons)
              for i, (h, rel, reasons) in enumerate(ordered)]
     return Playlist(items=items, relaxed=relaxed, interpreted=interpreted)
 
@@ -398,7 +416,7 @@ def to_m3u(playlist: Playlist, paths: dict[str, str] | None = None) -> str:
     ``songlens:song/<id>`` URI for songs with no known file)."""
     lines = ["#EXTM3U"]
     for it in playlist.items:
-        secs = int(round(it.get("duration_s") or -1))
-        lines.append(f"#EXTINF:{secs},{it.get('artist') or ''} - {it.get('title') or ''}")
-        lines.append((paths or {}).get(it["song_id"]) or f"songlens:song/{it['song_id']}")
+        secs = int(round(it.duration_s or -1))
+        lines.append(f"#EXTINF:{secs},{it.artist or ''} - {it.title or ''}")
+        lines.append((paths or {}).get(it.song_id) or f"songlens:song/{it.song_id}")
     return "\n".join(lines) + "\n"

@@ -1,28 +1,37 @@
-"""Similar-song lookup: by song, by audio clip, by text; with duplicates excluded and reasons."""
+"""Similar-song lookup: by song, by example songs, by audio clip, by text; with the query's own
+duplicates left out and the reasons each song came up."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from songlens.catalog.pipeline import Catalog, title_key
+from songlens.catalog.filters import SongFilter
+from songlens.catalog.pipeline import Catalog
+from songlens.catalog.record import tag_field
 from songlens.content.metadata import SongMetadata
-from songlens.content.taxonomy import DIMENSIONS
+from songlens.content.taxonomy import DIMENSIONS, Taxonomy
 from songlens.embeddings.encoders import segment_vectors
 from songlens.errors import InvalidInput
-from songlens.store import Filter, Hit, Match, Prefetch, Range
+from songlens.search.playlist import camelot_step  # moves to content.features
+from songlens.store import Hit, Prefetch
 
-__all__ = ["Space", "SimilarFilters", "similar_to_song", "similar_to_audio", "similar_to_text",
-           "similar_to_examples", "reasons_for"]
+__all__ = ["Space", "SPACES", "SimilarFilters", "SimilarSong", "Reasons", "similar_to_song",
+           "similar_to_audio", "similar_to_text", "similar_to_examples", "reasons_for"]
 
 log = logging.getLogger(__name__)
 
 Space = Literal["fused", "audio", "text", "tags", "hybrid"]
 SPACES = ("fused", "audio", "text", "tags", "hybrid")
+#: spaces a query by example songs can use (Qdrant's recommend query needs one named vector)
+EXAMPLE_SPACES = ("fused", "audio", "text", "tags")
+DAY = 86_400.0
 
 
 class SimilarFilters(BaseModel):
@@ -35,67 +44,68 @@ class SimilarFilters(BaseModel):
     exclude_artists: list[str] = Field(default_factory=list)
     days: float | None = Field(None, gt=0, description="only songs ingested in the last N days")
 
-    def to_filter(self, catalog: Catalog, *, now: float | None = None) -> Filter | None:
-        must: list = []
-        if self.language:
-            must.append(Match("tag_language", tuple(catalog.taxonomy.canonical("language", t)
-                                                    for t in self.language)))
-        if self.style:
-            must.append(Match("tag_style", tuple(catalog.taxonomy.canonical("style", t)
-                                                 for t in self.style)))
+    def to_song_filter(self, taxonomy: Taxonomy, *, now: float | None = None) -> SongFilter:
+        """The filter these choices mean; tags are made canonical (raises
+        :class:`~songlens.errors.UnknownTag`)."""
+        tags = {dim: tuple(taxonomy.canonical(dim, t) for t in names)
+                for dim, names in (("language", self.language), ("style", self.style)) if names}
+        ranges = {}
         if self.min_tempo is not None or self.max_tempo is not None:
-            must.append(Range("tempo_bpm", gte=self.min_tempo, lte=self.max_tempo))
-        if self.days is not None:
-            must.append(Range("ingested_at", gte=(now or time.time()) - self.days * 86400))
-        must_not = []
-        if self.exclude_artists:
-            must_not.append(Match("artist_key", tuple(title_key("", a).strip("|")
-                                                      for a in self.exclude_artists)))
-        return Filter(must=tuple(must), must_not=tuple(must_not)) if must or must_not else None
-_KEYS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+            ranges["tempo_bpm"] = (self.min_tempo, self.max_tempo)
+        since = None if self.days is None else (now or time.time()) - self.days * DAY
+        return SongFilter(tags=tags, ranges=ranges, ingested_after=since,
+                          exclude_artists=tuple(self.exclude_artists))
 
 
-def _check(k: int, space: str) -> None:
+@dataclass
+class Reasons:
+    """Why a song came up: the vector that matched and its cosine; with a known query song also
+    the tags both carry per dimension, the tempo difference and whether the keys mix (Camelot
+    neighbours)."""
+
+    matched: str
+    similarity: float
+    shared_tags: dict[str, list[str]] = field(default_factory=dict)
+    tempo_diff_bpm: float | None = None
+    key_compatible: bool | None = None
+
+
+@dataclass
+class SimilarSong:
+    song_id: str
+    score: float
+    title: str | None
+    artist: str | None
+    reasons: Reasons
+
+
+def _check(k: int, space: str, allowed: tuple[str, ...] = SPACES) -> None:
     if not 1 <= k <= 200:
         raise InvalidInput(f"k must be between 1 and 200, got {k}")
-    if space not in SPACES:
-        raise InvalidInput(f"unknown space {space!r}; allowed: {', '.join(SPACES)}")
+    if space not in allowed:
+        raise InvalidInput(f"unknown space {space!r}; allowed: {', '.join(allowed)}")
 
 
-def reasons_for(query: dict[str, Any] | None, hit: Hit, space: str) -> dict[str, Any]:
-    """Why ``hit`` came up: the vector that matched, shared tags per dimension, tempo and key
-    closeness (when the query song is known)."""
-    out: dict[str, Any] = {"matched": space, "similarity": round(hit.score, 4)}
+def reasons_for(query: Mapping[str, Any] | None, hit: Hit, space: str) -> Reasons:
+    """Why ``hit`` came up for the song whose payload is ``query`` (None: a clip or a text)."""
+    out = Reasons(matched=space, similarity=hit.score)
     if not query:
         return out
-    shared = {}
     for d in DIMENSIONS:
-        common = [t for t in query.get(f"tag_{d}", []) if t in set(hit.payload.get(f"tag_{d}", []))]
+        theirs = set(hit.payload.get(tag_field(d), []))
+        common = [t for t in query.get(tag_field(d), []) if t in theirs]
         if common:
-            shared[d] = common
-    if shared:
-        out["shared_tags"] = shared
+            out.shared_tags[d] = common
     qt, ht = query.get("tempo_bpm"), hit.payload.get("tempo_bpm")
     if qt and ht:
-        out["tempo_diff_bpm"] = round(abs(float(qt) - float(ht)), 1)
+        out.tempo_diff_bpm = abs(float(qt) - float(ht))
     qc, hc = query.get("camelot"), hit.payload.get("camelot")
     if qc and hc:
-        out["key_compatible"] = _camelot_compatible(qc, hc)
+        out.key_compatible = camelot_step(qc, hc) <= 1
     return out
 
 
-def _camelot_compatible(a: str, b: str) -> bool:
-    """Same Camelot code, ±1 on the wheel with the same letter, or the relative major/minor."""
-    try:
-        na, la, nb, lb = int(a[:-1]), a[-1], int(b[:-1]), b[-1]
-    except (ValueError, IndexError):
-        return False
-    if la == lb:
-        return (na - nb) % 12 in (0, 1, 11)
-    return na == nb
-
-
-def _dedupe(hits: list[Hit], query: dict[str, Any] | None, k: int) -> list[Hit]:
+def _dedupe(hits: list[Hit], query: Mapping[str, Any] | None, k: int) -> list[Hit]:
     """Drop the query's own duplicates (same audio or same normalised title+artist) and repeats
     of one recording among the results."""
     seen_hash, seen_title = set(), set()
@@ -116,17 +126,24 @@ def _dedupe(hits: list[Hit], query: dict[str, Any] | None, k: int) -> list[Hit]:
     return out
 
 
-def _items(hits: list[Hit], query: dict[str, Any] | None, space: str) -> list[dict[str, Any]]:
-    return [{"song_id": h.key, "score": round(h.score, 4), "title": h.payload.get("title"),
-             "artist": h.payload.get("artist"), "reasons": reasons_for(query, h, space)}
+def _songs(hits: list[Hit], query: Mapping[str, Any] | None, space: str) -> list[SimilarSong]:
+    return [SimilarSong(song_id=h.key, score=h.score, title=h.payload.get("title"),
+                        artist=h.payload.get("artist"), reasons=reasons_for(query, h, space))
             for h in hits]
 
 
+def _excluding(filter: SongFilter | None, ids: list[str]) -> SongFilter:
+    base = filter or SongFilter()
+    return base.with_(exclude_ids=base.exclude_ids | frozenset(ids))
+
+
 def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str = "fused",
-                    filter: Filter | None = None) -> list[dict[str, Any]]:
+                    filter: SongFilter | None = None) -> list[SimilarSong]:
+    """Songs near ``song_id`` in one space; ``hybrid`` fuses the audio, text and sparse lyrics
+    searches by reciprocal rank."""
     _check(k, space)
     hit = catalog.get_hit(song_id, with_vectors=True)
-    flt = Filter(exclude_keys=(song_id,)).and_(filter)
+    flt = _excluding(filter, [song_id]).to_store()
     if space == "hybrid":
         prefetch = [Prefetch("audio", hit.vectors["audio"], 50),
                     Prefetch("text", hit.vectors["text"], 50)]
@@ -137,52 +154,51 @@ def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str =
     else:
         hits = catalog.store.search(catalog.spec, using=space, vector=hit.vectors[space],
                                     limit=k + 10, filter=flt)
-    return _items(_dedupe(hits, hit.payload, k), hit.payload, space)
+    return _songs(_dedupe(hits, hit.payload, k), hit.payload, space)
 
 
 def similar_to_examples(catalog: Catalog, positive: list[str], negative: list[str] = (), *,
                         k: int = 10, space: str = "fused",
-                        filter: Filter | None = None) -> list[dict[str, Any]]:
+                        filter: SongFilter | None = None) -> list[SimilarSong]:
     """Qdrant's recommend query: like the ``positive`` songs, unlike the ``negative`` ones."""
-    if space == "hybrid":
-        space = "fused"
-    _check(k, space)
+    _check(k, space, EXAMPLE_SPACES)
     if not positive:
         raise InvalidInput("positive must name at least one song")
     pos = [catalog.get_hit(s, with_vectors=True) for s in positive]
     neg = [catalog.get_hit(s, with_vectors=True) for s in negative]
-    flt = Filter(exclude_keys=tuple(positive) + tuple(negative)).and_(filter)
+    flt = _excluding(filter, [*positive, *negative]).to_store()
     hits = catalog.store.recommend(catalog.spec, using=space,
                                    positive=[h.vectors[space] for h in pos],
                                    negative=[h.vectors[space] for h in neg], limit=k + 10,
                                    filter=flt)
-    return _items(_dedupe(hits, pos[0].payload, k), pos[0].payload, space)
+    return _songs(_dedupe(hits, pos[0].payload, k), pos[0].payload, space)
 
 
 def similar_to_audio(catalog: Catalog, data: bytes, *, filename: str = "", k: int = 10,
-                     filter: Filter | None = None) -> list[dict[str, Any]]:
+                     filter: SongFilter | None = None) -> list[SimilarSong]:
     """Songs that sound like an uploaded clip (the audio space)."""
     _check(k, "audio")
+    flt = filter.to_store() if filter else None
     audio = catalog.decode(data, filename)
     analysis = catalog.models.audio.analyse(audio.y)
     if "segments" not in catalog.spec.multi or analysis.patch_vectors is None \
             or not len(analysis.patch_vectors):
         hits = catalog.store.search(catalog.spec, using="audio", vector=analysis.vector,
-                                    limit=k, filter=filter)
-        return _items(hits, None, "audio")
+                                    limit=k, filter=flt)
+        return _songs(hits, None, "audio")
     # Whole-track vectors shortlist; segment MaxSim re-ranks, so an excerpt finds its recording
     # (benchmarks/near_duplicates.py). Scores become the mean best cosine per query segment.
     query = segment_vectors(analysis.patch_vectors, hop=1, max_rows=64)
     hits = catalog.store.rerank(catalog.spec, prefetch=Prefetch("audio", analysis.vector,
                                                                 limit=max(100, 4 * k)),
-                                using="segments", vectors=query, limit=k, filter=filter)
+                                using="segments", vectors=query, limit=k, filter=flt)
     for h in hits:
         h.score /= len(query)
-    return _items(hits, None, "audio+segments")
+    return _songs(hits, None, "audio+segments")
 
 
 def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
-                    filter: Filter | None = None) -> list[dict[str, Any]]:
+                    filter: SongFilter | None = None) -> list[SimilarSong]:
     """Songs for a free-text query: the dense text space and the sparse lyrics vector, fused by
     reciprocal rank; with a CLAP model configured, the audio space joins through its text tower."""
     from songlens.content.text.analyse import analyse_text
@@ -198,6 +214,7 @@ def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
     clap = catalog.models.audio.encode_text([text])
     if clap is not None:
         prefetch.append(Prefetch("audio", np.asarray(clap[0]), limit=max(50, k)))
-    hits = catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k, filter=filter)
+    hits = catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k,
+                                filter=filter.to_store() if filter else None)
     matched = "+".join(p.using for p in prefetch)
-    return _items(hits, None, matched)
+    return _songs(hits, None, matched)

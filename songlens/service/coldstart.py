@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.coldstart.events import signal_weight, validate_batch
 from songlens.coldstart.feedback_log import FeedbackLog, LoggedEvent
@@ -43,7 +44,6 @@ from songlens.coldstart.profiles import (
 from songlens.coldstart.recall import (
     OnboardingRecaller,
     RecallItem,
-    SearchFilter,
     SearchFn,
     SongAudienceRecaller,
     SongQuery,
@@ -78,7 +78,7 @@ def _capturing(search: SearchFn) -> tuple[SearchFn, dict[str, Mapping[str, Any]]
     seen: dict[str, Mapping[str, Any]] = {}
 
     def wrapped(vector: np.ndarray | None, space: str, k: int,
-                filter: SearchFilter | None = None) -> list[tuple[str, float, Mapping[str, Any]]]:
+                filter: SongFilter | None = None) -> list[tuple[str, float, Mapping[str, Any]]]:
         hits = search(vector, space, k, filter)
         seen.update((key, payload) for key, _, payload in hits)
         return hits
@@ -374,7 +374,7 @@ class ColdStartService:
         rec = SongAudienceRecaller(search, song_space=self.space, user_spaces=spaces,
                                    tag_weight=self.cs.recall_tag_weight)
         items = rec.recall(k=k, song=SongQuery(song_id, hit.payload, hit.vectors or {}),
-                           filter=SearchFilter(exclude_ids=heard))
+                           filter=SongFilter(exclude_ids=heard))
         return {"mode": "song_audience", "song_id": song_id, "items": [
             {"user_id": it.id, "score": round(it.score, 6), "reason": it.reason,
              "matched_tags": _matched_tags(payloads[it.id].get("tag_affinity") or {},
@@ -389,7 +389,7 @@ class ColdStartService:
         heard = frozenset(le.event.song_id for le in self.log.iter_events(user_id=user_id)
                           if le.event.event != "impression")
         search, payloads = _capturing(self.songs_search)
-        filt = SearchFilter(ingested_after=time.time() - days * DAY, exclude_ids=heard)
+        filt = SongFilter(ingested_after=time.time() - days * DAY, exclude_ids=heard)
         rec = UserNewSongsRecaller(search, space=self.space, short_share=self.cs.short_share,
                                    tag_weight=self.cs.recall_tag_weight)
         if rec.sources(profile):
@@ -432,7 +432,7 @@ class ColdStartService:
             liked_song_payloads=[hits[s].payload for s in liked])
         search, payloads = _capturing(self.songs_search)
         items = OnboardingRecaller(search, space=self.space).recall(
-            k=k, user=profile, filter=SearchFilter(exclude_ids=frozenset(liked)))
+            k=k, user=profile, filter=SongFilter(exclude_ids=frozenset(liked)))
         saved = False
         if user_id is not None:
             with self._lock:

@@ -124,7 +124,7 @@ def assert_error(resp, status: int, code: str, match: str = "") -> None:
 
 
 def song_tags(world, sid: str, dim: str) -> list[str]:
-    return [t["tag"] for t in world.catalog.get(sid)["tags"][dim]]
+    return [t["tag"] for t in world.catalog.get(sid).tags[dim]]
 
 
 def test_profiles_move_toward_liked_songs(world, fed):

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from songlens.catalog.filters import SongFilter
 from songlens.coldstart.events import Event
 from songlens.coldstart.profiles import UserProfile, onboarding_profile
 from songlens.coldstart.recall import (
@@ -9,7 +10,6 @@ from songlens.coldstart.recall import (
     OnboardingRecaller,
     PopularityRecaller,
     RandomRecaller,
-    SearchFilter,
     SongAudienceRecaller,
     SongQuery,
     UserNewSongsRecaller,
@@ -64,12 +64,12 @@ def test_allocate_quotas():
 
 def test_bruteforce_filter(world):
     _, index, meta = world
-    hits = index(meta["s0"][1], "fused", 10, SearchFilter(ingested_after=T0,
+    hits = index(meta["s0"][1], "fused", 10, SongFilter(ingested_after=T0,
                                                          exclude_ids=frozenset({"s150"})))
     assert len(hits) == 10 and all(h[2]["ingested_at"] >= T0 for h in hits)
     assert "s150" not in {h[0] for h in hits}
     assert [h[1] for h in hits] == sorted((h[1] for h in hits), reverse=True)
-    tagged = index(None, "fused", 500, SearchFilter(tags_any={"style": ("古典",)}))
+    tagged = index(None, "fused", 500, SongFilter(tags={"style": ("古典",)}))
     assert len(tagged) == 100
 
 
@@ -78,7 +78,7 @@ def test_multi_interest_quotas_and_dedupe(world):
     p = profile_liking(meta, {0, 1}, n=20)
     assert len(p.interests()) == 2
     rec = UserNewSongsRecaller(index, short_share=0.0)
-    items = rec.recall(k=20, user=p, filter=SearchFilter(ingested_after=T0))
+    items = rec.recall(k=20, user=p, filter=SongFilter(ingested_after=T0))
     assert len(items) == 20 and len({it.id for it in items}) == 20
     by_reason = {}
     for it in items:
@@ -91,7 +91,7 @@ def test_multi_interest_quotas_and_dedupe(world):
     assert styles == {0, 1}  # both tastes served, the third style not
     assert all(meta[it.id][2]["ingested_at"] >= T0 for it in items)
     # a single long-term vector (content baseline) serves mostly one side of the taste
-    content = ContentRecaller(index).recall(k=20, user=p, filter=SearchFilter(ingested_after=T0))
+    content = ContentRecaller(index).recall(k=20, user=p, filter=SongFilter(ingested_after=T0))
     assert len(content) == 20
 
 
@@ -102,7 +102,7 @@ def test_quota_shortfall_goes_to_leftovers(world):
     excl = frozenset(s for s, (k, _, pl) in meta.items() if k == 1 and pl["ingested_at"] >= T0
                      and int(s[1:]) > 170)
     items = UserNewSongsRecaller(index, short_share=0.0).recall(
-        k=30, user=p, filter=SearchFilter(ingested_after=T0, exclude_ids=excl))
+        k=30, user=p, filter=SongFilter(ingested_after=T0, exclude_ids=excl))
     assert len(items) == 30 and not ({it.id for it in items} & excl)
 
 
@@ -125,7 +125,7 @@ def test_onboarding_recall(world):
     _, index, meta = world
     liked = [{"fused": meta["s2"][1]}]  # a style-2 song
     p = onboarding_profile("new", tags={"style": ["古典"]}, liked_song_vectors=liked, ts=T0)
-    items = OnboardingRecaller(index).recall(k=20, user=p, filter=SearchFilter(ingested_after=T0))
+    items = OnboardingRecaller(index).recall(k=20, user=p, filter=SongFilter(ingested_after=T0))
     styles = [meta[it.id][0] for it in items]
     assert len(items) == 20 and set(styles) == {1, 2}
     tags_only = onboarding_profile("t", tags={"style": ["民谣"]}, ts=T0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from songlens.catalog.pipeline import fuse_vectors, title_key
+from songlens.catalog.pipeline import fuse_vectors
+from songlens.catalog.record import SongRecord
 from songlens.embeddings.encoders import l2_normalise
 from songlens.errors import UnknownTag
 from songlens.search.playlist import PlaylistRequest, camelot_step, generate_playlist, to_m3u
@@ -33,13 +34,11 @@ def synth(catalog):
         audio = l2_normalise(rng.normal(size=spec.dense["audio"]))
         text = l2_normalise(rng.normal(size=spec.dense["text"]))
         artist = f"歌手{i % 6}"
-        payload = {"title": f"歌{i}", "artist": artist,
-                   "artist_key": title_key("", artist).strip("|"),
-                   "title_key": title_key(f"歌{i}", artist), "audio_hash": f"h{i}",
-                   "tags": tags, "tag_scene": [scene], "tag_emotion": [emotion],
-                   "tag_language": ["华语"], "tag_style": [], "tag_theme": [],
-                   "energy": i / 60, "tempo_bpm": 80.0 + i * 2, "camelot": KEYS[i % 6],
-                   "duration_s": 200.0, "valence": 0.5}
+        payload = SongRecord(song_id=f"p{i:02d}", title=f"歌{i}", artist=artist, tags=tags,
+                             duration_s=200.0, audio_hash=f"h{i}",
+                             audio_features={"energy": i / 60, "tempo_bpm": 80.0 + i * 2,
+                                             "camelot": KEYS[i % 6], "valence": 0.5}
+                             ).to_payload()
         points.append(Point(key=f"p{i:02d}", payload=payload, vectors={
             "audio": audio, "text": text,
             "fused": fuse_vectors(audio, text, audio_weight=0.65, text_weight=0.35),
@@ -50,7 +49,7 @@ def synth(catalog):
 
 
 def _ids(pl):
-    return [it["song_id"] for it in pl.items]
+    return [it.song_id for it in pl.items]
 
 
 def test_required_tags_are_honoured(synth):
@@ -58,15 +57,15 @@ def test_required_tags_are_honoured(synth):
                                                   length=3))
     assert len(pl.items) == 3 and not pl.relaxed
     for it in pl.items:
-        song = synth.get(it["song_id"])
+        song = synth.get(it.song_id).to_document()
         assert song["tags"]["scene"][0]["tag"] == "运动"
         assert song["tags"]["emotion"][0]["tag"] == "兴奋"
-        assert it["reasons"]["matched_tags"]["scene"] == ["运动"]
+        assert it.reasons.matched_tags["scene"] == ["运动"]
 
 
 def test_english_aliases_and_unknown_tags(synth):
     pl = generate_playlist(synth, PlaylistRequest(tags={"scene": ["workout"]}, length=5))
-    assert all(synth.get(i)["tags"]["scene"][0]["tag"] == "运动" for i in _ids(pl))
+    assert all(synth.get(i).tags["scene"][0]["tag"] == "运动" for i in _ids(pl))
     with pytest.raises(UnknownTag, match="allowed: 清晨"):
         generate_playlist(synth, PlaylistRequest(tags={"scene": ["蹦迪"]}))
     # languages also by code, as catalogues write them
@@ -89,7 +88,7 @@ def test_artist_spacing_and_determinism(synth):
     req = PlaylistRequest(tags={"language": ["华语"]}, length=20, artist_spacing=4,
                           diversity=0.5, seed=7)
     pl = generate_playlist(synth, req)
-    artists = [it["artist"] for it in pl.items]
+    artists = [it.artist for it in pl.items]
     for i in range(len(artists)):
         assert artists[i] not in artists[max(0, i - 4):i]
     assert _ids(generate_playlist(synth, req)) == _ids(pl)
@@ -98,16 +97,16 @@ def test_artist_spacing_and_determinism(synth):
 def test_bounds_targets_and_flow(synth):
     pl = generate_playlist(synth, PlaylistRequest(tags={"language": ["华语"]}, min_tempo=150,
                                                   max_energy=0.9, length=8, flow="rising"))
-    assert all(it["tempo_bpm"] >= 150 for it in pl.items)
-    energies = [it["energy"] for it in pl.items]
+    assert all(it.tempo_bpm >= 150 for it in pl.items)
+    energies = [it.energy for it in pl.items]
     assert energies == sorted(energies) and max(energies) <= 0.9
     pl = generate_playlist(synth, PlaylistRequest(tags={"language": ["华语"]},
                                                   target_energy=0.0, length=5, diversity=0.0))
-    assert max(it["energy"] for it in pl.items) < 0.2
+    assert max(it.energy for it in pl.items) < 0.2
     pl = generate_playlist(synth, PlaylistRequest(tags={"language": ["华语"]}, length=12,
                                                   flow="harmonic"))
     pairs = zip(pl.items, pl.items[1:], strict=False)
-    steps = [camelot_step(a["camelot"], b["camelot"]) for a, b in pairs]
+    steps = [camelot_step(a.camelot, b.camelot) for a, b in pairs]
     assert sum(s <= 1 for s in steps) >= len(steps) - 2
 
 
@@ -116,7 +115,7 @@ def test_seeds_exclusions_and_m3u(synth):
                                                   exclude_songs=["p06"], length=10))
     ids = _ids(pl)
     assert "p00" not in ids and "p06" not in ids
-    assert all(it["artist"] != "歌手1" for it in pl.items)
+    assert all(it.artist != "歌手1" for it in pl.items)
     text = to_m3u(pl)
     assert text.startswith("#EXTM3U\n#EXTINF:200,歌手") and "songlens:song/" in text
 

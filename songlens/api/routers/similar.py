@@ -10,9 +10,25 @@ from starlette.concurrency import run_in_threadpool
 from songlens.api.deps import CatalogDep, SettingsDep
 from songlens.api.schemas import ErrorOut, SimilarOut, SimilarQuery, inline_json_schema
 from songlens.errors import InvalidInput, InvalidJSON, PayloadTooLarge
-from songlens.search.similar import similar_to_audio, similar_to_examples, similar_to_text
+from songlens.search.similar import (
+    SimilarFilters,
+    similar_to_audio,
+    similar_to_examples,
+    similar_to_text,
+)
 
 router = APIRouter(prefix="/v1", tags=["similar"])
+
+
+def _form_filters(raw: object) -> SimilarFilters:
+    if raw is None or raw == "":
+        return SimilarFilters()
+    if not isinstance(raw, str):
+        raise InvalidInput("the 'filters' part must be a JSON string, not a file")
+    try:
+        return SimilarFilters.model_validate_json(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"filters: {exc}") from exc
 
 ERRORS = {s: {"model": ErrorOut} for s in (400, 413, 415, 422)}
 
@@ -23,8 +39,13 @@ ERRORS = {s: {"model": ErrorOut} for s in (400, 413, 415, 422)}
                  "multipart/form-data": {"schema": {
                      "type": "object", "required": ["audio"],
                      "properties": {"audio": {"type": "string", "format": "binary"},
-                                    "k": {"type": "integer", "default": 10}}}}}}})
+                                    "k": {"type": "integer", "default": 10},
+                                    "filters": {"type": "string", "description":
+                                                "JSON: the filters object of the JSON body"}}}}}}})
 async def similar(request: Request, catalog: CatalogDep, settings: SettingsDep) -> dict:
+    """Songs like an audio clip (multipart ``audio``, optional ``k`` and ``filters``; the audio
+    space), like example songs (JSON ``positive``/``negative``, in ``space``), or for a text
+    (JSON ``text``: the text and lyrics spaces, and audio with a CLAP model)."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         form = await request.form(max_part_size=int(settings.audio.max_upload_mb * 2**20))
@@ -35,11 +56,13 @@ async def similar(request: Request, catalog: CatalogDep, settings: SettingsDep) 
             k = int(form.get("k") or 10)
         except ValueError as exc:
             raise InvalidInput(f"k must be an integer, got {form.get('k')!r}") from exc
+        filters = _form_filters(form.get("filters"))
         data = await upload.read()
         if len(data) > settings.audio.max_upload_mb * 2**20:
             raise PayloadTooLarge("audio upload exceeds the size limit")
         items = await run_in_threadpool(similar_to_audio, catalog, data,
-                                        filename=upload.filename or "", k=k)
+                                        filename=upload.filename or "", k=k,
+                                        filter=filters.to_song_filter(catalog.taxonomy))
         return {"items": items}
     raw = await request.body()
     try:
@@ -49,7 +72,7 @@ async def similar(request: Request, catalog: CatalogDep, settings: SettingsDep) 
     except ValueError as exc:
         raise InvalidInput(f'body must be {{"text": "..."}} or {{"positive": [song ids]}}: '
                            f"{exc}") from exc
-    flt = body.filters.to_filter(catalog)
+    flt = body.filters.to_song_filter(catalog.taxonomy)
     if body.positive:
         items = await run_in_threadpool(similar_to_examples, catalog, body.positive,
                                         body.negative, k=body.k, space=body.space, filter=flt)

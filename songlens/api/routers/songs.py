@@ -37,7 +37,7 @@ def ingest_song(
     meta = parse_metadata(metadata)
     data = read_upload(audio, settings.audio.max_upload_mb)
     result = catalog.ingest(data, meta, filename=audio.filename or "")
-    doc = dict(result.document)
+    doc = result.record.to_document()
     if result.replaced:
         doc["replaced"] = result.replaced
     return doc
@@ -45,7 +45,7 @@ def ingest_song(
 
 @router.get("/{song_id}", response_model=SongOut, responses=ERRORS)
 def get_song(song_id: str, catalog: CatalogDep) -> dict:
-    return catalog.get(song_id)
+    return catalog.get(song_id).to_document()
 
 
 @router.delete("/{song_id}", status_code=204, responses=ERRORS)
@@ -71,4 +71,4 @@ def similar_songs(
                              max_tempo=max_tempo, exclude_artists=exclude_artist or [],
                              days=days)
     return {"items": similar_to_song(catalog, song_id, k=k, space=space,
-                                     filter=filters.to_filter(catalog))}
+                                     filter=filters.to_song_filter(catalog.taxonomy))}

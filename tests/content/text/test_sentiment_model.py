@@ -115,7 +115,7 @@ def test_catalog_uses_the_configured_model(model_dir, test_settings_factory, mod
                       models=Models(audio=models.audio, text=models.text, sentiment=sentiment))
         meta = parse_metadata({"song_id": "s1", "title": "夜曲", "lyrics": LYRICS,
                                "comments": [{"text": t, "likes": n} for t, n in COMMENTS]})
-        doc = cat.ingest(music_clips["feelings"], meta, filename="f.ogg").document
+        doc = cat.ingest(music_clips["feelings"], meta, filename="f.ogg").record.to_document()
         assert doc["models"]["sentiment"] == "sentiment:tiny-bert-sentiment"
         expected = analyse_text(title="夜曲", artist="", lyrics=LYRICS, comments=COMMENTS,
                                 valence_model=sentiment.valence).sentiment

@@ -1,0 +1,91 @@
+"""Which songs a query may return: one filter type for similar songs, playlists and recall.
+
+A :class:`SongFilter` speaks in the song record's terms (tags per dimension, primary language,
+numeric audio features, when a song arrived, artists and ids to leave out). It becomes the
+store's :class:`~songlens.store.Filter` with :meth:`SongFilter.to_store`, and
+:meth:`SongFilter.matches` applies the same rules to a payload in memory (the brute-force index
+of the simulator and the tests), so both paths agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from songlens.catalog.record import artist_key, song_tag_scores, tag_field
+from songlens.store import Filter, Match, Range
+
+__all__ = ["SongFilter"]
+
+
+@dataclass(frozen=True)
+class SongFilter:
+    """All conditions must hold (AND); an empty filter lets everything through.
+
+    ``tags``: ``{dim: tags}``, a song must carry one of the tags of every listed dimension;
+    ``languages``: the song's primary language is one of these tags; ``ranges``: payload field →
+    ``(min, max)`` inclusive, either end None (``{"tempo_bpm": (120, None)}``);
+    ``ingested_after``: ``ingested_at >= value`` (unix seconds); ``exclude_artists``: artist
+    names (compared folded); ``exclude_ids``: song (or user) ids to leave out.
+    """
+
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    languages: tuple[str, ...] = ()
+    ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    ingested_after: float | None = None
+    exclude_artists: tuple[str, ...] = ()
+    exclude_ids: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(any(self.tags.values()) or self.languages or self.ranges
+                    or self.ingested_after is not None or self.exclude_artists
+                    or self.exclude_ids)
+
+    def with_(self, **changes: Any) -> SongFilter:
+        """A copy with some conditions replaced."""
+        return SongFilter(**{**self.__dict__, **changes})
+
+    def to_store(self) -> Filter | None:
+        """The store's filter (None when nothing is filtered)."""
+        must: list[Match | Range] = []
+        if self.ingested_after is not None:
+            must.append(Range("ingested_at", gte=float(self.ingested_after)))
+        for dim, tags in self.tags.items():
+            if tags:
+                must.append(Match(tag_field(dim), tuple(tags)))
+        if self.languages:
+            must.append(Match("language", tuple(self.languages)))
+        for name, (lo, hi) in self.ranges.items():
+            must.append(Range(name, gte=lo, lte=hi))
+        must_not = []
+        if self.exclude_artists:
+            must_not.append(Match("artist_key", tuple(artist_key(a)
+                                                      for a in self.exclude_artists)))
+        flt = Filter(must=tuple(must), must_not=tuple(must_not),
+                     exclude_keys=tuple(sorted(self.exclude_ids)))
+        return flt or None
+
+    def matches(self, key: str, payload: Mapping[str, Any]) -> bool:
+        """Whether a point passes, evaluated in memory on its payload."""
+        if key in self.exclude_ids:
+            return False
+        if self.ingested_after is not None and float(
+                payload.get("ingested_at", float("-inf"))) < self.ingested_after:
+            return False
+        if self.languages and payload.get("language") not in self.languages:
+            return False
+        if self.tags:
+            have = song_tag_scores(payload)
+            for dim, tags in self.tags.items():
+                if tags and not set(tags) & set(have.get(dim, {})):
+                    return False
+        for name, (lo, hi) in self.ranges.items():
+            value = payload.get(name)
+            if not isinstance(value, int | float) or (lo is not None and value < lo) or (
+                    hi is not None and value > hi):
+                return False
+        if self.exclude_artists and payload.get("artist_key") in {
+                artist_key(a) for a in self.exclude_artists}:
+            return False
+        return True
