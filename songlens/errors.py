@@ -22,6 +22,7 @@ __all__ = [
     "PayloadTooLarge",
     "NotFound",
     "StoreError",
+    "StoreBusy",
     "ModelError",
     "ConfigError",
 ]
@@ -102,6 +103,12 @@ class StoreError(SonglensError):
 
     code = "store_error"
     status = 503
+
+
+class StoreBusy(StoreError):
+    """The embedded store is held by another process."""
+
+    code = "store_busy"
 
 
 class ModelError(SonglensError):

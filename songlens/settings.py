@@ -4,6 +4,7 @@ environment variables (``SONGLENS_QDRANT__URL``), then keyword arguments; valida
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -143,12 +144,10 @@ class Settings(BaseSettings):
     demo: DemoSettings = Field(default_factory=DemoSettings)
     coldstart: ColdStartSettings = Field(default_factory=ColdStartSettings)
 
-    _yaml_data: dict[str, Any] = {}
-
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
                                    dotenv_settings, file_secret_settings):
-        return (init_settings, env_settings, _Yaml(settings_cls, cls._yaml_data))
+        return (init_settings, env_settings, _Yaml(settings_cls, _YAML_DATA.get() or {}))
 
     @property
     def data_path(self) -> Path:
@@ -161,17 +160,25 @@ class Settings(BaseSettings):
         return self.data_path / "qdrant"
 
 
+#: The YAML layer of the settings being built, for :meth:`Settings.settings_customise_sources`
+#: (pydantic-settings asks the class, not the call, for its sources). Set only for the length
+#: of one :func:`load_settings` call, and per thread: a plain ``Settings()`` has no YAML layer.
+_YAML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("songlens_yaml_settings", default=None)
+
+
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Defaults ← ``config`` file (or ``$SONGLENS_CONFIG``) ← environment ← ``overrides``."""
     data = _read_yaml(config_path("default.yaml"))
     config = config or os.environ.get("SONGLENS_CONFIG")
     if config:
         data = _merge(data, _read_yaml(Path(config)))
-    Settings._yaml_data = data
+    token = _YAML_DATA.set(data)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc
+    finally:
+        _YAML_DATA.reset(token)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@ collection, WAL on, HNSW, payload indexes, sparse vectors with the IDF modifier)
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 import qdrant_edge as qe
 
-from songlens.errors import ConfigError, StoreError
+from songlens.errors import ConfigError, StoreBusy, StoreError
 from songlens.store.base import (
     CollectionSpec,
     Filter,
@@ -68,6 +69,35 @@ def _query_vector(v: np.ndarray | tuple[list[int], list[float]]) -> Any:
     if isinstance(v, tuple):
         return qe.SparseVector(indices=list(v[0]), values=[float(x) for x in v[1]])
     return np.asarray(v, dtype=np.float32).tolist()
+
+
+def _stored_sizes(where: Path) -> dict[str, int]:
+    """Dense vector sizes an existing collection was created with ({} when unreadable)."""
+    try:
+        config = json.loads((where / "edge_config.json").read_text("utf-8"))
+        return {name: int(v["size"]) for name, v in (config.get("vectors") or {}).items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _open_error(spec: CollectionSpec, where: Path, exc: Exception) -> StoreError | ConfigError:
+    """Say why a collection did not open: held by another process, written with other vector
+    sizes, or (anything else) the engine's own words."""
+    if "WouldBlock" in str(exc):
+        return StoreBusy(
+            f"the store at {str(where.parent)!r} is open in another process (a running "
+            "'songlens serve' or another command holds it); stop that process, or give this "
+            "one another data_dir")
+    stored = _stored_sizes(where)
+    wanted = dict(spec.dense) | dict(spec.multi)
+    changed = {n: (stored[n], wanted[n]) for n in wanted if n in stored and stored[n] != wanted[n]}
+    if changed:
+        sizes = ", ".join(f"{n} {old} there, {new} now" for n, (old, new) in changed.items())
+        return ConfigError(
+            f"the vector dimensions changed since collection {spec.name!r} at {str(where)!r} was "
+            f"written (sizes: {sizes}: another audio or text model); point data_dir at a new "
+            "folder, or delete this one and re-ingest")
+    return ConfigError(f"cannot open collection {spec.name!r} at {str(where)!r}: {exc}")
 
 
 class EdgeStore(VectorStore):
@@ -143,10 +173,7 @@ class EdgeStore(VectorStore):
                     for fld, kind in spec.indexes.items():
                         shard.update(qe.UpdateOperation.create_field_index(fld, _INDEX[kind]))
             except Exception as exc:  # noqa: BLE001
-                raise ConfigError(
-                    f"cannot open collection {spec.name!r} at {str(where)!r}: {exc}. If the "
-                    "vector dimensions changed (another audio or text model), point data_dir "
-                    "at a new folder or delete this one and re-ingest.") from exc
+                raise _open_error(spec, where, exc) from exc
             self._shards[spec.name] = shard
 
     def upsert(self, spec: CollectionSpec, points: Sequence[Point]) -> None:
