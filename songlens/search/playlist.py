@@ -35,10 +35,11 @@ from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput
+from songlens.search.ordering import order, select_mmr
 from songlens.store import Filter, Hit
 
 __all__ = ["PlaylistRequest", "Playlist", "PlaylistItem", "generate_playlist", "to_m3u",
-           "ATTRIBUTES", "camelot_step"]
+           "ATTRIBUTES"]
 
 log = logging.getLogger(__name__)
 
@@ -141,22 +142,6 @@ class Playlist:
     items: list[PlaylistItem]
     relaxed: list[str] = field(default_factory=list)
     interpreted: dict[str, Any] = field(default_factory=dict)
-
-
-def camelot_step(a: str | None, b: str | None) -> int:
-    """0 for the same Camelot key, 1 for a harmonic neighbour (±1 same letter, or relative
-    major/minor), 2 otherwise (or unknown)."""
-    if not a or not b:
-        return 2
-    try:
-        na, la, nb, lb = int(a[:-1]), a[-1], int(b[:-1]), b[-1]
-    except (ValueError, IndexError):
-        return 2
-    if (na, la) == (nb, lb):
-        return 0
-    if (la == lb and (na - nb) % 12 in (1, 11)) or (na == nb and la != lb):
-        return 1
-    return 2
 
 
 def _canonical_tags(catalog: Catalog, spec: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -267,84 +252,6 @@ def _tag_or_seed_candidates(catalog: Catalog, flt: Filter | None,
     return hits
 
 
-def _order(items: list[tuple[Hit, float, dict[str, Any]]], flow: str
-           ) -> list[tuple[Hit, float, dict[str, Any]]]:
-    def energy(h: Hit) -> float:
-        return float(h.payload.get("energy") or 0.0)
-
-    if flow == "rising":
-        return sorted(items, key=lambda x: (energy(x[0]), x[0].key))
-    if flow == "falling":
-        return sorted(items, key=lambda x: (-energy(x[0]), x[0].key))
-    if flow == "arc":  # low → peak in the second third → low
-        by = sorted(items, key=lambda x: (energy(x[0]), x[0].key))
-        up, down = by[0::2], by[1::2]
-        return up + down[::-1]
-    if flow == "harmonic" and items:
-        # greedy nearest-key chains from several starts; keep the one with the fewest clashes
-        starts = range(len(items)) if len(items) <= 40 else range(20)
-        return min((_harmonic_chain(items, s) for s in starts), key=_chain_cost)
-    return items
-
-
-def _step_cost(a: dict[str, Any], b: dict[str, Any]) -> tuple[int, float]:
-    return (camelot_step(a.get("camelot"), b.get("camelot")),
-            abs(float(a.get("tempo_bpm") or 0) - float(b.get("tempo_bpm") or 0)))
-
-
-def _harmonic_chain(items: list, start: int) -> list:
-    rest = list(items)
-    out = [rest.pop(start)]
-    while rest:
-        last = out[-1][0].payload
-        nxt = min(rest, key=lambda x: (*_step_cost(last, x[0].payload), x[0].key))
-        rest.remove(nxt)
-        out.append(nxt)
-    return out
-
-
-def _chain_cost(chain: list) -> tuple[int, int, float]:
-    steps = [_step_cost(a[0].payload, b[0].payload) for a, b in zip(chain, chain[1:],
-                                                                    strict=False)]
-    return (sum(k > 1 for k, _ in steps), sum(k for k, _ in steps), sum(t for _, t in steps))
-
-
-def _select(cands: list[tuple[Hit, float, dict[str, Any]]], length: int, diversity: float,
-            spacing: int) -> tuple[list[tuple[Hit, float, dict[str, Any]]], bool]:
-    """Greedy MMR with artist spacing; returns (picked, spacing_relaxed).
-
-    Each step takes the candidate with the best ``λ·relevance − (1−λ)·max cosine to the picked
-    songs`` (``fused`` vectors; 0 before the first pick or without a vector). The running maximum
-    is kept per candidate and updated with one matrix-vector product per pick. ``cands`` is
-    sorted, so ties keep the first (by id)."""
-    lam = 1.0 - diversity
-    n = len(cands)
-    rel = np.array([r for _, r, _ in cands], dtype=np.float64)
-    artists = [h.payload.get("artist_key") or None for h, _, _ in cands]
-    has_vec = np.array([bool(h.vectors) and "fused" in h.vectors for h, _, _ in cands])
-    vecs = np.stack([np.asarray(h.vectors["fused"], dtype=np.float32) for h, _, _ in cands
-                     if h.vectors and "fused" in h.vectors]) if has_vec.any() else None
-    rows = np.cumsum(has_vec) - 1  # candidate → row of ``vecs``
-    max_sim = np.full(n, -np.inf)
-    left = np.ones(n, dtype=bool)
-    picked: list[int] = []
-    relaxed = False
-    while left.any() and len(picked) < length:
-        recent = {artists[i] for i in picked[-spacing:]} - {None} if spacing else set()
-        allowed = left & np.array([a is None or a not in recent for a in artists])
-        if not allowed.any():
-            allowed, relaxed = left, True
-        sim = np.where(np.isneginf(max_sim), 0.0, max_sim)
-        score = np.where(allowed, lam * rel - (1 - lam) * sim, -np.inf)
-        best = int(np.argmax(score))
-        left[best] = False
-        picked.append(best)
-        if vecs is not None and has_vec[best]:
-            dots = (vecs @ vecs[rows[best]]).astype(np.float64)
-            max_sim[has_vec] = np.maximum(max_sim[has_vec], dots)
-    return [cands[i] for i in picked], relaxed
-
-
 def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     required = _canonical_tags(catalog, req.tags)
     preferred = _canonical_tags(catalog, req.preferred)
@@ -399,10 +306,11 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
         rel, reasons = _relevance(h, wanted, req.targets, sim, text_sim)
         scored.append((h, rel + 1e-6 * rng.random(), reasons))
     scored.sort(key=lambda x: (-x[1], x[0].key))
-    picked, spacing_relaxed = _select(scored, req.length, req.diversity, req.artist_spacing)
+    picked, spacing_relaxed = select_mmr(scored, req.length, req.diversity,
+                                         req.artist_spacing)
     if spacing_relaxed:
         relaxed.append(f"artist spacing ({req.artist_spacing})")
-    ordered = _order(picked, req.flow)
+    ordered = order(picked, req.flow)
     items = [PlaylistItem(position=i + 1, song_id=h.key, score=rel, title=h.payload.get("title"),
                           artist=h.payload.get("artist"), duration_s=h.payload.get("duration_s"),
                           tempo_bpm=h.payload.get("tempo_bpm"), energy=h.payload.get("energy"),

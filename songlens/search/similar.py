@@ -19,7 +19,7 @@ from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS, Taxonomy
 from songlens.embeddings.encoders import segment_vectors
 from songlens.errors import InvalidInput
-from songlens.search.playlist import camelot_step  # moves to content.features
+from songlens.search.ordering import camelot_step  # moves to content.features
 from songlens.store import Hit, Prefetch
 
 __all__ = ["Space", "SPACES", "SimilarFilters", "SimilarSong", "Reasons", "similar_to_song",

@@ -9,7 +9,8 @@ from songlens.catalog.pipeline import fuse_vectors
 from songlens.catalog.record import SongRecord
 from songlens.embeddings.encoders import l2_normalise
 from songlens.errors import UnknownTag
-from songlens.search.playlist import PlaylistRequest, camelot_step, generate_playlist, to_m3u
+from songlens.search.ordering import camelot_step
+from songlens.search.playlist import PlaylistRequest, generate_playlist, to_m3u
 from songlens.store import Point
 
 SCENES = ["运动", "学习", "夜晚", "驾车"]
