@@ -191,7 +191,7 @@ def similar(
     song_id: str,
     config: ConfigOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
-    space: Annotated[str, typer.Option(help="fused | audio | text | tags")] = "fused",
+    space: Annotated[str, typer.Option(help="fused | audio | text | tags | hybrid")] = "fused",
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
