@@ -191,7 +191,8 @@ def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
     text = SongMetadata(title=text[:1000] or " ").title
     if not text.strip():
         raise InvalidInput("text must not be empty")
-    analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[])
+    analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[],
+                            resources=catalog.resources)
     prefetch = [Prefetch("text", catalog.models.text.encode([text])[0], limit=max(50, k))]
     if analysed.sparse[0]:
         prefetch.append(Prefetch("lyrics", analysed.sparse, limit=max(50, k)))
