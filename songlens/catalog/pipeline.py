@@ -17,7 +17,8 @@ import numpy as np
 from songlens.catalog.record import SongRecord, songs_spec
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
-from songlens.content.taxonomy import Taxonomy, load_taxonomy
+from songlens.content.resources import Resources
+from songlens.content.taxonomy import Taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
 from songlens.errors import NotFound
@@ -27,6 +28,7 @@ from songlens.store import Filter, Hit, Match, Point, VectorStore
 __all__ = ["Catalog", "IngestResult", "fuse_vectors"]
 
 log = logging.getLogger(__name__)
+
 
 def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
                  text_weight: float) -> np.ndarray:
@@ -74,13 +76,14 @@ class Catalog:
     """Ingest, read and delete songs. Thread-safe; models are shared and loaded once."""
 
     def __init__(self, *, settings: Settings, store: VectorStore, models: Models,
-                 taxonomy: Taxonomy | None = None) -> None:
+                 taxonomy: Taxonomy | None = None, resources: Resources | None = None) -> None:
         from songlens.content.text.vectors import tag_profile_dim
 
         self.settings = settings
         self.store = store
         self.models = models
-        self.taxonomy = taxonomy or load_taxonomy()
+        self.resources = resources or Resources(taxonomy=taxonomy)
+        self.taxonomy = self.resources.taxonomy
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
                                segment_dim=models.audio.segment_dim)
@@ -117,13 +120,14 @@ class Catalog:
             text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
                                 lyrics=meta.lyrics, comments=comments,
                                 audio_instrumental=feats.get("instrumentalness"),
-                                catalogue_language=meta.language,
+                                catalogue_language=meta.language, resources=self.resources,
                                 valence_model=self.models.sentiment.valence
                                 if self.models.sentiment else None)
-            evidence = list(text.evidence) + audio_evidence(analysis.tag_probs) + \
+            evidence = list(text.evidence) + \
+                audio_evidence(analysis.tag_probs, mapping=self.resources.audio_tags) + \
                 list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
             tags = {d: [t.to_dict() for t in ts]
-                    for d, ts in fuse_tags(evidence, taxonomy=self.taxonomy).items()}
+                    for d, ts in fuse_tags(evidence, resources=self.resources).items()}
             readable = text.dense_text.strip() and text.cjk_share < 0.3 and \
                 self.models.text.can_read(text.dense_text) > 0.8
             dense_source = text.dense_text if readable else \

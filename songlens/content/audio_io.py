@@ -54,14 +54,6 @@ def audio_hash(y: np.ndarray) -> str:
     return hashlib.sha256(q.astype("<i2").tobytes()).hexdigest()
 
 
-def _probe_duration(data: bytes) -> float | None:
-    try:
-        info = sf.info(io.BytesIO(data))
-        return float(info.frames) / float(info.samplerate) if info.samplerate else None
-    except Exception:  # noqa: BLE001 - probing is best effort; decoding reports the real error
-        return None
-
-
 def _decode_soundfile(data: bytes, max_s: float) -> tuple[np.ndarray, int, int]:
     with sf.SoundFile(io.BytesIO(data)) as f:
         sr, ch = int(f.samplerate), int(f.channels)

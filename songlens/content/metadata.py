@@ -23,7 +23,10 @@ SONG_ID = re.compile(r"^[\w.:@+-]{1,128}$", re.UNICODE)
 
 def clean_text(text: str, *, max_len: int) -> str:
     """NFC-normalise, drop lone surrogates, control, zero-width and bidi-override characters,
-    trim, and cut to ``max_len`` characters."""
+    trim, and cut to ``max_len`` characters.
+
+    NFC, not the NFKC of analysis (``text.clean.normalise_unicode``): what is stored and shown
+    keeps the forms the user typed (ＯＳＴ, ①, ﬁ); only the analysis folds them."""
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates → "?"
     text = unicodedata.normalize("NFC", text)
     text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ import yaml
 
 from songlens.errors import ConfigError, UnknownTag
 
-__all__ = ["DIMENSIONS", "Evidence", "TagScore", "Taxonomy", "load_taxonomy"]
+__all__ = ["DIMENSIONS", "Evidence", "TagScore", "Taxonomy", "config_dir", "config_path",
+           "load_taxonomy"]
 
 DIMENSIONS: tuple[str, ...] = ("language", "style", "scene", "emotion", "theme")
 
@@ -108,9 +108,6 @@ class Taxonomy:
                              dimension=dim, tag=name)
         return tag
 
-    def all_tags(self) -> list[tuple[str, str]]:
-        return [(d, t) for d in DIMENSIONS for t in self.tags[d]]
-
     def __contains__(self, item: tuple[str, str]) -> bool:
         return (item[0], item[1].casefold()) in self._lookup
 
@@ -126,8 +123,8 @@ def config_path(name: str) -> Path:
     return config_dir() / name
 
 
-@lru_cache(maxsize=8)
-def load_taxonomy(path: str | None = None) -> Taxonomy:
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
+    """Read and validate a taxonomy file (default: ``taxonomy.yaml`` of :func:`config_dir`)."""
     p = Path(path) if path else config_path("taxonomy.yaml")
     try:
         spec = yaml.safe_load(p.read_text(encoding="utf-8"))

@@ -24,7 +24,7 @@ def build_audio_encoder(settings: Settings) -> AudioEncoder:
     if kind == "musicnn":
         from songlens.embeddings.musicnn_encoder import MusicnnEncoder
 
-        return MusicnnEncoder(threads=settings.audio.threads)
+        return MusicnnEncoder()
     if kind == "librosa":
         from songlens.embeddings.librosa_encoder import LibrosaEncoder
 
@@ -35,7 +35,7 @@ def build_audio_encoder(settings: Settings) -> AudioEncoder:
                               "folder with a CLAP, MERT or AST model")
         from songlens.embeddings.transformers_audio import TransformersAudioEncoder
 
-        return TransformersAudioEncoder(settings.audio.model_path, threads=settings.audio.threads,
+        return TransformersAudioEncoder(settings.audio.model_path,
                                         musicnn_tags=settings.audio.musicnn_tags)
     raise ConfigError(f"unknown audio.encoder {kind!r}; allowed: musicnn, librosa, transformers")
 
@@ -62,6 +62,8 @@ class Models:
 
 
 def load_models(settings: Settings) -> Models:
+    """All configured models; torch's intra-op thread count is set here, once for the process
+    (``audio.threads``), never per call."""
     import torch
 
     torch.set_num_threads(settings.audio.threads)

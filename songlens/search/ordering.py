@@ -10,27 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from songlens.content.features import camelot_step
 from songlens.store import Hit
 
-__all__ = ["order", "select_mmr", "camelot_step"]
+__all__ = ["order", "select_mmr"]
 
 Scored = tuple[Hit, float, Any]
-
-
-def camelot_step(a: str | None, b: str | None) -> int:
-    """0 for the same Camelot key, 1 for a harmonic neighbour (±1 same letter, or relative
-    major/minor), 2 otherwise (or unknown)."""
-    if not a or not b:
-        return 2
-    try:
-        na, la, nb, lb = int(a[:-1]), a[-1], int(b[:-1]), b[-1]
-    except (ValueError, IndexError):
-        return 2
-    if (na, la) == (nb, lb):
-        return 0
-    if (la == lb and (na - nb) % 12 in (1, 11)) or (na == nb and la != lb):
-        return 1
-    return 2
 
 
 def order(items: list[Scored], flow: str) -> list[Scored]:

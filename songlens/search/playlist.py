@@ -159,9 +159,10 @@ def _prompt_tags(catalog: Catalog, text: str) -> dict[str, dict[str, float]]:
     from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.text.analyse import analyse_text
 
-    analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[])
+    analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[],
+                            resources=catalog.resources)
     fused = fuse_tags([e for e in analysed.evidence if e.dimension != "language"],
-                      taxonomy=catalog.taxonomy)
+                      resources=catalog.resources)
     return {d: {t.tag: round(t.score, 3) for t in ts} for d, ts in fused.items() if ts}
 
 

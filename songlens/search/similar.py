@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.catalog.record import tag_field
+from songlens.content.features import camelot_step
 from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS, Taxonomy
 from songlens.embeddings.encoders import segment_vectors
 from songlens.errors import InvalidInput
-from songlens.search.ordering import camelot_step  # moves to content.features
 from songlens.store import Hit, Prefetch
 
 __all__ = ["Space", "SPACES", "SimilarFilters", "SimilarSong", "Reasons", "similar_to_song",
@@ -207,7 +207,8 @@ def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
     text = SongMetadata(title=text[:1000] or " ").title
     if not text.strip():
         raise InvalidInput("text must not be empty")
-    analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[])
+    analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[],
+                            resources=catalog.resources)
     prefetch = [Prefetch("text", catalog.models.text.encode([text])[0], limit=max(50, k))]
     if analysed.sparse[0]:
         prefetch.append(Prefetch("lyrics", analysed.sparse, limit=max(50, k)))

@@ -14,6 +14,7 @@ from songlens.content.features import (
     AudioFeatures,
     audio_features,
     camelot_code,
+    camelot_step,
 )
 from songlens.errors import AudioTooShort, EmptyAudio, InvalidInput
 
@@ -146,6 +147,24 @@ def test_key_and_mode_of_progression(tonic: str, mode: str) -> None:
 )
 def test_camelot_codes(key: str, mode: str, code: str) -> None:
     assert camelot_code(key=key, mode=mode) == code
+
+
+@pytest.mark.parametrize(("a", "b", "step"), [
+    ("8A", "9A", 1), ("8A", "7A", 1), ("12B", "1B", 1), ("8A", "8B", 1), ("8A", "10A", 2),
+    ("8A", "9B", 2), ("8A", "8A", 0), ("11B", "11B", 0),
+    (None, "8A", 2), ("8A", None, 2), ("", "8A", 2), ("XA", "8A", 2), ("8", "8A", 2),
+])
+def test_camelot_step(a: str | None, b: str | None, step: int) -> None:
+    assert camelot_step(a, b) == step
+    assert camelot_step(b, a) == step
+
+
+def test_camelot_step_of_relative_and_fifth_related_keys() -> None:
+    c_major, a_minor = camelot_code(key="C", mode="major"), camelot_code(key="A", mode="minor")
+    g_major, f_major = camelot_code(key="G", mode="major"), camelot_code(key="F", mode="major")
+    assert camelot_step(c_major, a_minor) == 1  # relative major/minor
+    assert camelot_step(c_major, g_major) == camelot_step(c_major, f_major) == 1  # a fifth apart
+    assert camelot_step(c_major, camelot_code(key="D", mode="major")) == 2
 
 
 def test_camelot_rejects_unknown_names() -> None:

@@ -51,7 +51,7 @@ def port_outputs() -> dict[tuple[str, str], object]:
         y, sr = sf.read(clip, dtype="float32")
         assert sr == 16000
         for m in MODELS:
-            out[(clip.stem, m)] = MusicnnTagger(m, threads=2).analyse(y)
+            out[(clip.stem, m)] = MusicnnTagger(m).analyse(y)
     return out
 
 

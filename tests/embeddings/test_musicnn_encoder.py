@@ -23,7 +23,7 @@ def _clip(name: str) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def encoder() -> MusicnnEncoder:
-    return MusicnnEncoder(threads=2)
+    return MusicnnEncoder()
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +39,7 @@ def test_vector_shape_and_norm(encoder, analyses):
     assert isinstance(encoder, AudioEncoder)
     assert encoder.dim == 400
     assert encoder.config() == {"name": "musicnn", "dim": 400,
-                                "models": ["MSD_musicnn", "MTT_musicnn"], "pooling": "mean",
-                                "threads": 2}
+                                "models": ["MSD_musicnn", "MTT_musicnn"], "pooling": "mean"}
     for a in analyses.values():
         assert a.vector.shape == (400,) and a.vector.dtype == np.float32
         assert abs(float(np.linalg.norm(a.vector)) - 1.0) < 1e-5
@@ -78,7 +77,6 @@ def test_pooling_options_and_single_model():
     ({"models": ()}, "at least one model"),
     ({"models": ("MSD_musicnn", "MSD_musicnn")}, "duplicate"),
     ({"models": ("MSD_vgg",)}, "unknown musicnn model 'MSD_vgg'"),
-    ({"threads": 0}, "threads must be >= 1"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(InvalidInput, match=match):

@@ -164,7 +164,7 @@ def test_clap_long_audio_is_windowed_and_mean_pooled(load, clip):
 def test_clap_caps_the_number_of_windows(model_dirs, clip):
     from songlens.embeddings.transformers_audio import TransformersAudioEncoder
 
-    enc = TransformersAudioEncoder(model_dirs["clap"], threads=1, musicnn_tags=False,
+    enc = TransformersAudioEncoder(model_dirs["clap"], musicnn_tags=False,
                                    zero_shot=False, max_windows=2)
     a = enc.analyse(clip)
     assert a.extra["n_windows"] == 2 and _unit(a.vector) and "evidence" not in a.extra
@@ -338,7 +338,8 @@ def test_bad_model_folders_are_clear_config_errors(tmp_path, model_dirs, test_se
 
 
 # -- end to end: a catalog on the tiny CLAP, text-to-music search over HTTP -------------------
-def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factory, music_clips):
+def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factory, music_clips,
+                                                resources):
     from fastapi.testclient import TestClient
 
     from songlens.api.app import create_app
@@ -352,7 +353,7 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
     models = Models(audio=build_audio_encoder(settings), text=build_text_encoder(settings))
     store = open_store(path=settings.qdrant_path)
     try:
-        catalog = Catalog(settings=settings, store=store, models=models)
+        catalog = Catalog(settings=settings, store=store, models=models, resources=resources)
         with TestClient(create_app(settings, catalog=catalog)) as client:
             for sid in ("chaos_god", "feelings"):
                 r = client.post("/v1/songs", files={"audio": (f"{sid}.ogg", music_clips[sid],

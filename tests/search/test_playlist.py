@@ -7,9 +7,9 @@ import pytest
 
 from songlens.catalog.pipeline import fuse_vectors
 from songlens.catalog.record import SongRecord
+from songlens.content.features import camelot_step
 from songlens.embeddings.encoders import l2_normalise
 from songlens.errors import UnknownTag
-from songlens.search.ordering import camelot_step
 from songlens.search.playlist import PlaylistRequest, generate_playlist, to_m3u
 from songlens.store import Point
 

@@ -123,21 +123,17 @@ def _parse_shape(buf: bytes) -> tuple[int, ...]:
     return tuple(dims)
 
 
+#: BundleEntryProto's integer fields: field number → TensorEntry attribute.
+_ENTRY_INTS = {1: "dtype", 3: "shard_id", 4: "offset", 5: "size", 6: "crc32c"}
+
+
 def _parse_entry(buf: bytes) -> TensorEntry:
     e = TensorEntry()
     for num, _, val in _fields(buf):
-        if num == 1:
-            e.dtype = int(val)  # type: ignore[arg-type]
+        if num in _ENTRY_INTS:
+            setattr(e, _ENTRY_INTS[num], int(val))  # type: ignore[arg-type]
         elif num == 2:
             e.shape = _parse_shape(val)  # type: ignore[arg-type]
-        elif num == 3:
-            e.shard_id = int(val)  # type: ignore[arg-type]
-        elif num == 4:
-            e.offset = int(val)  # type: ignore[arg-type]
-        elif num == 5:
-            e.size = int(val)  # type: ignore[arg-type]
-        elif num == 6:
-            e.crc32c = int(val)  # type: ignore[arg-type]
         elif num == 7:
             e.has_slices = True
     return e

@@ -19,8 +19,6 @@ repeated to fill one patch ("repeat-pad", the padding musicnn's training used fo
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import librosa
 import numpy as np
 import torch
@@ -48,14 +46,9 @@ N_MELS = 96
 PATCH_FRAMES = 187
 
 
-@lru_cache(maxsize=4)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
-    return torch.from_numpy(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels))
-
-
-@lru_cache(maxsize=4)
-def _window(n_fft: int) -> torch.Tensor:
-    return torch.hann_window(n_fft, periodic=True, dtype=torch.float32)
+# Constant tables of the one supported front end (16 kHz, 512-point FFT, 96 bands); read-only.
+_MEL_BASIS = torch.from_numpy(librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS))
+_WINDOW = torch.hann_window(N_FFT, periodic=True, dtype=torch.float32)
 
 
 def mel_power(*, y: np.ndarray | torch.Tensor, sr: int = SR) -> torch.Tensor:
@@ -78,10 +71,10 @@ def mel_power(*, y: np.ndarray | torch.Tensor, sr: int = SR) -> torch.Tensor:
     if t.dim() not in (1, 2) or t.shape[-1] == 0:
         raise InvalidInput(f"audio must be a non-empty (n,) or (batch, n) array, got shape "
                            f"{tuple(t.shape)}")
-    spec = torch.stft(t, n_fft=N_FFT, hop_length=HOP, window=_window(N_FFT), center=True,
+    spec = torch.stft(t, n_fft=N_FFT, hop_length=HOP, window=_WINDOW, center=True,
                       pad_mode="constant", return_complex=True)
     power = spec.real.square() + spec.imag.square()  # (..., 257, frames)
-    mel = torch.matmul(_mel_basis(sr, N_FFT, N_MELS), power)
+    mel = torch.matmul(_MEL_BASIS, power)
     return mel.transpose(-1, -2).contiguous()
 
 

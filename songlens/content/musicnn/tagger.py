@@ -11,9 +11,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import logging
-import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +29,6 @@ log = logging.getLogger(__name__)
 
 #: Model name → the label list's name in the wheel's ``configuration.py``.
 MODELS: dict[str, str] = {"MSD_musicnn": "MSD_LABELS", "MTT_musicnn": "MTT_LABELS"}
-_LOAD_LOCK = threading.Lock()
 
 
 def musicnn_dir() -> Path:
@@ -49,7 +46,6 @@ def _check_model(model: str) -> None:
         raise InvalidInput(f"unknown musicnn model {model!r}; allowed: {', '.join(MODELS)}")
 
 
-@lru_cache(maxsize=4)
 def musicnn_labels(model: str) -> tuple[str, ...]:
     """The 50 tag names of ``model``, in output order, from the wheel's ``configuration.py``."""
     _check_model(model)
@@ -69,14 +65,9 @@ def musicnn_labels(model: str) -> tuple[str, ...]:
 
 
 def load_musicnn(model: str) -> Musicnn:
-    """The PyTorch model with ``model``'s trained weights (loaded once per process, then shared)."""
+    """A PyTorch model with ``model``'s trained weights, in eval mode, frozen (a new one per
+    call: each tagger owns its model)."""
     _check_model(model)
-    with _LOAD_LOCK:
-        return _load_cached(model)
-
-
-@lru_cache(maxsize=4)
-def _load_cached(model: str) -> Musicnn:
     folder = musicnn_dir() / model
     if not (folder / ".index").is_file():
         raise ModelError(f"musicnn checkpoint {str(folder / '.index')!r} not found; reinstall "
@@ -139,22 +130,16 @@ class MusicnnTagger:
     Parameters
     ----------
     model : {"MSD_musicnn", "MTT_musicnn"}
-    threads : int or None
-        ``torch.set_num_threads`` value applied before each run (None: leave torch's setting).
     batch_size : int
         Patches per forward pass. Small batches are fastest on CPU (the timbral front-end's
         ~9 MB per patch stays in cache): measured 40 ms/patch at 1-3 vs 60 ms at 20.
     """
 
-    def __init__(self, model: str = "MSD_musicnn", *, threads: int | None = None,
-                 batch_size: int = 2) -> None:
+    def __init__(self, model: str = "MSD_musicnn", *, batch_size: int = 2) -> None:
         _check_model(model)
-        if threads is not None and threads < 1:
-            raise InvalidInput(f"threads must be >= 1 or None, got {threads}")
         if batch_size < 1:
             raise InvalidInput(f"batch_size must be >= 1, got {batch_size}")
         self.model = model
-        self.threads = threads
         self.batch_size = batch_size
         self.tags: list[str] = list(musicnn_labels(model))
         self._net = load_musicnn(model)
@@ -169,8 +154,6 @@ class MusicnnTagger:
         if x.dim() != 3 or x.shape[0] == 0:
             raise InvalidInput(f"patches must have shape (n_patches, frames, 96), got "
                                f"{tuple(x.shape)}")
-        if self.threads is not None and torch.get_num_threads() != self.threads:
-            torch.set_num_threads(self.threads)
         keys = ("probs", "penultimate", "mean_pool", "max_pool")
         parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         with torch.inference_mode():
@@ -186,5 +169,5 @@ class MusicnnTagger:
             mean_pool=res["mean_pool"], max_pool=res["max_pool"], patch_starts_s=starts)
 
     def __repr__(self) -> str:
-        return f"MusicnnTagger(model={self.model!r}, threads={self.threads})"
+        return f"MusicnnTagger(model={self.model!r})"
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from songlens.content.taxonomy import Evidence, Taxonomy, config_path, load_taxonomy
+from songlens.content.taxonomy import Evidence, Taxonomy
 from songlens.errors import ConfigError, UnknownTag
 
 __all__ = ["AudioTagMapping", "Calibration", "audio_evidence", "load_audio_tag_mapping"]
@@ -72,9 +71,8 @@ class AudioTagMapping:
         model → musicnn tag → reference quantiles at :attr:`levels` (may be empty).
     """
 
-    def __init__(self, spec: dict[str, Any], *, taxonomy: Taxonomy | None = None,
+    def __init__(self, spec: dict[str, Any], *, taxonomy: Taxonomy,
                  labels: dict[str, tuple[str, ...]] | None = None) -> None:
-        tax = taxonomy or load_taxonomy()
         try:
             self.calibration = Calibration(**{k: float(v) for k, v in
                                               (spec.get("calibration") or {}).items()
@@ -97,8 +95,8 @@ class AudioTagMapping:
                                           f"[dimension, tag, weight], got {item!r}")
                     dim, tag, w = item
                     try:
-                        dim = tax.dimension(str(dim))
-                        tag = tax.canonical(dim, str(tag))
+                        dim = taxonomy.dimension(str(dim))
+                        tag = taxonomy.canonical(dim, str(tag))
                     except UnknownTag as exc:
                         raise ConfigError(f"audio_tags {model}/{cue}: {exc.message}") from exc
                     if not 0.0 < float(w) <= 1.0:
@@ -152,8 +150,9 @@ class AudioTagMapping:
         return 1.0 / (1.0 + math.exp(-z))
 
 
-@lru_cache(maxsize=4)
-def _load_cached(path: str) -> AudioTagMapping:
+def load_audio_tag_mapping(path: str | Path, *, taxonomy: Taxonomy) -> AudioTagMapping:
+    """Load and validate an audio tag mapping (``configs/audio_tags.yaml``) against ``taxonomy``
+    and the musicnn tag lists."""
     p = Path(path)
     try:
         spec = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
@@ -162,16 +161,11 @@ def _load_cached(path: str) -> AudioTagMapping:
     from songlens.content.musicnn.tagger import MODELS, musicnn_labels
 
     labels = {m: musicnn_labels(m) for m in MODELS}
-    return AudioTagMapping(spec, labels=labels)
-
-
-def load_audio_tag_mapping(path: str | Path | None = None) -> AudioTagMapping:
-    """Load (once per path) and validate ``configs/audio_tags.yaml`` or ``path``."""
-    return _load_cached(str(Path(path) if path else config_path("audio_tags.yaml")))
+    return AudioTagMapping(spec, taxonomy=taxonomy, labels=labels)
 
 
 def audio_evidence(tag_probs: dict[str, dict[str, float]], *,
-                   mapping: AudioTagMapping | None = None) -> list[Evidence]:
+                   mapping: AudioTagMapping) -> list[Evidence]:
     """Turn musicnn track probabilities into taxonomy evidence.
 
     Parameters
@@ -179,8 +173,8 @@ def audio_evidence(tag_probs: dict[str, dict[str, float]], *,
     tag_probs : dict[str, dict[str, float]]
         model name → musicnn tag → track probability in [0, 1] (``AudioAnalysis.tag_probs``).
         Models or tags the mapping does not know are ignored.
-    mapping : AudioTagMapping, optional
-        Defaults to :func:`load_audio_tag_mapping`.
+    mapping : AudioTagMapping
+        From :func:`load_audio_tag_mapping` (``Resources.audio_tags``).
 
     Returns
     -------
@@ -188,21 +182,20 @@ def audio_evidence(tag_probs: dict[str, dict[str, float]], *,
         ``source="audio"``, ``cue`` the musicnn tag, ``p`` = calibrated probability x weight,
         ``detail`` = ``{"model", "raw", "calibrated", "percentile"}``; sorted by ``p``, descending.
     """
-    m = mapping or load_audio_tag_mapping()
-    c = m.calibration
+    c = mapping.calibration
     out: list[Evidence] = []
     for model, probs in tag_probs.items():
-        targets = m.targets.get(model)
+        targets = mapping.targets.get(model)
         if not targets:
             continue
         for cue, raw in probs.items():
             raw = float(raw)
             if cue not in targets or not math.isfinite(raw) or raw < c.min_raw:
                 continue
-            p = m.calibrate(model, cue, raw)
+            p = mapping.calibrate(model, cue, raw)
             if p < c.min_p:
                 continue
-            pct = m.percentile(model, cue, raw)
+            pct = mapping.percentile(model, cue, raw)
             detail = {"model": model, "raw": round(raw, 4), "calibrated": round(p, 4)}
             if pct is not None:
                 detail["percentile"] = round(pct, 3)

@@ -19,19 +19,16 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from songlens.content.taxonomy import (
-    DIMENSIONS,
-    Evidence,
-    TagScore,
-    Taxonomy,
-    config_path,
-    load_taxonomy,
-)
+from songlens.content.taxonomy import DIMENSIONS, Evidence, TagScore
 from songlens.errors import ConfigError, UnknownTag
+
+if TYPE_CHECKING:
+    from songlens.content.resources import Resources
 
 __all__ = ["FusionConfig", "fuse_tags", "load_fusion_config", "metadata_evidence"]
 
@@ -46,25 +43,23 @@ class FusionConfig:
     evidence_per_tag: int = 3
 
 
-@lru_cache(maxsize=4)
-def load_fusion_config(path: str | None = None) -> FusionConfig:
-    """Read ``configs/fusion.yaml`` (or ``path``)."""
-    p = config_path("fusion.yaml") if path is None else path
+def load_fusion_config(path: str | Path) -> FusionConfig:
+    """Read a fusion config (``configs/fusion.yaml``)."""
     try:
-        spec = yaml.safe_load(open(p, encoding="utf-8").read()) or {}
+        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         weights = {str(k): float(v) for k, v in (spec.get("weights") or {}).items()}
         thresholds = {d: float((spec.get("thresholds") or {}).get(d, 0.3)) for d in DIMENSIONS}
         top_k = {d: int((spec.get("top_k") or {}).get(d, 3)) for d in DIMENSIONS}
         per_tag = int(spec.get("evidence_per_tag", 3))
     except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"cannot read fusion config {str(p)!r}: {exc}") from exc
+        raise ConfigError(f"cannot read fusion config {str(path)!r}: {exc}") from exc
     bad = {k: v for k, v in weights.items() if not 0.0 <= v <= 1.0}
     if bad:
         raise ConfigError(f"fusion weights must be in [0, 1], got {bad}")
     return FusionConfig(weights, thresholds, top_k, per_tag)
 
 
-def fuse_tags(evidence: Sequence[Evidence], *, taxonomy: Taxonomy | None = None,
+def fuse_tags(evidence: Sequence[Evidence], *, resources: Resources,
               weights: Mapping[str, float] | None = None,
               threshold: float | Mapping[str, float] | None = None,
               top_k: int | Mapping[str, int] | None = None,
@@ -76,14 +71,14 @@ def fuse_tags(evidence: Sequence[Evidence], *, taxonomy: Taxonomy | None = None,
     evidence : sequence of Evidence
         From any source; tags may be canonical labels or English aliases. Evidence naming an
         unknown dimension/tag, or with a non-finite ``p``, is skipped (logged).
-    taxonomy : Taxonomy, optional
-        Defaults to :func:`load_taxonomy`.
+    resources : Resources
+        Its taxonomy names the tags; its fusion config gives weights, thresholds and ``top_k``.
     weights : mapping, optional
         Per-source weights overriding the config (``default`` for unlisted sources).
     threshold, top_k : number or per-dimension mapping, optional
         Override the config's per-dimension values.
     config : FusionConfig, optional
-        Defaults to :func:`load_fusion_config`.
+        Replaces ``resources.fusion`` (a config under test or study).
 
     Returns
     -------
@@ -92,8 +87,8 @@ def fuse_tags(evidence: Sequence[Evidence], *, taxonomy: Taxonomy | None = None,
         sorted by score (ties by tag), with each TagScore's strongest evidence as dicts
         (``Evidence.to_dict()``: source, cue, p and details).
     """
-    tax = taxonomy or load_taxonomy()
-    cfg = config or load_fusion_config()
+    tax = resources.taxonomy
+    cfg = config or resources.fusion
     w = dict(cfg.weights)
     if weights:
         w.update({str(k): float(v) for k, v in weights.items()})

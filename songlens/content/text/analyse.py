@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from songlens.content.tagging.fusion import metadata_evidence
 from songlens.content.taxonomy import Evidence
@@ -13,9 +14,11 @@ from songlens.content.text.clean import clean_lyrics, normalise_unicode, to_simp
 from songlens.content.text.comments import comments_evidence, weigh_comments
 from songlens.content.text.language import LanguageResult, detect_language
 from songlens.content.text.lexicon import aggregate_hits, match_line
-from songlens.content.text.nlp import CONTENT_TOKEN, extract_keywords, segment, stopwords
 from songlens.content.text.sentiment import valence_evidence, weighted_valence
 from songlens.content.text.vectors import cjk_share, sparse_lyrics_vector
+
+if TYPE_CHECKING:
+    from songlens.content.resources import Resources
 
 __all__ = ["TextAnalysis", "analyse_text"]
 
@@ -47,10 +50,6 @@ class TextAnalysis:
     cjk_share: float = 0.0
 
 
-def _content(tokens: Sequence[str], stop: frozenset[str]) -> list[str]:
-    return [t for t in tokens if CONTENT_TOKEN.search(t) and not t.isspace() and t not in stop]
-
-
 def _mean(values: Sequence[float], weights: Sequence[float]) -> float:
     total = sum(weights)
     return float(sum(v * w for v, w in zip(values, weights, strict=True)) / total) if total else 0.0
@@ -59,6 +58,7 @@ def _mean(values: Sequence[float], weights: Sequence[float]) -> float:
 def analyse_text(*, title: str, artist: str, album: str | None = None,
                  lyrics: str | None = None,
                  comments: Sequence[tuple[str, int]] | None = None,
+                 resources: Resources,
                  audio_instrumental: float | None = None,
                  catalogue_language: str | None = None,
                  valence_model: Callable[[Sequence[str]], Sequence[float]] | None = None,
@@ -72,6 +72,8 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     lyrics : str, optional
         Raw lyrics, LRC or plain.
     comments : sequence of (text, likes), optional
+    resources : Resources
+        Lexicons, sentiment lexicon, tokenizer, Cantonese model and OpenCC converter.
     audio_instrumental : float, optional
         The audio taggers' no-vocals probability, for the 纯音乐 language tag.
     catalogue_language : str, optional
@@ -91,31 +93,34 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     title = normalise_unicode(title or "").strip()
     artist = normalise_unicode(artist or "").strip()
     album_s = normalise_unicode(album or "").strip() or None
-    stop = stopwords()
+    tk, lexicon, t2s = resources.tokenizer, resources.lexicon, resources.t2s
 
     # lyrics
-    cl = clean_lyrics(lyrics)
-    language = detect_language(cl.original, audio_instrumental=audio_instrumental)
+    cl = clean_lyrics(lyrics, t2s=t2s)
+    language = detect_language(cl.original, cantonese=resources.cantonese,
+                               audio_instrumental=audio_instrumental)
     lyric_hits = []
     lyric_tokens: list[str] = []
     senti_items = []
     for line, count in zip(cl.lines, cl.counts, strict=True):
-        seg = segment(line)
-        lyric_hits.append((match_line(line, seg), float(count)))
-        content = _content(seg, stop)
+        seg = tk.segment(line)
+        lyric_hits.append((match_line(line, seg, lexicon=lexicon), float(count)))
+        content = tk.content_tokens(seg)
         lyric_tokens.extend(content * count)
         senti_items.append((line, seg, float(count)))
     evidence = aggregate_hits(lyric_hits, source="lyrics")
 
     # comments
-    weighted = weigh_comments(comments)
-    comment_segs = [segment(c.text) for c in weighted]
-    comment_hits = [match_line(c.text, s) for c, s in zip(weighted, comment_segs, strict=True)]
-    evidence += comments_evidence(weighted, hits=comment_hits)
+    weighted = weigh_comments(comments, t2s=t2s)
+    comment_segs = [tk.segment(c.text) for c in weighted]
+    comment_hits = [match_line(c.text, s, lexicon=lexicon)
+                    for c, s in zip(weighted, comment_segs, strict=True)]
+    evidence += comments_evidence(weighted, comment_hits)
 
     # metadata: explicit title/album rules, then lexicon cues in the title at reduced strength
-    simple_title, _ = to_simplified(title)
-    meta_rules = metadata_evidence(simple_title, to_simplified(album_s)[0] if album_s else None,
+    simple_title, _ = to_simplified(title, t2s=t2s)
+    meta_rules = metadata_evidence(simple_title,
+                                   to_simplified(album_s, t2s=t2s)[0] if album_s else None,
                                    artist)
     evidence += meta_rules
     # who decides the primary language: the catalogue, else a version marker in the title or
@@ -125,9 +130,10 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
         language = LanguageResult(catalogue_language, language.scores, source="catalogue")
     elif version is not None:
         language = LanguageResult(version.tag, language.scores, source=version.detail["field"])
-    title_seg = segment(simple_title)
+    title_seg = tk.segment(simple_title)
     meta_tags = {(e.dimension, e.tag) for e in evidence if e.source == "metadata"}
-    for ev in aggregate_hits([(match_line(simple_title, title_seg), 1.0)], source="metadata"):
+    title_hits = match_line(simple_title, title_seg, lexicon=lexicon)
+    for ev in aggregate_hits([(title_hits, 1.0)], source="metadata"):
         if (ev.dimension, ev.tag) not in meta_tags:
             evidence.append(Evidence(ev.dimension, ev.tag, "metadata", ev.cue,
                                      ev.p * _TITLE_FACTOR, {"field": "title"}))
@@ -148,9 +154,11 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
         comment_valence = _mean(v[len(cl.lines):], [c.weight for c in weighted])
     else:
         by = "lexicon"
-        lyric_valence = weighted_valence(senti_items) if senti_items else 0.0
-        comment_valence = (weighted_valence((c.text, s, c.weight) for c, s in
-                                            zip(weighted, comment_segs, strict=True))
+        senti = resources.sentiment
+        lyric_valence = weighted_valence(senti_items, lexicon=senti) if senti_items else 0.0
+        comment_valence = (weighted_valence(((c.text, s, c.weight) for c, s in
+                                             zip(weighted, comment_segs, strict=True)),
+                                            lexicon=senti)
                            if weighted else 0.0)
     evidence += valence_evidence(lyric_valence, source="lyrics", by=by)
     evidence += valence_evidence(comment_valence, source="comments", by=by)
@@ -160,15 +168,15 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
         sentiment = lyric_valence if cl.lines else comment_valence
 
     # tokens, sparse vector, keywords
-    title_tokens = _content(title_seg, stop)
+    title_tokens = tk.content_tokens(title_seg)
     tokens = title_tokens + lyric_tokens
     sparse = sparse_lyrics_vector(tokens)
     kw_items: list[tuple[str, float]] = []
     for _line, seg, count in senti_items:
-        kw_items.extend((t, 1.0 + math.log(count)) for t in _content(seg, stop))
+        kw_items.extend((t, 1.0 + math.log(count)) for t in tk.content_tokens(seg))
     for c, seg in zip(weighted, comment_segs, strict=True):
-        kw_items.extend((t, 0.5 * c.weight) for t in _content(seg, stop))
-    keywords = extract_keywords(kw_items, top_k=10)
+        kw_items.extend((t, 0.5 * c.weight) for t in tk.content_tokens(seg))
+    keywords = tk.keywords(kw_items, top_k=10)
 
     dense_text = _dense_text(simple_title, artist, album_s, cl.lines,
                              [c.text for c in weighted if c.discount >= 1.0])

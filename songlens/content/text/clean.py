@@ -12,15 +12,20 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
+from typing import Protocol
+
+from songlens.content.text.scripts import HAN, HAN_CHAR, KANA_CHAR
 
 __all__ = [
     "CleanLyrics",
+    "Converter",
     "MAX_TEXT_CHARS",
     "clean_comment",
     "clean_lyrics",
+    "fold_key",
+    "load_t2s",
     "normalise_unicode",
     "to_simplified",
 ]
@@ -54,11 +59,26 @@ _FOLD_KEY = re.compile(r"[\W_]+", re.U)
 _ZALGO = re.compile(r"([\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])"
                     r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "So", "Sk", "Me"})
-_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_EMOTICON = re.compile(f"\\[([{HAN}]{{1,4}})\\]")  # NetEase [流泪]
 
-_cc_lock = threading.Lock()
-_cc = None
+
+class Converter(Protocol):
+    """A script converter such as ``opencc.OpenCC("t2s")``."""
+
+    def convert(self, text: str) -> str: ...
+
+
+def load_t2s() -> Converter:
+    """OpenCC's traditional → simplified Chinese converter (a few ms to build)."""
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold_key(text: str) -> str:
+    """``text`` casefolded, without spaces, punctuation and symbols: the key two texts that
+    differ only in those share (repeated lyric lines, near-duplicate comments)."""
+    return _FOLD_KEY.sub("", text.casefold())
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,33 +97,18 @@ class CleanLyrics:
     was_traditional: bool
     original: str = ""
 
-    @property
-    def weighted_lines(self) -> list[tuple[str, int]]:
-        return list(zip(self.lines, self.counts, strict=True))
 
-
-def _converter():
-    global _cc
-    if _cc is None:
-        with _cc_lock:
-            if _cc is None:
-                import opencc
-
-                _cc = opencc.OpenCC("t2s")
-    return _cc
-
-
-def to_simplified(text: str) -> tuple[str, bool]:
+def to_simplified(text: str, *, t2s: Converter) -> tuple[str, bool]:
     """Convert traditional Chinese to simplified; return ``(text, was_traditional)``.
 
     Japanese text (any kana among the CJK characters) is left as it is: its kanji are not
     traditional Chinese. ``was_traditional`` is true when at least 4 % of the Han characters (and
     at least one) changed under OpenCC's ``t2s``.
     """
-    han = len(_HAN.findall(text))
-    if han == 0 or _KANA.search(text):
+    han = len(HAN_CHAR.findall(text))
+    if han == 0 or KANA_CHAR.search(text):
         return text, False
-    out = _converter().convert(text)
+    out = t2s.convert(text)
     if len(out) != len(text):  # t2s is character-for-character on all but rare phrases
         changed = sum(1 for a, b in zip(text, out, strict=False) if a != b)
     else:
@@ -113,6 +118,9 @@ def to_simplified(text: str) -> tuple[str, bool]:
 
 def normalise_unicode(text: str) -> str:
     """NFKC, HTML entities decoded, controls/format marks/emoji/symbols/surrogates dropped.
+
+    For analysis: NFKC folds full-width and compatibility forms (ＨＥＬＬＯ → HELLO) so that cues
+    match; what is stored and shown keeps the user's forms (NFC, ``metadata.clean_text``).
 
     Symbols become spaces (``心❤️碎`` → ``心 碎``); stacks of combining marks are cut to one;
     line breaks are kept.
@@ -156,13 +164,15 @@ def _strip_line(line: str) -> str:
     return _MULTISPACE.sub(" ", line).strip()
 
 
-def clean_lyrics(text: str | None) -> CleanLyrics:
+def clean_lyrics(text: str | None, *, t2s: Converter) -> CleanLyrics:
     """Clean lyrics (LRC or plain) into unique lines with repeat counts.
 
     Parameters
     ----------
     text : str or None
         Raw lyrics, possibly LRC with several timestamps per line.
+    t2s : Converter
+        Traditional → simplified converter (:func:`load_t2s`).
 
     Returns
     -------
@@ -184,12 +194,12 @@ def clean_lyrics(text: str | None) -> CleanLyrics:
             continue
         kept.append(line)
     original = "\n".join(kept)
-    joined, was_trad = to_simplified(original)
+    joined, was_trad = to_simplified(original, t2s=t2s)
     lines: list[str] = []
     counts: list[int] = []
     index: dict[str, int] = {}
     for line in joined.split("\n") if joined else []:
-        key = _FOLD_KEY.sub("", line.casefold())
+        key = fold_key(line)
         if not key:
             continue
         if key in index:
@@ -201,15 +211,16 @@ def clean_lyrics(text: str | None) -> CleanLyrics:
     return CleanLyrics(lines, counts, "\n".join(lines), was_trad, original)
 
 
-def clean_comment(text: str | None) -> str:
-    """Clean one comment: entities, emoji, odd Unicode, whitespace; traditional → simplified.
+def clean_comment(text: str | None, *, t2s: Converter) -> str:
+    """Clean one comment: entities, emoji, odd Unicode, whitespace; traditional → simplified
+    with ``t2s``.
 
     NetEase-style bracket emoticons (``[大哭]``) become their word so the lexicon can read them.
     """
     if not text:
         return ""
     text = normalise_unicode(text)
-    text = re.sub(r"\[([\u4e00-\u9fff]{1,4})\]", r" \1 ", text)  # [流泪] emoticons
+    text = _EMOTICON.sub(r" \1 ", text)
     text = re.sub(r"\s+", " ", text).strip()
-    out, _ = to_simplified(text)
+    out, _ = to_simplified(text, t2s=t2s)
     return out

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from songlens.content.taxonomy import Evidence
-from songlens.content.text.clean import clean_comment
-from songlens.content.text.lexicon import CueHit, Lexicon, aggregate_hits, match_line
+from songlens.content.text.clean import Converter, clean_comment, fold_key
+from songlens.content.text.lexicon import CueHit, aggregate_hits
 
 __all__ = [
     "MAX_COMMENTS",
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 #: Comments beyond this many (after sorting by likes) are ignored.
 MAX_COMMENTS = 500
 
-_KEY = re.compile(r"[\W_]+", re.U)
 _BOILERPLATE = re.compile(
     r"^(?:打卡|打个卡|每日打卡|前排|前排围观|沙发|抢沙发|板凳|第[一二三1-3]|首评|第一条?评论?|来了|来啦|"
     r"我来了|又来了|来了来了|路过|顶+|冲+鸭?|占楼|留名|留个脚印|mark|马克|up|\+1|1+|顶一个|"
@@ -65,7 +64,7 @@ def comment_weight(likes: int | float) -> float:
 
 def boilerplate_discount(text: str) -> float:
     """1 for an informative comment, 0.1 for boilerplate, 0.3 for very short ones (< 4 chars)."""
-    key = _KEY.sub("", text.casefold())
+    key = fold_key(text)
     if not key:
         return 0.0
     if _BOILERPLATE.match(key):
@@ -83,7 +82,7 @@ def _shingles(key: str) -> frozenset[str]:
     return frozenset(key[i:i + 3] for i in range(len(key) - 2))
 
 
-def weigh_comments(comments: Sequence[tuple[str, int]] | None, *,
+def weigh_comments(comments: Sequence[tuple[str, int]] | None, *, t2s: Converter,
                    jaccard: float = 0.8) -> list[WeightedComment]:
     """Clean, de-duplicate and weight comments.
 
@@ -91,6 +90,8 @@ def weigh_comments(comments: Sequence[tuple[str, int]] | None, *,
     ----------
     comments : sequence of (text, likes)
         Raw comments; entries that are not ``(str, number)`` pairs are skipped (logged).
+    t2s : Converter
+        Traditional → simplified converter for :func:`~.clean.clean_comment`.
     jaccard : float
         Character-trigram Jaccard similarity at or above which two comments are one.
 
@@ -118,8 +119,8 @@ def weigh_comments(comments: Sequence[tuple[str, int]] | None, *,
     groups: list[list] = []  # [text, likes, merged, key, shingles]
     by_key: dict[str, int] = {}
     for raw, likes in rows:
-        text = clean_comment(raw)
-        key = _KEY.sub("", text.casefold())
+        text = clean_comment(raw, t2s=t2s)
+        key = fold_key(text)
         if not key:
             continue
         idx = by_key.get(key)
@@ -145,19 +146,16 @@ def weigh_comments(comments: Sequence[tuple[str, int]] | None, *,
     return out
 
 
-def comments_evidence(comments: Sequence[WeightedComment], *,
-                      hits: Sequence[list[CueHit]] | None = None,
-                      lexicon: Lexicon | None = None) -> list[Evidence]:
+def comments_evidence(comments: Sequence[WeightedComment],
+                      hits: Sequence[list[CueHit]]) -> list[Evidence]:
     """Lexicon evidence from weighted comments (source ``comments``).
 
-    ``hits`` are the per-comment :func:`match_line` results if already computed. A cue's support
-    is the summed weight of the comments that use it, judged against the total weight (see
+    ``hits`` are the per-comment :func:`~.lexicon.match_line` results. A cue's support is the
+    summed weight of the comments that use it, judged against the total weight (see
     :func:`songlens.content.text.lexicon.aggregate_hits`).
     """
     if not comments:
         return []
-    if hits is None:
-        hits = [match_line(c.text, lexicon=lexicon) for c in comments]
     total = sum(c.weight for c in comments)
     return aggregate_hits(((h, c.weight) for h, c in zip(hits, comments, strict=True)),
                           source="comments", total_weight=max(total, 1.0), scale=2.0,

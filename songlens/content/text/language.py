@@ -19,24 +19,18 @@ Romanised lyrics (pinyin, romaji) read as 欧美.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["LANGUAGE_TAGS", "LanguageResult", "cantonese_marker_density", "cantonese_probability",
-           "catalogue_language", "detect_language"]
+from songlens.content.text.scripts import HAN_CHAR, HAN_RUN, HANGUL_CHAR, KANA_CHAR, LATIN
 
-#: Canonical labels from configs/taxonomy.yaml (dimension ``language``).
-LANGUAGE_TAGS: tuple[str, ...] = ("华语", "粤语", "欧美", "日语", "韩语", "纯音乐")
+__all__ = ["CantoneseModel", "LanguageResult", "cantonese_probability", "catalogue_language",
+           "detect_language"]
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+")
-_KANA = re.compile(r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
-_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:'[A-Za-z]+)?")
+_LATIN_WORD = re.compile(f"[{LATIN}]+(?:'[A-Za-z]+)?")
 _LATIN_SYLLABLES_PER_WORD = 1.3
 
 # Written-Cantonese markers and their weights (traditional and simplified forms).
@@ -74,7 +68,8 @@ _EXT_B = re.compile(r"[\U00020000-\U0002fa1f]")
 _XI_MANDARIN = re.compile(r"[關关聯联干幹]係|係數|係统|係統")
 _MARKER_CHARS = re.compile("[" + "".join(_MARKERS) + "]")
 _MARKER_WORDS_RE = re.compile("|".join(sorted(_MARKER_WORDS, key=len, reverse=True)))
-_MODEL_PATH = Path(__file__).with_name("cantonese_ngrams.json")
+#: The shipped n-gram model (``scripts/build_cantonese_model.py`` writes it).
+MODEL_PATH = Path(__file__).with_name("cantonese_ngrams.json")
 
 
 # What catalogues write for a song's language (ISO 639-1/-2/-3, BCP 47, names), lower-cased.
@@ -141,15 +136,10 @@ def _marker_weight(text: str) -> float:
     return max(0.0, weight)
 
 
-def cantonese_marker_density(text: str) -> float:
-    """Written-Cantonese marker weight per Han character (0 when there are no Han characters)."""
-    han = len(_HAN.findall(text))
-    return _marker_weight(text) / han if han else 0.0
-
-
 @dataclass(frozen=True)
-class _NgramModel:
-    """Han n-gram log-likelihood ratios; logistic weights for (unigram, bigram, markers, bias)."""
+class CantoneseModel:
+    """Cantonese-vs-Mandarin model: Han n-gram log-likelihood ratios and logistic weights for
+    (unigram sum, bigram sum, marker weight, bias); :meth:`load` reads the shipped one."""
 
     uni: dict[str, float]
     bi: dict[str, float]
@@ -159,7 +149,7 @@ class _NgramModel:
     def features(self, text: str) -> tuple[float, float, float]:
         su = sb = 0.0
         uni, bi = self.uni, self.bi
-        for run in _HAN_RUN.findall(text.translate(self.t2s)):
+        for run in HAN_RUN.findall(text.translate(self.t2s)):
             su += sum(uni.get(c, 0.0) for c in run)
             sb += sum(bi.get(run[i:i + 2], 0.0) for i in range(len(run) - 1))
         return su, sb, _marker_weight(text)
@@ -170,22 +160,23 @@ class _NgramModel:
         return wu * su + wb * sb + wm * markers + bias
 
 
-@functools.cache
-def _model() -> _NgramModel:
-    data = json.loads(_MODEL_PATH.read_text("utf-8"))
-    pairs = data["t2s"]
-    return _NgramModel(uni=data["uni"], bi=data["bi"],
-                       t2s=str.maketrans(dict(zip(pairs[0::2], pairs[1::2], strict=True))),
-                       weights=tuple(data["weights"]))
+    @classmethod
+    def load(cls, path: str | Path = MODEL_PATH) -> CantoneseModel:
+        """Read a model file written by ``scripts/build_cantonese_model.py``."""
+        data = json.loads(Path(path).read_text("utf-8"))
+        pairs = data["t2s"]
+        return cls(uni=data["uni"], bi=data["bi"],
+                   t2s=str.maketrans(dict(zip(pairs[0::2], pairs[1::2], strict=True))),
+                   weights=tuple(data["weights"]))
 
 
-def cantonese_probability(text: str) -> float:
+def cantonese_probability(text: str, *, model: CantoneseModel) -> float:
     """Probability that the Chinese in ``text`` is written Cantonese rather than Mandarin."""
-    z = _model().logit(text)
+    z = model.logit(text)
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def detect_language(text: str | None, *,
+def detect_language(text: str | None, *, cantonese: CantoneseModel,
                     audio_instrumental: float | None = None) -> LanguageResult:
     """Language tags of a lyric text.
 
@@ -194,6 +185,8 @@ def detect_language(text: str | None, *,
     text : str or None
         Lyrics (raw or cleaned; pass the original script, before traditional → simplified, so
         that traditional-only markers such as 係 count).
+    cantonese : CantoneseModel
+        Splits Chinese between 华语 and 粤语 (:meth:`CantoneseModel.load`).
     audio_instrumental : float, optional
         Probability in [0, 1] from the audio taggers that the track has no vocals.
 
@@ -204,9 +197,9 @@ def detect_language(text: str | None, *,
         ``None`` when there are no letters and no audio hint.
     """
     text = text or ""
-    han = len(_HAN.findall(text))
-    kana = len(_KANA.findall(text))
-    hangul = len(_HANGUL.findall(text))
+    han = len(HAN_CHAR.findall(text))
+    kana = len(KANA_CHAR.findall(text))
+    hangul = len(HANGUL_CHAR.findall(text))
     latin = len(_LATIN_WORD.findall(text)) * _LATIN_SYLLABLES_PER_WORD
     total = han + kana + hangul + latin
     if total < 1:
@@ -218,7 +211,7 @@ def detect_language(text: str | None, *,
     if kana >= 2 and kana >= 0.08 * (han + kana) or (kana >= 1 and han == 0):
         raw["日语"] = kana + han
     elif han:
-        canto = cantonese_probability(text)
+        canto = cantonese_probability(text, model=cantonese)
         raw["粤语"] = han * canto
         raw["华语"] = han * (1.0 - canto)
         raw["日语"] = kana

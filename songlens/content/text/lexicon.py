@@ -15,21 +15,24 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-from songlens.content.taxonomy import DIMENSIONS, Evidence, Taxonomy, config_path, load_taxonomy
+from songlens.content.taxonomy import DIMENSIONS, Evidence, Taxonomy
+from songlens.content.text.negation import (
+    EN_NEGATORS,
+    NEGATION_WINDOW,
+    ZH_NEG_PREFIXES,
+    ZH_NEGATORS,
+    preceding_words,
+)
+from songlens.content.text.scripts import has_ascii_letter, has_cjk
 from songlens.errors import ConfigError
 
 __all__ = [
     "Cue",
     "CueHit",
-    "EN_NEGATORS",
-    "NEGATION_WINDOW",
-    "ZH_NEGATORS",
-    "ZH_NEG_PREFIXES",
     "Lexicon",
     "aggregate_hits",
     "english_words",
@@ -39,23 +42,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _EN_WORD = re.compile(r"[a-z0-9\u00e0-\u024f]+(?:['’&\-][a-z0-9\u00e0-\u024f]+)*")
 _CLAUSE = re.compile(r"[,.!?;:，。！？；：、…~～\n()（）\[\]【】「」『』\"“”]+")
-ZH_NEGATORS = frozenset({
-    "不", "没", "没有", "别", "不是", "不要", "不会", "不再", "不想", "不用", "不必", "无需",
-    "从不",
-    "并不", "毫不", "绝不", "决不", "不曾", "未", "未曾", "莫", "勿", "唔", "冇", "唔系", "唔係",
-    "不算", "不够", "再也不", "一点也不", "一点都不", "并没有", "从来不", "从没", "不怎么",
-    "没什么",
-})
-ZH_NEG_PREFIXES = ("不", "没", "别", "未", "唔", "冇")
-EN_NEGATORS = frozenset({
-    "not", "no", "never", "don't", "dont", "doesn't", "didn't", "isn't", "wasn't", "aren't",
-    "weren't", "won't", "can't", "cannot", "couldn't", "wouldn't", "shouldn't", "ain't",
-    "nothing", "neither", "nor", "without", "don’t", "can’t", "won’t",
-})
-NEGATION_WINDOW = 3
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -87,8 +75,9 @@ class Lexicon:
     en: dict[tuple[str, ...], tuple[Cue, ...]]
     max_en_n: int
 
-    def tags_covered(self) -> set[tuple[str, str]]:
-        return {(c.dimension, c.tag) for c in self.cues}
+    def chinese_words(self) -> list[str]:
+        """The Chinese cues of two characters or more, sorted: words a tokenizer must keep whole."""
+        return sorted({c.text for c in self.cues if not c.latin and len(c.text) >= 2})
 
 
 def english_words(text: str) -> list[str]:
@@ -96,17 +85,16 @@ def english_words(text: str) -> list[str]:
     return _EN_WORD.findall(text.lower())
 
 
-@lru_cache(maxsize=4)
-def load_lexicon(folder: str | None = None, taxonomy_path: str | None = None) -> Lexicon:
-    """Load and validate the lexicons (every tag must be covered; tags must exist).
+def load_lexicon(folder: str | Path, *, taxonomy: Taxonomy) -> Lexicon:
+    """Load and validate the lexicons of ``folder`` (``<dimension>.yaml`` each) against
+    ``taxonomy``: every tag must be covered, and every tag named must exist.
 
     Raises
     ------
     ConfigError
         A file is missing or malformed, names an unknown tag, or a tag has no cues.
     """
-    base = config_path("lexicons") if folder is None else Path(folder)
-    taxonomy: Taxonomy = load_taxonomy(taxonomy_path)
+    base = Path(folder)
     cues: list[Cue] = []
     for dim in DIMENSIONS:
         path = base / f"{dim}.yaml"
@@ -132,7 +120,7 @@ def load_lexicon(folder: str | None = None, taxonomy_path: str | None = None) ->
                     if not text or not 0.0 < w <= 1.0:
                         raise ConfigError(f"bad cue {text!r}: {weight!r} for {dim}/{tag} in "
                                           f"{str(path)!r}; weights must be in (0, 1]")
-                    latin = not _CJK.search(text)
+                    latin = not has_cjk(text)
                     cues.append(Cue(text.lower() if latin else text, dim, canon, w, latin))
     zh: dict[str, list[Cue]] = defaultdict(list)
     en: dict[tuple[str, ...], list[Cue]] = defaultdict(list)
@@ -154,66 +142,40 @@ def load_lexicon(folder: str | None = None, taxonomy_path: str | None = None) ->
                    {k: tuple(v) for k, v in en.items()}, max_n)
 
 
-def _is_break(tok: str) -> bool:
-    return not any(ch.isalnum() for ch in tok) and not tok.isspace()
-
-
-def _zh_negated(tokens: Sequence[str], i: int) -> bool:
-    seen = 0
-    j = i - 1
-    while j >= 0 and seen < NEGATION_WINDOW:
-        tok = tokens[j]
-        j -= 1
-        if tok.isspace():
-            continue
-        if _is_break(tok):
-            return False
-        if tok in ZH_NEGATORS:
-            return True
-        seen += 1
-    return False
-
-
-def match_line(line: str, tokens: Sequence[str] | None = None, *,
-               lexicon: Lexicon | None = None) -> list[CueHit]:
+def match_line(line: str, tokens: Sequence[str], *, lexicon: Lexicon) -> list[CueHit]:
     """Cue hits in one line of text.
 
     Parameters
     ----------
     line : str
         Cleaned text (one lyric line or one comment).
-    tokens : sequence of str, optional
-        ``nlp.segment(line)`` if already computed (punctuation tokens included).
-    lexicon : Lexicon, optional
-        Defaults to :func:`load_lexicon`.
+    tokens : sequence of str
+        ``Tokenizer.segment(line)`` (punctuation tokens included); read when the line has CJK.
+    lexicon : Lexicon
     """
     if not line:
         return []
-    lex = lexicon or load_lexicon()
     hits: list[CueHit] = []
-    if _CJK.search(line):
-        if tokens is None:
-            from songlens.content.text.nlp import segment
-
-            tokens = segment(line)
+    if has_cjk(line):
         for i, tok in enumerate(tokens):
-            cues = lex.zh.get(tok)
+            cues = lexicon.zh.get(tok)
             if cues:
-                neg = _zh_negated(tokens, i)
+                neg = any(t in ZH_NEGATORS for t in preceding_words(tokens, i))
                 hits.extend(CueHit(c, neg) for c in cues)
                 continue
             if len(tok) >= 3 and tok[0] in ZH_NEG_PREFIXES:  # 不开心 as one token
                 for rest in (tok[1:], tok[2:]):
-                    for c in lex.zh.get(rest, ()):
+                    for c in lexicon.zh.get(rest, ()):
                         hits.append(CueHit(c, True))
-    if lex.en and re.search(r"[A-Za-z]", line):
+    if lexicon.en and has_ascii_letter(line):
         for clause in _CLAUSE.split(line):
             words = english_words(clause)
             for i in range(len(words)):
-                for n in range(min(lex.max_en_n, len(words) - i), 0, -1):
-                    cues = lex.en.get(tuple(words[i:i + n]))
+                for n in range(min(lexicon.max_en_n, len(words) - i), 0, -1):
+                    cues = lexicon.en.get(tuple(words[i:i + n]))
                     if cues:
-                        neg = any(w in EN_NEGATORS for w in words[max(0, i - NEGATION_WINDOW):i])
+                        neg = any(w in EN_NEGATORS
+                                  for w in words[max(0, i - NEGATION_WINDOW):i])
                         hits.extend(CueHit(c, neg) for c in cues)
                         break
     return hits

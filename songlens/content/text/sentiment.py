@@ -14,29 +14,24 @@ is set (:mod:`.sentiment_model`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from pathlib import Path
 
 import yaml
 
-from songlens.content.taxonomy import Evidence, config_path
-from songlens.content.text.lexicon import (
+from songlens.content.taxonomy import Evidence
+from songlens.content.text.lexicon import Lexicon, english_words
+from songlens.content.text.negation import (
     EN_NEGATORS,
-    NEGATION_WINDOW,
     ZH_NEG_PREFIXES,
     ZH_NEGATORS,
-    Lexicon,
-    english_words,
-    load_lexicon,
+    preceding_words,
 )
+from songlens.content.text.scripts import has_ascii_letter, has_han
 from songlens.errors import ConfigError
 
-__all__ = ["SentimentLexicon", "load_sentiment_lexicon", "text_valence", "valence_evidence",
-           "weighted_valence"]
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+__all__ = ["SentimentLexicon", "load_sentiment_lexicon", "valence_evidence", "weighted_valence"]
 
 
 @dataclass(frozen=True)
@@ -45,18 +40,16 @@ class SentimentLexicon:
     degree: dict[str, float]
 
 
-@lru_cache(maxsize=2)
-def load_sentiment_lexicon(path: str | None = None) -> SentimentLexicon:
-    """Valence words (sentiment.yaml words + emotion cues × tag valence) and degree adverbs."""
-    p = config_path("lexicons/sentiment.yaml") if path is None else path
+def load_sentiment_lexicon(path: str | Path, *, lexicon: Lexicon) -> SentimentLexicon:
+    """Valence words (``path``'s words + ``lexicon``'s emotion cues × tag valence) and degree
+    adverbs."""
     try:
-        spec = yaml.safe_load(open(p, encoding="utf-8").read())
+        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read sentiment lexicon {str(p)!r}: {exc}") from exc
+        raise ConfigError(f"cannot read sentiment lexicon {str(path)!r}: {exc}") from exc
     tag_val = {str(k): float(v) for k, v in (spec.get("emotion_valence") or {}).items()}
     words: dict[str, float] = {}
-    lex: Lexicon = load_lexicon()
-    for cue in lex.cues:
+    for cue in lexicon.cues:
         if cue.dimension == "emotion" and tag_val.get(cue.tag):
             v = tag_val[cue.tag] * cue.weight
             if abs(v) > abs(words.get(cue.text, 0.0)):
@@ -83,19 +76,11 @@ def _score_tokens(tokens: Sequence[str], negators: frozenset[str], lex: Sentimen
         if v is None:
             continue
         scale = 1.0
-        j, seen = i - 1, 0
-        while j >= 0 and seen < NEGATION_WINDOW:
-            prev = tokens[j]
-            j -= 1
-            if prev.isspace():
-                continue
-            if not any(ch.isalnum() for ch in prev):
-                break
+        for k, prev in enumerate(preceding_words(tokens, i)):
             if prev in negators:
                 flip = not flip
-            elif seen == 0 and prev in lex.degree:
+            elif k == 0 and prev in lex.degree:
                 scale *= lex.degree[prev]
-            seen += 1
         if flip:
             v = -0.5 * v
         total += v * scale
@@ -103,36 +88,25 @@ def _score_tokens(tokens: Sequence[str], negators: frozenset[str], lex: Sentimen
     return total, mass
 
 
-def text_valence(text: str, tokens: Sequence[str] | None = None) -> float:
-    """Valence of one text in [-1, 1] (0 when no sentiment word is found).
-
-    ``tokens`` are ``nlp.segment(text)`` if already computed.
-    """
-    total, mass = _raw(text, tokens)
-    return total / (mass + 2.0) if mass else 0.0
-
-
-def _raw(text: str, tokens: Sequence[str] | None) -> tuple[float, float]:
-    lex = load_sentiment_lexicon()
+def _raw(text: str, tokens: Sequence[str], lex: SentimentLexicon) -> tuple[float, float]:
     total = mass = 0.0
-    if _CJK.search(text):
-        if tokens is None:
-            from songlens.content.text.nlp import segment
-
-            tokens = segment(text)
+    if has_han(text):
         t, m = _score_tokens(tokens, ZH_NEGATORS, lex, zh=True)
         total, mass = total + t, mass + m
-    if re.search(r"[A-Za-z]", text):
+    if has_ascii_letter(text):
         t, m = _score_tokens(english_words(text), EN_NEGATORS, lex, zh=False)
         total, mass = total + t, mass + m
     return total, mass
 
 
-def weighted_valence(items: Iterable[tuple[str, Sequence[str] | None, float]]) -> float:
-    """Valence of many texts ``(text, tokens, weight)``: ``Σ w·v_raw / (Σ w·|v_raw| + 2)``."""
+def weighted_valence(items: Iterable[tuple[str, Sequence[str], float]], *,
+                     lexicon: SentimentLexicon) -> float:
+    """Valence in [-1, 1] of many texts ``(text, tokens, weight)``, ``tokens`` being
+    ``Tokenizer.segment(text)``: ``Σ w·v_raw / (Σ w·|v_raw| + 2)`` (0 without sentiment words).
+    """
     total = mass = 0.0
     for text, tokens, w in items:
-        t, m = _raw(text, tokens)
+        t, m = _raw(text, tokens, lexicon)
         total += w * t
         mass += w * m
     return total / (mass + 2.0) if mass else 0.0

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from songlens.content.taxonomy import DIMENSIONS, Evidence, TagScore, Taxonomy
+from songlens.content.text.scripts import CJK_CHAR
 
 __all__ = [
     "BLOCK_WEIGHTS",
@@ -38,7 +39,6 @@ __all__ = [
 BLOCK_WEIGHTS: dict[str, float] = {"language": 1.0, "style": 1.0, "scene": 0.8, "emotion": 1.0,
                                    "theme": 0.8}
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _LETTER = re.compile(r"[^\W\d_]", re.U)
 
 
@@ -55,7 +55,7 @@ def sparse_lyrics_vector(tokens: Iterable[str], *, k1: float = 1.2, b: float = 0
     Parameters
     ----------
     tokens : iterable of str
-        Content tokens (``nlp.tokenize``); repeated tokens raise the term frequency.
+        Content tokens (``Tokenizer.content_tokens``); repeated tokens raise the term frequency.
     k1, b, avg_len : float
         BM25 saturation and length normalisation (``avg_len`` in tokens).
 
@@ -132,4 +132,4 @@ def cjk_share(text: str | None) -> float:
     if not text:
         return 0.0
     letters = len(_LETTER.findall(text))
-    return len(_CJK.findall(text)) / letters if letters else 0.0
+    return len(CJK_CHAR.findall(text)) / letters if letters else 0.0

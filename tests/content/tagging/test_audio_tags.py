@@ -11,19 +11,15 @@ import soundfile as sf
 
 from songlens.content.musicnn import MusicnnTagger
 from songlens.content.musicnn.tagger import MODELS, musicnn_labels
-from songlens.content.tagging.audio_tags import (
-    AudioTagMapping,
-    audio_evidence,
-    load_audio_tag_mapping,
-)
+from songlens.content.tagging.audio_tags import AudioTagMapping, audio_evidence
 from songlens.errors import ConfigError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "musicnn"
 
 
 @pytest.fixture(scope="session")
-def mapping() -> AudioTagMapping:
-    return load_audio_tag_mapping()
+def mapping(resources) -> AudioTagMapping:
+    return resources.audio_tags
 
 
 def _targets(mapping, model, cue):
@@ -85,20 +81,21 @@ def test_evidence_from_tag_probs(mapping):
     assert audio_evidence({"MSD_musicnn": {"metal": math.nan}}, mapping=mapping) == []
 
 
-def test_bad_mappings_are_config_errors():
+def test_bad_mappings_are_config_errors(resources):
     labels = {m: musicnn_labels(m) for m in MODELS}
+    tax = resources.taxonomy
     with pytest.raises(ConfigError,
                        match="'hip hop', which is not a MSD_musicnn tag; allowed: rock"):
         AudioTagMapping({"mapping": {"MSD_musicnn": {"hip hop": [["style", "说唱", 1.0]]}}},
-                        labels=labels)
+                        taxonomy=tax, labels=labels)
     with pytest.raises(ConfigError, match="MSD_musicnn/rock: unknown style tag '摇摆'"):
         AudioTagMapping({"mapping": {"MSD_musicnn": {"rock": [["style", "摇摆", 1.0]]}}},
-                        labels=labels)
+                        taxonomy=tax, labels=labels)
     with pytest.raises(ConfigError, match="weight must be in"):
         AudioTagMapping({"mapping": {"MSD_musicnn": {"rock": [["style", "Rock", 2]]}}},
-                        labels=labels)
+                        taxonomy=tax, labels=labels)
     with pytest.raises(ConfigError, match="target_prior must be in"):
-        AudioTagMapping({"calibration": {"target_prior": 1.5}})
+        AudioTagMapping({"calibration": {"target_prior": 1.5}}, taxonomy=tax)
 
 
 @pytest.mark.parametrize(("clip", "expected"), [
@@ -107,6 +104,6 @@ def test_bad_mappings_are_config_errors():
 ])
 def test_real_clips_get_the_right_style(mapping, clip, expected):
     y, _ = sf.read(FIXTURES / f"{clip}.wav", dtype="float32")
-    probs = {m: MusicnnTagger(m, threads=2).analyse(y).tag_probs() for m in MODELS}
+    probs = {m: MusicnnTagger(m).analyse(y).tag_probs() for m in MODELS}
     styles = [e for e in audio_evidence(probs, mapping=mapping) if e.dimension == "style"]
     assert styles and styles[0].tag == expected

@@ -2,12 +2,32 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from songlens.content.text.comments import (
     boilerplate_discount,
     comment_weight,
     comments_evidence,
     weigh_comments,
 )
+from songlens.content.text.lexicon import match_line
+
+
+@pytest.fixture(scope="module")
+def weigh(resources):
+    def run(comments):
+        return weigh_comments(comments, t2s=resources.t2s)
+    return run
+
+
+@pytest.fixture(scope="module")
+def evidence(resources):
+    """Comment evidence with each comment's cue hits, as the analysis computes them."""
+    def run(weighted):
+        tk, lexicon = resources.tokenizer, resources.lexicon
+        return comments_evidence(weighted, [match_line(c.text, tk.segment(c.text),
+                                                       lexicon=lexicon) for c in weighted])
+    return run
 
 
 def test_likes_weight_has_diminishing_returns():
@@ -25,11 +45,11 @@ def test_boilerplate_is_discounted():
     assert boilerplate_discount("高三的时候一直单曲循环这首歌给自己加油") == 1.0
 
 
-def test_weigh_comments_collapses_near_duplicates_and_sorts():
+def test_weigh_comments_collapses_near_duplicates_and_sorts(weigh):
     rows = [("这首歌陪我度过了考研的日子", 10), ("这首歌陪我度过了考研的日子!!", 5),
             ("这首歌陪我度过了考研的日子啊", 1), ("打卡", 1000), ("👍👍", 50),
             ("跑步的时候听特别带感", 3)]
-    out = weigh_comments(rows)
+    out = weigh(rows)
     texts = [c.text for c in out]
     assert sum("考研" in t for t in texts) == 1
     dup = next(c for c in out if "考研" in c.text)
@@ -39,21 +59,21 @@ def test_weigh_comments_collapses_near_duplicates_and_sorts():
     assert [c.weight for c in out] == sorted((c.weight for c in out), reverse=True)
 
 
-def test_malformed_rows_are_skipped():
-    out = weigh_comments([("好听的歌适合夜跑", 1), ("x",), None, (3, 4), ("夜跑必备歌曲", None)])
+def test_malformed_rows_are_skipped(weigh):
+    out = weigh([("好听的歌适合夜跑", 1), ("x",), None, (3, 4), ("夜跑必备歌曲", None)])
     assert len(out) == 2
 
 
-def test_comment_evidence_is_like_weighted_and_relative():
+def test_comment_evidence_is_like_weighted_and_relative(weigh, evidence):
     many = [("考研自习必听", 0)] * 1 + [(f"今天天气不错第{i}天的心情记录", 0) for i in range(99)]
-    few = weigh_comments(many)
-    p_one = max(e.p for e in comments_evidence(few) if e.tag == "学习")
-    liked = weigh_comments([("考研自习必听", 20000)] + many[1:])
-    p_liked = max(e.p for e in comments_evidence(liked) if e.tag == "学习")
-    ten = weigh_comments([(f"考研自习必听{i}号选手报到" + "的" * i, 0) for i in range(10)]
+    few = weigh(many)
+    p_one = max(e.p for e in evidence(few) if e.tag == "学习")
+    liked = weigh([("考研自习必听", 20000)] + many[1:])
+    p_liked = max(e.p for e in evidence(liked) if e.tag == "学习")
+    ten = weigh([(f"考研自习必听{i}号选手报到" + "的" * i, 0) for i in range(10)]
                          + many[1:91])
-    p_ten = max(e.p for e in comments_evidence(ten) if e.tag == "学习")
+    p_ten = max(e.p for e in evidence(ten) if e.tag == "学习")
     assert p_one < 0.25 < p_liked
     assert p_ten > 0.6
-    ev = next(e for e in comments_evidence(liked) if e.tag == "学习")
+    ev = next(e for e in evidence(liked) if e.tag == "学习")
     assert ev.source == "comments" and "考研" in ev.detail["example"]

@@ -4,11 +4,25 @@ import pytest
 
 from songlens.content.text.clean import clean_lyrics
 from songlens.content.text.language import (
-    cantonese_marker_density,
     cantonese_probability,
     catalogue_language,
     detect_language,
 )
+from songlens.content.text.scripts import HAN_CHAR
+
+
+@pytest.fixture(scope="module")
+def detect(resources):
+    def run(text, **kwargs):
+        return detect_language(text, cantonese=resources.cantonese, **kwargs)
+    return run
+
+
+@pytest.fixture(scope="module")
+def p_cantonese(resources):
+    def run(text):
+        return cantonese_probability(text, model=resources.cantonese)
+    return run
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -19,13 +33,13 @@ from songlens.content.text.language import (
     ("君の名前を呼んだ 夜空に響くように 忘れないで", "日语"),
     ("사랑해요 너무 보고 싶어요 오늘 밤에", "韩语"),
 ])
-def test_primary_language(text, expected):
-    assert detect_language(text).primary == expected
+def test_primary_language(text, expected, detect):
+    assert detect(text).primary == expected
 
 
-def test_traditional_mandarin_without_markers_is_mandarin():
-    cl = clean_lyrics("我們的愛情 還在這裡 時間會證明一切 關係再也回不去")
-    res = detect_language(cl.original)
+def test_traditional_mandarin_without_markers_is_mandarin(detect, resources):
+    cl = clean_lyrics("我們的愛情 還在這裡 時間會證明一切 關係再也回不去", t2s=resources.t2s)
+    res = detect(cl.original)
     assert res.primary == "华语"
     assert res.scores.get("粤语", 0.0) < 0.3
 
@@ -38,42 +52,45 @@ def test_traditional_mandarin_without_markers_is_mandarin():
     "套戲令我發現我好掛住劇集",
     "今年過年，人人都著得好光鮮",
 ])
-def test_cantonese_without_hand_written_markers(line):
-    assert detect_language(line).primary == "粤语"
+def test_cantonese_without_hand_written_markers(line, detect):
+    assert detect(line).primary == "粤语"
 
 
-def test_script_is_not_evidence_either_way():
+def test_script_is_not_evidence_either_way(p_cantonese):
     # the same Cantonese line in simplified script, the same Mandarin line in traditional
-    assert cantonese_probability("出街食饭女仔老奉要男友出钱。") > 0.5
-    assert cantonese_probability("一不小心把盛滿水的杯子打翻了") < 0.5
+    assert p_cantonese("出街食饭女仔老奉要男友出钱。") > 0.5
+    assert p_cantonese("一不小心把盛滿水的杯子打翻了") < 0.5
     # nothing to go on: the prior (a Chinese catalogue is mostly Mandarin) decides
-    assert cantonese_probability("春天") < 0.5
+    assert p_cantonese("春天") < 0.5
 
 
-def test_guanxi_is_not_a_cantonese_marker():
-    assert cantonese_marker_density("關係") == 0.0
-    assert cantonese_marker_density("你係邊個") > 0.3
+def test_guanxi_is_not_a_cantonese_marker(resources):
+    def marker_density(text):  # marker weight per Han character
+        return resources.cantonese.features(text)[2] / len(HAN_CHAR.findall(text))
+
+    assert marker_density("關係") == 0.0
+    assert marker_density("你係邊個") > 0.3
 
 
-def test_one_english_word_does_not_outvote_a_chinese_line():
+def test_one_english_word_does_not_outvote_a_chinese_line(detect):
     # Han characters are split between 华语 and 粤语 by probability; the script decides first
-    res = detect_language("今晚聽 Hey Jude 好正")
+    res = detect("今晚聽 Hey Jude 好正")
     assert res.scores["欧美"] > max(res.scores["粤语"], res.scores["华语"])
     assert res.primary in ("粤语", "华语")
 
 
-def test_mixed_language_primary_plus_others():
+def test_mixed_language_primary_plus_others(detect):
     text = "我想你想到天亮 baby I miss you so much tonight 回不去的从前 只剩下我一个"
-    res = detect_language(text)
+    res = detect(text)
     assert res.primary == "华语"
     assert "欧美" in res.scores and 0.2 < res.scores["欧美"] < 0.6
     assert abs(sum(res.scores.values()) - 1.0) < 0.05
 
 
-def test_instrumental_when_no_lyrics_and_audio_says_so():
-    assert detect_language("", audio_instrumental=0.9).primary == "纯音乐"
-    assert detect_language(None).primary is None
-    assert detect_language("", audio_instrumental=0.2).primary is None
+def test_instrumental_when_no_lyrics_and_audio_says_so(detect):
+    assert detect("", audio_instrumental=0.9).primary == "纯音乐"
+    assert detect(None).primary is None
+    assert detect("", audio_instrumental=0.2).primary is None
 
 
 @pytest.mark.parametrize("line", [
@@ -82,18 +99,19 @@ def test_instrumental_when_no_lyrics_and_audio_says_so():
     # chatterbot-corpus 1.3.3 (BSD-3-Clause), traditionalchinese/conversations.yml
     "早上好，你好嗎? 我挺好的，你呢", "我能幫你什麼嗎? 是的，我有個問題.",
 ])
-def test_short_conversational_mandarin_stays_mandarin(line):
+def test_short_conversational_mandarin_stays_mandarin(line, detect):
     # the common case (listener comments, Mandarin pop lines): an n-gram model trained only on
     # formal Mandarin read 你/都/听 as Cantonese here; wordfreq's conversational counts fix it
-    assert detect_language(line).primary == "华语"
+    assert detect(line).primary == "华语"
 
 
-def test_lines_that_are_also_cantonese_read_mandarin_in_a_mandarin_lyric_sheet():
+def test_lines_that_are_also_cantonese_read_mandarin_in_a_mandarin_lyric_sheet(
+        detect, p_cantonese):
     # 我好想你啊 is good Cantonese as well as Mandarin: alone it is a coin toss (p ≈ 0.7 粤语),
     # among other Mandarin lines of the same song the song reads 华语
-    assert 0.3 < cantonese_probability("我好想你啊") < 0.9
+    assert 0.3 < p_cantonese("我好想你啊") < 0.9
     sheet = "我好想你啊\n爱你一万年\n后来 我总算学会了如何去爱\n都过去了 别哭"
-    assert detect_language(sheet).primary == "华语"
+    assert detect(sheet).primary == "华语"
 
 
 @pytest.mark.parametrize(("value", "tag"), [

@@ -72,22 +72,23 @@ def test_valence_is_the_expectation_over_the_classes(model_dir):
     assert len(set(np.round(v[:2], 4))) == 2  # the random model does tell the two lines apart
 
 
-def test_model_replaces_the_lexicon_with_weighted_means(model_dir):
+def test_model_replaces_the_lexicon_with_weighted_means(model_dir, resources):
     m = SentimentModel(model_dir)
     a = analyse_text(title="夜曲", artist="x", lyrics=LYRICS, comments=COMMENTS,
-                     valence_model=m.valence)
+                     valence_model=m.valence, resources=resources)
     sad, happy = m.valence(["眼泪掉下来 我好孤独", "阳光很好 我很开心"])
     lyric = (2 * sad + happy) / 3  # the sad line is sung twice
-    assert a.sentiment == pytest.approx(0.6 * lyric + 0.4 * _comment_mean(m), abs=1e-4)
+    assert a.sentiment == pytest.approx(0.6 * lyric + 0.4 * _comment_mean(m, resources),
+                                        abs=1e-4)
     for ev in a.evidence:
         if ev.cue == "valence":
             assert ev.detail["by"] == "model"
 
 
-def _comment_mean(m):
+def _comment_mean(m, resources):
     from songlens.content.text.comments import weigh_comments
 
-    w = weigh_comments(COMMENTS)
+    w = weigh_comments(COMMENTS, t2s=resources.t2s)
     v = m.valence([c.text for c in w])
     return float(sum(c.weight * x for c, x in zip(w, v, strict=True)) / sum(c.weight for c in w))
 
@@ -102,7 +103,7 @@ def test_bad_folders_are_config_errors(tmp_path):
 
 
 def test_catalog_uses_the_configured_model(model_dir, test_settings_factory, models,
-                                           music_clips):
+                                           music_clips, resources):
     from songlens.catalog.pipeline import Catalog
     from songlens.embeddings.models import Models, build_sentiment_model
     from songlens.store import open_store
@@ -112,13 +113,14 @@ def test_catalog_uses_the_configured_model(model_dir, test_settings_factory, mod
     store = open_store(path=settings.qdrant_path)
     try:
         cat = Catalog(settings=settings, store=store,
-                      models=Models(audio=models.audio, text=models.text, sentiment=sentiment))
+                      models=Models(audio=models.audio, text=models.text, sentiment=sentiment),
+                      resources=resources)
         meta = parse_metadata({"song_id": "s1", "title": "夜曲", "lyrics": LYRICS,
                                "comments": [{"text": t, "likes": n} for t, n in COMMENTS]})
         doc = cat.ingest(music_clips["feelings"], meta, filename="f.ogg").record.to_document()
         assert doc["models"]["sentiment"] == "sentiment:tiny-bert-sentiment"
         expected = analyse_text(title="夜曲", artist="", lyrics=LYRICS, comments=COMMENTS,
-                                valence_model=sentiment.valence).sentiment
+                                valence_model=sentiment.valence, resources=resources).sentiment
         assert doc["sentiment"] == pytest.approx(expected, abs=1e-4)
     finally:
         store.close()

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from songlens.content.taxonomy import Evidence, load_taxonomy
+from songlens.content.taxonomy import Evidence
 from songlens.content.text.vectors import (
     cjk_share,
     sparse_lyrics_vector,
@@ -35,8 +35,8 @@ def test_sparse_vector_saturates_and_sorts():
     assert sparse_lyrics_vector([]) == ([], [])
 
 
-def test_tag_profile_is_unit_and_blocked():
-    tax = load_taxonomy()
+def test_tag_profile_is_unit_and_blocked(resources):
+    tax = resources.taxonomy
     ev = [Evidence("scene", "学习", "lyrics", "考研", 0.9),
           Evidence("emotion", "伤感", "lyrics", "眼泪", 0.7),
           Evidence("language", "华语", "lyrics", "script", 1.0)]
