@@ -47,9 +47,10 @@ from songlens.coldstart.recall import (
     SongQuery,
     UserNewSongsRecaller,
 )
-from songlens.coldstart.simulator import DAY, LANGUAGES, STYLES, SimConfig, Simulator
+from songlens.coldstart.simulator import SimConfig, Simulator
 from songlens.ranking.features import build_features
 from songlens.ranking.ranker import Ranker, RankerConfig
+from songlens.units import DAY
 
 logger = logging.getLogger("benchmarks.coldstart")
 K_RECALL, K_TOP = 50, 10
@@ -230,8 +231,8 @@ def main() -> None:
                 cat = sim.order
                 u_all = sim.utilities(user, cat)
                 liked = [cat[i] for i in np.argsort(-u_all)[:3]]
-                style = STYLES[int(np.argmax(sim.style_proto @ user.tastes[0]))]
-                lang = LANGUAGES[int(np.argmax(user.lang_pref))]
+                style = sim.styles[int(np.argmax(sim.style_proto @ user.tastes[0]))]
+                lang = sim.languages[int(np.argmax(user.lang_pref))]
                 prof = onboarding_profile(
                     uid, tags={"style": [style], "language": [lang]},
                     liked_song_vectors=[sim.songs[s].vectors for s in liked],
