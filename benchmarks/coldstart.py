@@ -38,7 +38,6 @@ from songlens.catalog.filters import SongFilter
 from songlens.coldstart.events import attribute_labels
 from songlens.coldstart.profiles import UserProfile, onboarding_profile
 from songlens.coldstart.recall import (
-    BruteForceIndex,
     ContentRecaller,
     OnboardingRecaller,
     PopularityRecaller,
@@ -48,6 +47,7 @@ from songlens.coldstart.recall import (
     UserNewSongsRecaller,
 )
 from songlens.coldstart.simulator import SimConfig, Simulator
+from songlens.coldstart.vector_search import BruteForceIndex
 from songlens.ranking.features import build_features
 from songlens.ranking.ranker import Ranker, RankerConfig
 from songlens.units import DAY

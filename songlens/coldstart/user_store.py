@@ -17,8 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from songlens.coldstart.profiles import ProfileConfig, UserProfile
-from songlens.coldstart.recall import SearchFn
-from songlens.coldstart.store_search import store_search
+from songlens.coldstart.vector_search import SearchFn, store_search
 from songlens.errors import NotFound
 from songlens.store import CollectionSpec, Hit, Point, VectorStore
 

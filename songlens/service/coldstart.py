@@ -44,13 +44,12 @@ from songlens.coldstart.profiles import (
 from songlens.coldstart.recall import (
     OnboardingRecaller,
     RecallItem,
-    SearchFn,
     SongAudienceRecaller,
     SongQuery,
     UserNewSongsRecaller,
 )
-from songlens.coldstart.store_search import store_search
 from songlens.coldstart.user_store import UserStore
+from songlens.coldstart.vector_search import SearchFn, store_search
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput, NotFound, PayloadTooLarge
 from songlens.ranking.features import build_features
