@@ -33,14 +33,10 @@ import numpy as np
 
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
+from songlens.catalog.record import song_tag_scores
 from songlens.coldstart.events import signal_weight, validate_batch
 from songlens.coldstart.feedback_log import FeedbackLog, LoggedEvent
-from songlens.coldstart.profiles import (
-    ProfileConfig,
-    UserProfile,
-    onboarding_profile,
-    song_tag_scores,
-)
+from songlens.coldstart.profiles import ProfileConfig, UserProfile, onboarding_profile
 from songlens.coldstart.recall import (
     OnboardingRecaller,
     RecallItem,
