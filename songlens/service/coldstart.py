@@ -34,7 +34,7 @@ import numpy as np
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.catalog.record import song_tag_scores
-from songlens.coldstart.events import signal_weight, validate_batch
+from songlens.coldstart.events import EventProblem, signal_weight, validate_batch
 from songlens.coldstart.feedback_log import FeedbackLog, LoggedEvent
 from songlens.coldstart.profiles import ProfileConfig, UserProfile, onboarding_profile
 from songlens.coldstart.recall import (
@@ -227,7 +227,7 @@ class ColdStartService:
             raise PayloadTooLarge(f"{len(raw)} events in one batch; at most "
                                   f"{self.cs.max_batch} (coldstart.max_batch)")
         good, rejected = validate_batch(raw, config=self.profile_config.signal)
-        bad = {r["index"] for r in rejected}
+        bad = {r.index for r in rejected}
         index = [i for i in range(len(raw)) if i not in bad]
         songs = self._songs(ev.song_id for ev in good)
         with self._lock:
@@ -235,9 +235,9 @@ class ColdStartService:
             self.log.append(sorted(good, key=lambda e: e.ts))  # log order = time order
             new = list(self.log.iter_events(before))
             self._fold_logged(new, songs)
-        warnings = [{"index": index[j], "code": "unknown_song",
-                     "reason": f"song_id {ev.song_id!r} is not in the catalog: the event is "
-                               "logged but changes no profile and trains nothing"}
+        warnings = [EventProblem(index[j], "unknown_song",
+                                 f"song_id {ev.song_id!r} is not in the catalog: the event is "
+                                 "logged but changes no profile and trains nothing")
                     for j, ev in enumerate(good) if ev.song_id not in songs]
         return {"accepted": len(good), "new": len(new), "duplicates": len(good) - len(new),
                 "rejected": rejected, "warnings": warnings}
@@ -392,10 +392,9 @@ class ColdStartService:
         else:  # no taste vector yet (onboarding tags only): by the chosen tags
             items = OnboardingRecaller(search, space=self.space).recall(k=2 * k, user=profile,
                                                                         filter=filt)
-        counts = self.log.song_counts([it.id for it in items])
-        n_int = {s: sum(n for e, n in c.items() if e != "impression") for s, c in counts.items()}
-        items = [it for it in items if n_int.get(it.id, 0) < self.cs.few_interactions][:k]
-        extra = {it.id: {"interactions": n_int.get(it.id, 0)} for it in items}
+        n_int = self.log.interaction_counts([it.id for it in items])
+        items = [it for it in items if n_int[it.id] < self.cs.few_interactions][:k]
+        extra = {it.id: {"interactions": n_int[it.id]} for it in items}
         return {"mode": "user_new_songs", "user_id": user_id, "window_days": days,
                 "items": self._song_items(items, payloads, profile.tag_affinity, extra)}
 
