@@ -319,6 +319,18 @@ def test_json_shapes_and_rounding(fed):
             and rounded_to(f["contribution"], 6) for f in it["top_features"])
 
 
+def test_every_cold_start_route_documents_its_response(fed):
+    paths = fed.app.openapi()["paths"]
+    for path, method in (("/v1/feedback", "post"), ("/v1/recall", "post"),
+                         ("/v1/rank", "post"), ("/v1/users/{user_id}", "get")):
+        schema = paths[path][method]["responses"]["200"]["content"]["application/json"][
+            "schema"]
+        refs = [schema] if "$ref" in schema else (schema.get("oneOf") or schema.get("anyOf")
+                                                  or [])
+        assert refs and all(r["$ref"].startswith("#/components/schemas/") for r in refs), (
+            path, schema)
+
+
 def test_restart_keeps_events_and_warm_starts_the_ranker(world, fed):
     ask = {"user_id": "ub", "song_ids": ["A2", "B2", "C2"]}
     before = fed.client.post("/v1/rank", json=ask).json()
