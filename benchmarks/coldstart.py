@@ -35,10 +35,9 @@ import numpy as np
 from scipy.stats import rankdata
 
 from songlens.catalog.filters import SongFilter
-from songlens.coldstart.events import attribute_labels
+from songlens.coldstart.events import attribute_labels, interaction_count
 from songlens.coldstart.profiles import UserProfile, onboarding_profile
 from songlens.coldstart.recall import (
-    BruteForceIndex,
     ContentRecaller,
     OnboardingRecaller,
     PopularityRecaller,
@@ -47,9 +46,11 @@ from songlens.coldstart.recall import (
     SongQuery,
     UserNewSongsRecaller,
 )
-from songlens.coldstart.simulator import DAY, LANGUAGES, STYLES, SimConfig, Simulator
+from songlens.coldstart.simulator import SimConfig, Simulator
+from songlens.coldstart.vector_search import BruteForceIndex
 from songlens.ranking.features import build_features
 from songlens.ranking.ranker import Ranker, RankerConfig
+from songlens.units import DAY
 
 logger = logging.getLogger("benchmarks.coldstart")
 K_RECALL, K_TOP = 50, 10
@@ -148,8 +149,7 @@ def main() -> None:
                 logger.info("fit on %d samples in %.1f s", len(train_X), time.time() - t0)
             t0 = time.time()
             # (i) recall + ranking for eval users
-            pop_now = {s: float(sum(v for e, v in counts.get(s, {}).items() if e != "impression"))
-                       for s in pool}
+            pop_now = {s: float(interaction_count(counts.get(s, {}))) for s in pool}
             mi = UserNewSongsRecaller(index, tag_weight=0.3)
             content = ContentRecaller(index)
             popular = PopularityRecaller(lambda p=pool: p, lambda q=pop_now: q)
@@ -193,8 +193,8 @@ def main() -> None:
                 t0 = time.time()
                 P = ranker.predict_many(X)
                 cos = np.array([x.get("cos_long_fused", 0.0) for x in X])
-                pop = np.array([sum(v for e, v in counts.get(lab.song_id, {}).items()
-                                    if e != "impression") for lab in labs], dtype=float)
+                pop = np.array([interaction_count(counts.get(lab.song_id, {})) for lab in labs],
+                               dtype=float)
                 aucs["ranker p(complete)"].append((np.array(yc), P[:, 0]))
                 aucs["ranker p(like)"].append((np.array(yl), P[:, 1]))
                 aucs["ranker score -> complete"].append((np.array(yc), P[:, 2]))
@@ -230,8 +230,8 @@ def main() -> None:
                 cat = sim.order
                 u_all = sim.utilities(user, cat)
                 liked = [cat[i] for i in np.argsort(-u_all)[:3]]
-                style = STYLES[int(np.argmax(sim.style_proto @ user.tastes[0]))]
-                lang = LANGUAGES[int(np.argmax(user.lang_pref))]
+                style = sim.styles[int(np.argmax(sim.style_proto @ user.tastes[0]))]
+                lang = sim.languages[int(np.argmax(user.lang_pref))]
                 prof = onboarding_profile(
                     uid, tags={"style": [style], "language": [lang]},
                     liked_song_vectors=[sim.songs[s].vectors for s in liked],

@@ -56,7 +56,6 @@ class FusionSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = Field(2, ge=1)
 
 
 class DemoSettings(BaseModel):

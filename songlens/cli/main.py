@@ -295,6 +295,8 @@ def train(
 
     Run it with the server stopped: the embedded store and the snapshot folder are the server's.
     """
+    from dataclasses import asdict
+
     from songlens.service.coldstart import ColdStartService
 
     settings = _settings(config, data_dir=data_dir)
@@ -304,7 +306,7 @@ def train(
             with Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=err, disable=None) as progress:
                 task = progress.add_task("events", total=service.log.count())
-                summary = service.rebuild(on_progress=lambda n: progress.advance(task, n))
+                summary = asdict(service.rebuild(on_progress=lambda n: progress.advance(task, n)))
         finally:
             service.close()
     if as_json:

@@ -15,11 +15,13 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from songlens.units import DAY
 
 __all__ = [
     "EVENT_TYPES",
@@ -27,10 +29,12 @@ __all__ = [
     "NEGATIVE_EVENTS",
     "DEFAULT_SIGNAL_CONFIG",
     "Event",
+    "EventProblem",
     "LabeledImpression",
     "ImpressionJoiner",
     "event_key",
     "signal_weight",
+    "interaction_count",
     "validate_batch",
     "attribute_labels",
 ]
@@ -63,7 +67,7 @@ DEFAULT_SIGNAL_CONFIG: dict[str, Any] = {
     },
     "play_positive_ms": 30_000,
     "early_skip_ms": 30_000,
-    "max_future_s": 86_400.0,
+    "max_future_s": DAY,
     "max_play_ms": 6 * 3600 * 1000,
 }
 
@@ -121,6 +125,22 @@ def signal_weight(ev: Event, config: dict[str, Any] | None = None) -> float:
     return w
 
 
+def interaction_count(counts: Mapping[str, int]) -> int:
+    """Interactions among per-event-type counts (``{event: n}``): every event but impressions
+    (being shown a song is not listening to it)."""
+    return sum(n for ev, n in counts.items() if ev != "impression")
+
+
+@dataclass(frozen=True, slots=True)
+class EventProblem:
+    """Why one event of a client batch was rejected, or kept but changed nothing: its ``index``
+    in the batch, a stable ``code`` and a human ``reason``."""
+
+    index: int
+    code: str
+    reason: str
+
+
 def _reason(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -131,7 +151,7 @@ def _reason(exc: ValidationError) -> str:
 
 def validate_batch(raw: Sequence[Any], *, now: float | None = None,
                    config: dict[str, Any] | None = None
-                   ) -> tuple[list[Event], list[dict[str, Any]]]:
+                   ) -> tuple[list[Event], list[EventProblem]]:
     """Split a client batch into valid events and rejections.
 
     Parameters
@@ -145,33 +165,32 @@ def validate_batch(raw: Sequence[Any], *, now: float | None = None,
     -------
     good : list of Event
         Valid events, in input order.
-    rejected : list of dict
-        ``{"index": i, "code": str, "reason": str}`` for each bad item (codes: ``not_an_object``,
-        ``invalid_event``, ``ts_in_future``, ``play_ms_too_long``); the rest of the batch is kept.
+    rejected : list of EventProblem
+        One for each bad item (codes: ``not_an_object``, ``invalid_event``, ``ts_in_future``,
+        ``play_ms_too_long``); the rest of the batch is kept.
     """
     cfg = config or DEFAULT_SIGNAL_CONFIG
     now = time.time() if now is None else now
     good: list[Event] = []
-    rejected: list[dict[str, Any]] = []
+    rejected: list[EventProblem] = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
-            rejected.append({"index": i, "code": "not_an_object",
-                             "reason": f"expected an object, got {type(item).__name__}"})
+            rejected.append(EventProblem(i, "not_an_object",
+                                         f"expected an object, got {type(item).__name__}"))
             continue
         try:
             ev = Event.model_validate(item)
         except ValidationError as exc:
-            rejected.append({"index": i, "code": "invalid_event", "reason": _reason(exc)})
+            rejected.append(EventProblem(i, "invalid_event", _reason(exc)))
             continue
         if ev.ts > now + cfg["max_future_s"]:
-            rejected.append({"index": i, "code": "ts_in_future",
-                             "reason": f"ts: {ev.ts!r} is in the future "
-                             f"(now {now:.0f}, allowed skew {cfg['max_future_s']:.0f} s)"})
+            rejected.append(EventProblem(i, "ts_in_future", f"ts: {ev.ts!r} is in the future "
+                                         f"(now {now:.0f}, allowed skew "
+                                         f"{cfg['max_future_s']:.0f} s)"))
             continue
         if ev.play_ms is not None and ev.play_ms > cfg["max_play_ms"]:
-            rejected.append({"index": i, "code": "play_ms_too_long",
-                             "reason": f"play_ms: {ev.play_ms} exceeds "
-                             f"{cfg['max_play_ms']} ms"})
+            rejected.append(EventProblem(i, "play_ms_too_long", f"play_ms: {ev.play_ms} "
+                                         f"exceeds {cfg['max_play_ms']} ms"))
             continue
         good.append(ev)
     if rejected:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from songlens.coldstart.events import Event, event_key
+from songlens.coldstart.events import Event, event_key, interaction_count
 from songlens.errors import StoreError
 
 __all__ = ["FeedbackLog", "LoggedEvent"]
@@ -235,29 +235,14 @@ class FeedbackLog:
             out.setdefault(sid, {})[ev] = int(n)
         return out
 
-    def interaction_count(self, song_id: str, *, exclude: Sequence[str] = ("impression",)) -> int:
-        """Interactions with a song (every event type but ``exclude``)."""
-        counts = self.song_counts([song_id]).get(song_id, {})
-        return sum(n for ev, n in counts.items() if ev not in exclude)
-
-    def songs_with_few_interactions(self, song_ids: Sequence[str], *, max_n: int,
-                                    exclude: Sequence[str] = ("impression",)) -> list[str]:
-        """The ``song_ids`` (in order) with fewer than ``max_n`` interactions (unseen count 0)."""
+    def interaction_counts(self, song_ids: Sequence[str]) -> dict[str, int]:
+        """Interactions per song (:func:`~songlens.coldstart.events.interaction_count`; 0 for a
+        song never seen), for "songs with few interactions"."""
         counts = self.song_counts(song_ids)
-        return [s for s in song_ids
-                if sum(n for ev, n in counts.get(s, {}).items() if ev not in exclude) < max_n]
-
-    def user_event_count(self, user_id: str) -> int:
-        """Events logged for one user (new-user detection)."""
-        return int(self._conn().execute("SELECT COUNT(*) FROM events WHERE user_id = ?",
-                                        (user_id,)).fetchone()[0])
+        return {s: interaction_count(counts.get(s, {})) for s in song_ids}
 
     def user_counts(self, user_id: str) -> dict[str, int]:
         """One user's logged events per event type (``{event: n}``; empty for an unknown user)."""
         rows = self._conn().execute("SELECT event, COUNT(*) FROM events WHERE user_id = ? "
                                     "GROUP BY event", (user_id,)).fetchall()
         return {ev: int(n) for ev, n in rows}
-
-    def integrity_check(self) -> str:
-        """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when healthy)."""
-        return str(self._conn().execute("PRAGMA integrity_check").fetchone()[0])

@@ -9,18 +9,22 @@ vectors ``short_half_life_s`` (1 day).
 * interest vectors per space (``audio``, ``text``, ``fused``): signed sums of song vectors, each
   weighted by the event's signal weight (negative events push away, scaled by
   ``negative_scale``);
-* interest centroids (NetEase "dynamic multi-interest"): an online spherical k-means with at most
-  ``max_centroids`` centroids over positive songs, assigned in ``centroid_space``; a positive
-  song farther than ``new_centroid_cos`` from every centroid seeds a new one (so a user with
-  narrow taste keeps one centroid), close centroids merge. Each centroid keeps a mean in every
-  space and a decayed mass;
+* interest centroids (NetEase "dynamic multi-interest", :mod:`songlens.coldstart.interests`):
+  an online spherical k-means with at most ``max_centroids`` centroids over positive songs,
+  assigned in ``centroid_space``. Each centroid keeps a mean in every space and a decayed mass;
 * signed tag affinities per dimension, artist and language affinities;
 * the usual tempo and energy (decayed weighted mean and spread over positive songs).
 
 Storage: :meth:`UserProfile.to_payload` gives a JSON-ready dict; with ``include_vectors=False``
 the vectors are left out and :meth:`UserProfile.named_vectors` gives them as unit vectors for a
 Qdrant point (their norms stay in the payload, so :meth:`UserProfile.from_payload` rebuilds the
-profile exactly up to float32 rounding).
+profile exactly up to float32 rounding). The payload records the :class:`ProfileConfig` that
+built it, for information: a loaded profile goes on with the config its caller passes (the
+service's current settings), so a rebuild and the live service use the same maths.
+
+Payload version 2 stores each centroid's mean in ``centroid_space`` once, as ``interest_<i>``
+(the vector song → audience recall searches); version 1 also had it as
+``centroid<i>_<centroid_space>``, which is where a version-1 payload's centroids load it from.
 """
 
 from __future__ import annotations
@@ -33,15 +37,18 @@ from typing import Any
 
 import numpy as np
 
+from songlens.catalog.record import song_tag_scores
 from songlens.coldstart.events import DEFAULT_SIGNAL_CONFIG, Event, signal_weight
+from songlens.coldstart.interests import Centroid, add_to_interests, unit
 from songlens.errors import InvalidInput
+from songlens.units import DAY
 
-__all__ = ["ProfileConfig", "Centroid", "UserProfile", "onboarding_profile", "song_tag_scores"]
+__all__ = ["ProfileConfig", "UserProfile", "onboarding_profile", "PAYLOAD_VERSION"]
 
 logger = logging.getLogger(__name__)
 
-DAY = 86_400.0
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 AUDIO_STATS = ("tempo_bpm", "energy")
 _EPS = 1e-9
 
@@ -69,40 +76,12 @@ class ProfileConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> ProfileConfig:
-        d = dict(d or {})
-        if "spaces" in d:
-            d["spaces"] = tuple(d["spaces"])
-        return cls(**d)
-
-
-def _unit(v: np.ndarray | None) -> np.ndarray | None:
-    if v is None:
-        return None
-    n = float(np.linalg.norm(v))
-    return None if n < _EPS else (v / n)
-
-
-def song_tag_scores(payload: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """``{dim: {tag: score}}`` from a song payload's ``tags`` (missing dims are empty)."""
-    out: dict[str, dict[str, float]] = {}
-    for dim, items in (payload.get("tags") or {}).items():
-        out[dim] = {}
-        for it in items or []:
-            if isinstance(it, Mapping) and "tag" in it:
-                out[dim][str(it["tag"])] = float(it.get("score", 1.0))
-    return out
-
-
-@dataclass
-class Centroid:
-    """One interest: decayed ``mass`` and a (not normalised) mean vector per space."""
-
-    mass: float
-    means: dict[str, np.ndarray]
-
-    def direction(self, space: str) -> np.ndarray | None:
-        return _unit(self.means.get(space))
+    def from_settings(cls, settings: Any) -> ProfileConfig:
+        """The config of ``coldstart`` settings (:class:`songlens.settings.ColdStartSettings`):
+        half-lives in days, ``max_interests`` centroids; the rest at its defaults."""
+        return cls(long_half_life_s=settings.long_half_life_days * DAY,
+                   short_half_life_s=settings.short_half_life_days * DAY,
+                   max_centroids=settings.max_interests)
 
 
 class UserProfile:
@@ -164,8 +143,7 @@ class UserProfile:
 
     # -- updates ---------------------------------------------------------------------------------
     def update(self, event: Event, song_payload: Mapping[str, Any] | None,
-               song_vectors: Mapping[str, np.ndarray] | None, *, weight: float | None = None
-               ) -> float:
+               song_vectors: Mapping[str, np.ndarray] | None) -> float:
         """Fold one event into the profile; returns the signed weight applied (0 = ignored).
 
         Parameters
@@ -176,10 +154,8 @@ class UserProfile:
             The song's stored payload (tags, artist, language, audio_features).
         song_vectors : mapping of str to ndarray, optional
             The song's named vectors (unit length), keyed by space.
-        weight : float, optional
-            Override :func:`~songlens.coldstart.events.signal_weight` (e.g. onboarding choices).
         """
-        w = signal_weight(event, self.config.signal) if weight is None else float(weight)
+        w = signal_weight(event, self.config.signal)
         self.n_events += 1
         if self.created_ts is None:
             self.created_ts = event.ts
@@ -202,7 +178,10 @@ class UserProfile:
         if w > 0:
             self.pos_mass += w * fl
             if vecs:
-                self._update_centroids(vecs, w * fl)
+                cfg = self.config
+                add_to_interests(self.centroids, vecs, w * fl, space=cfg.centroid_space,
+                                 max_centroids=cfg.max_centroids,
+                                 new_cos=cfg.new_centroid_cos, merge_cos=cfg.merge_cos)
         if song_payload:
             self._update_affinities(song_payload, w, fl)
         return w
@@ -233,70 +212,14 @@ class UserProfile:
                 st[1] += a * float(x)
                 st[2] += a * float(x) ** 2
 
-    def _update_centroids(self, vecs: dict[str, np.ndarray], mass: float) -> None:
-        cfg = self.config
-        key = vecs.get(cfg.centroid_space)
-        if key is None:
-            return
-        if not self.centroids:
-            self.centroids.append(Centroid(mass, {s: v.copy() for s, v in vecs.items()}))
-            return
-        sims = []
-        for c in self.centroids:
-            d = c.direction(cfg.centroid_space)
-            sims.append(float(np.dot(d, key)) if d is not None else -1.0)
-        best = int(np.argmax(sims))
-        if sims[best] < cfg.new_centroid_cos:
-            if len(self.centroids) >= cfg.max_centroids:
-                i, j, cos_ij = self._closest_pair()
-                if cos_ij > sims[best]:
-                    self._merge(i, j)
-                else:
-                    self._absorb(self.centroids[best], vecs, mass)
-                    return
-            self.centroids.append(Centroid(mass, {s: v.copy() for s, v in vecs.items()}))
-        else:
-            self._absorb(self.centroids[best], vecs, mass)
-        self._merge_close()
-
-    @staticmethod
-    def _absorb(c: Centroid, vecs: dict[str, np.ndarray], mass: float) -> None:
-        tot = c.mass + mass
-        for s, v in vecs.items():
-            if s in c.means:
-                c.means[s] = (c.means[s] * c.mass + v * mass) / tot
-            else:
-                c.means[s] = v.copy()
-        c.mass = tot
-
-    def _closest_pair(self) -> tuple[int, int, float]:
-        sp = self.config.centroid_space
-        best = (0, 1, -2.0)
-        for i in range(len(self.centroids)):
-            for j in range(i + 1, len(self.centroids)):
-                a, b = self.centroids[i].direction(sp), self.centroids[j].direction(sp)
-                cos = float(np.dot(a, b)) if a is not None and b is not None else -1.0
-                if cos > best[2]:
-                    best = (i, j, cos)
-        return best
-
-    def _merge(self, i: int, j: int) -> None:
-        ci, cj = self.centroids[i], self.centroids[j]
-        self._absorb(ci, cj.means, cj.mass)
-        del self.centroids[j]
-
-    def _merge_close(self) -> None:
-        while len(self.centroids) > 1:
-            i, j, cos = self._closest_pair()
-            if cos < self.config.merge_cos:
-                return
-            self._merge(i, j)
-
     # -- reads -----------------------------------------------------------------------------------
+    def _by_mass(self) -> list[Centroid]:
+        return sorted(self.centroids, key=lambda c: -c.mass)
+
     def vector(self, space: str, term: str = "long") -> np.ndarray | None:
         """Unit interest vector (``term`` ``"long"`` or ``"short"``), None when unknown."""
         src = self.long if term == "long" else self.short
-        return _unit(src.get(space))
+        return unit(src.get(space))
 
     def interests(self, space: str | None = None, *, min_share: float | None = None
                   ) -> list[tuple[np.ndarray, float]]:
@@ -308,7 +231,7 @@ class UserProfile:
         share_min = self.config.min_interest_share if min_share is None else min_share
         total = sum(c.mass for c in self.centroids)
         out = []
-        for c in sorted(self.centroids, key=lambda c: -c.mass):
+        for c in self._by_mass():
             d = c.direction(space)
             share = c.mass / total if total > 0 else 0.0
             if d is not None and share >= share_min:
@@ -338,25 +261,29 @@ class UserProfile:
         return mean, math.sqrt(var)
 
     # -- serialisation ---------------------------------------------------------------------------
-    def named_vectors(self) -> dict[str, np.ndarray]:
-        """Unit vectors for a Qdrant point: ``long_<space>``, ``short_<space>``, ``interest_<i>``.
+    def _centroid_vector_name(self, i: int, space: str) -> str:
+        return f"interest_{i}" if space == self.config.centroid_space else f"centroid{i}_{space}"
 
-        ``interest_<i>`` are the centroids in ``centroid_space``, heaviest first; zero vectors
-        are left out.
-        """
+    def named_vectors(self) -> dict[str, np.ndarray]:
+        """Unit vectors for a Qdrant point: ``long_<space>``, ``short_<space>``, and each
+        centroid's mean (heaviest first): ``interest_<i>`` in ``centroid_space``,
+        ``centroid<i>_<space>`` in the other spaces. Zero vectors are left out."""
         out: dict[str, np.ndarray] = {}
         for term, src in (("long", self.long), ("short", self.short)):
             for s, v in src.items():
-                u = _unit(v)
+                u = unit(v)
                 if u is not None:
                     out[f"{term}_{s}"] = u.astype(np.float32)
-        for i, (d, _) in enumerate(self.interests(min_share=0.0)):
-            out[f"interest_{i}"] = d.astype(np.float32)
+        for i, c in enumerate(self._by_mass()):
+            for s in c.means:
+                d = c.direction(s)
+                if d is not None:
+                    out[self._centroid_vector_name(i, s)] = d.astype(np.float32)
         return out
 
     def to_payload(self, *, include_vectors: bool = True) -> dict[str, Any]:
-        """JSON-ready state. Without vectors, pair it with :meth:`centroid_vectors` and
-        :meth:`named_vectors` (norms are kept here so nothing is lost)."""
+        """JSON-ready state. Without vectors, pair it with :meth:`named_vectors` (norms are
+        kept here so nothing is lost)."""
 
         def vec(v: np.ndarray) -> dict[str, Any]:
             n = float(np.linalg.norm(v))
@@ -382,7 +309,7 @@ class UserProfile:
             "long": {s: vec(v) for s, v in self.long.items()},
             "short": {s: vec(v) for s, v in self.short.items()},
             "centroids": [{"mass": c.mass, "means": {s: vec(v) for s, v in c.means.items()}}
-                          for c in sorted(self.centroids, key=lambda c: -c.mass)],
+                          for c in self._by_mass()],
             "tag_affinity": {d: dict(t) for d, t in self.tag_affinity.items()},
             "top_tags": {d: [t for _, t, _ in self.top_tags(3, dim=d)]
                          for d in self.tag_affinity},
@@ -394,27 +321,22 @@ class UserProfile:
             "config": self.config.to_dict(),
         }
 
-    def centroid_vectors(self) -> dict[str, np.ndarray]:
-        """Unit centroid means in every space, ``centroid<i>_<space>`` (heaviest first)."""
-        out = {}
-        for i, c in enumerate(sorted(self.centroids, key=lambda c: -c.mass)):
-            for s in c.means:
-                d = c.direction(s)
-                if d is not None:
-                    out[f"centroid{i}_{s}"] = d.astype(np.float32)
-        return out
-
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any],
-                     vectors: Mapping[str, np.ndarray] | None = None) -> UserProfile:
+                     vectors: Mapping[str, np.ndarray] | None = None, *,
+                     config: ProfileConfig | None = None) -> UserProfile:
         """Rebuild a profile from :meth:`to_payload` (and, without ``v`` lists, the vectors of
-        :meth:`named_vectors` | :meth:`centroid_vectors`)."""
-        if payload.get("version") != PAYLOAD_VERSION:
-            raise InvalidInput(f"user profile payload version {payload.get('version')!r} is not "
-                               f"{PAYLOAD_VERSION}")
+        :meth:`named_vectors`).
+
+        ``config`` is the maths the profile goes on with (default :class:`ProfileConfig`); the
+        payload's own ``config`` only records what built it and is not read.
+        """
+        version = payload.get("version")
+        if version not in _READABLE_VERSIONS:
+            raise InvalidInput(f"user profile payload version {version!r}; this build reads "
+                               f"versions {_READABLE_VERSIONS}")
         vectors = vectors or {}
-        p = cls(str(payload["user_id"]), ProfileConfig.from_dict(payload.get("config")),
-                created_ts=payload.get("created_ts"))
+        p = cls(str(payload["user_id"]), config, created_ts=payload.get("created_ts"))
 
         def load(item: Mapping[str, Any], name: str) -> np.ndarray | None:
             if "v" in item:
@@ -442,7 +364,8 @@ class UserProfile:
         for i, c in enumerate(payload.get("centroids") or []):
             means = {}
             for s, item in c["means"].items():
-                v = load(item, f"centroid{i}_{s}")
+                v = load(item, f"centroid{i}_{s}" if version == 1
+                         else p._centroid_vector_name(i, s))
                 if v is not None:
                     means[s] = v
             p.centroids.append(Centroid(float(c["mass"]), means))
@@ -460,8 +383,6 @@ class UserProfile:
 def onboarding_profile(user_id: str, *, tags: Mapping[str, Sequence[str]],
                        liked_song_vectors: Sequence[Mapping[str, np.ndarray]] = (),
                        liked_song_payloads: Sequence[Mapping[str, Any]] | None = None,
-                       tag_vectors: Callable[[str, str], Mapping[str, np.ndarray] | None]
-                       | None = None,
                        ts: float, canonical: Callable[[str, str], str] | None = None,
                        config: ProfileConfig | None = None) -> UserProfile:
     """A new user's profile from onboarding choices (recall case c).
@@ -473,9 +394,6 @@ def onboarding_profile(user_id: str, *, tags: Mapping[str, Sequence[str]],
         ``onboarding_tag_weight`` (language tags also feed the language affinity).
     liked_song_vectors, liked_song_payloads : sequences
         Songs picked as liked, folded in as ``like`` events (payloads optional, same order).
-    tag_vectors : callable, optional
-        ``(dim, tag) -> {space: vector}`` (e.g. a text encoder over the tag name, or the mean of
-        songs carrying the tag); the vectors seed the interest vectors with a small weight.
     ts : float
         Onboarding time (unix seconds).
     canonical : callable, optional
@@ -493,11 +411,6 @@ def onboarding_profile(user_id: str, *, tags: Mapping[str, Sequence[str]],
             d[t] = d.get(t, 0.0) + wt
             if dim == "language":
                 p.language_affinity[t] = p.language_affinity.get(t, 0.0) + wt
-            if tag_vectors is not None:
-                tv = tag_vectors(dim, t)
-                if tv:
-                    p.update(Event(user_id=user_id, song_id=f"tag:{dim}:{t}", event="like",
-                                   ts=ts), None, tv, weight=0.5 * wt)
     payloads = list(liked_song_payloads or [])
     for i, vecs in enumerate(liked_song_vectors):
         pl = payloads[i] if i < len(payloads) else None

@@ -1,13 +1,8 @@
-"""Cold-start recall, independent of the vector store.
+"""Cold-start recall strategies, independent of the vector store.
 
-Every recaller gets its candidates through an injected search callable::
-
-    search(vector, space, k, filter) -> list[(id, score, payload)]
-
-``vector`` is a unit query vector (or None: "filter only, any order"), ``space`` the named vector
-to search, ``filter`` a :class:`~songlens.catalog.filters.SongFilter` (or None).
-:func:`songlens.coldstart.store_search.store_search` puts Qdrant behind it; :class:`BruteForceIndex`
-is the numpy implementation used by the simulator and the tests.
+Every recaller gets its candidates through an injected
+:data:`~songlens.coldstart.vector_search.SearchFn` (a Qdrant collection in the service, the numpy
+:class:`~songlens.coldstart.vector_search.BruteForceIndex` in the simulator and the tests).
 
 Strategies (all :class:`Recaller`):
 
@@ -31,21 +26,20 @@ from typing import Any
 import numpy as np
 
 from songlens.catalog.filters import SongFilter
-from songlens.coldstart.profiles import UserProfile, song_tag_scores
+from songlens.catalog.record import song_tag_scores
+from songlens.coldstart.profiles import UserProfile
+from songlens.coldstart.vector_search import SearchFn
+from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput
 
 __all__ = [
-    "SearchFn", "RecallItem", "SongQuery", "Recaller", "BruteForceIndex",
+    "RecallItem", "SongQuery", "Recaller",
     "SongAudienceRecaller", "UserNewSongsRecaller", "OnboardingRecaller",
     "PopularityRecaller", "RandomRecaller", "ContentRecaller", "allocate_quotas",
     "tag_match",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-SearchFn = Callable[[np.ndarray | None, str, int, SongFilter | None],
-                    list[tuple[str, float, Mapping[str, Any]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,76 +71,9 @@ class Recaller(ABC):
         """Up to ``k`` items, best first."""
 
 
-class BruteForceIndex:
-    """Exact cosine search over in-memory unit vectors: the numpy twin of a Qdrant collection.
-
-    Call it as a :data:`SearchFn`. Points may lack some spaces (like Qdrant's optional named
-    vectors); those points are not candidates in that space.
-    """
-
-    def __init__(self) -> None:
-        self._ids: dict[str, list[str]] = {}
-        self._mats: dict[str, list[np.ndarray]] = {}
-        self._cache: dict[str, tuple[list[str], np.ndarray]] = {}
-        self.payloads: dict[str, Mapping[str, Any]] = {}
-
-    def add(self, key: str, vectors: Mapping[str, np.ndarray],
-            payload: Mapping[str, Any]) -> None:
-        if key in self.payloads:
-            raise InvalidInput(f"BruteForceIndex: key {key!r} already added")
-        self.payloads[key] = payload
-        for s, v in vectors.items():
-            self._ids.setdefault(s, []).append(key)
-            self._mats.setdefault(s, []).append(np.asarray(v, dtype=np.float32))
-            self._cache.pop(s, None)
-            self._cache.pop(f"{s}\x00ingested", None)
-
-    def __len__(self) -> int:
-        return len(self.payloads)
-
-    def _matrix(self, space: str) -> tuple[list[str], np.ndarray]:
-        if space not in self._cache:
-            ids = self._ids.get(space, [])
-            mat = np.stack(self._mats[space]) if ids else np.zeros((0, 1), np.float32)
-            self._cache[space] = (ids, mat)
-        return self._cache[space]
-
-    def _ingested(self, space: str) -> np.ndarray:
-        key = f"{space}\x00ingested"
-        ids, _ = self._matrix(space)
-        if key not in self._cache:
-            arr = np.array([float(self.payloads[k].get("ingested_at", -np.inf)) for k in ids])
-            self._cache[key] = (ids, arr)
-        return self._cache[key][1]
-
-    def __call__(self, vector: np.ndarray | None, space: str, k: int,
-                 filter: SongFilter | None = None) -> list[tuple[str, float, Mapping[str, Any]]]:
-        ids, mat = self._matrix(space)
-        if not ids or k <= 0:
-            return []
-        if vector is None:
-            scores = np.zeros(len(ids), dtype=np.float32)
-        else:
-            scores = mat @ np.asarray(vector, dtype=np.float32)
-        order = np.arange(len(ids))
-        if filter is not None and filter.ingested_after is not None:  # vectorised pre-filter
-            order = order[self._ingested(space) >= filter.ingested_after]
-        if vector is not None:
-            order = order[np.argsort(-scores[order], kind="stable")]
-        out = []
-        for i in order:
-            key = ids[i]
-            if filter is not None and not filter.matches(key, self.payloads[key]):
-                continue
-            out.append((key, float(scores[i]), self.payloads[key]))
-            if len(out) >= k:
-                break
-        return out
-
-
 def tag_match(affinity: Mapping[str, Mapping[str, float]],
               song_tags: Mapping[str, Mapping[str, float]],
-              dims: Sequence[str] = ("language", "style", "scene", "emotion", "theme")) -> float:
+              dims: Sequence[str] = DIMENSIONS) -> float:
     """Mean over dimensions of the song's tag scores weighted by the user's normalised affinity.
 
     ``affinity`` is ``{dim: {tag: signed value}}`` (a profile payload's ``tag_affinity``);
@@ -194,11 +121,9 @@ class UserNewSongsRecaller(Recaller):
     name = "multi_interest"
 
     def __init__(self, search: SearchFn, *, space: str = "fused", short_share: float = 0.2,
-                 overfetch: int = 3, tag_weight: float = 0.0,
-                 new_since: Callable[[], float | None] | None = None) -> None:
+                 overfetch: int = 3, tag_weight: float = 0.0) -> None:
         self.search, self.space = search, space
         self.short_share, self.overfetch, self.tag_weight = short_share, overfetch, tag_weight
-        self.new_since = new_since
 
     def sources(self, user: UserProfile) -> list[tuple[str, np.ndarray, float]]:
         """(label, unit vector, share) per source."""
@@ -220,14 +145,10 @@ class UserNewSongsRecaller(Recaller):
         src = self.sources(user)
         if not src:
             return []
-        filt = filter
-        if self.new_since is not None:
-            since = self.new_since()
-            filt = (filt or SongFilter()).with_(ingested_after=since)
         quotas = allocate_quotas([s for _, _, s in src], k)
         per_source: list[list[RecallItem]] = []
         for (label, vec, _), q in zip(src, quotas, strict=True):
-            hits = self.search(vec, self.space, max(q * self.overfetch, q), filt)
+            hits = self.search(vec, self.space, max(q * self.overfetch, q), filter)
             items = []
             for sid, score, payload in hits:
                 if self.tag_weight:

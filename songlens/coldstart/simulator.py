@@ -3,7 +3,8 @@
 The world
 ---------
 * A latent taste space of ``latent_dim`` dimensions. Every style tag of the taxonomy has a latent
-  prototype; every scene / emotion / theme tag too.
+  prototype; every scene / emotion tag too, and every theme tag that says something about the
+  music (not the audience, a show or a chart).
 * **Songs** pick a style (Zipf-like popularity of styles), a latent vector ``z`` near its
   prototype, a language (each style has its own language mix), an intrinsic ``quality`` (appeal
   nobody can see in the content, only in how listeners react) and audio features driven by ``z``
@@ -11,6 +12,8 @@ The world
   closest scene / emotion / theme prototypes, with scores. Observed vectors are noisy views of
   ``z``: ``audio`` = random projection of ``z`` + noise (it does not know the language), ``text``
   = projection of ``z`` and the language + more noise, ``fused`` = their normalised concatenation.
+  A song's payload is what the catalog stores for a real song
+  (:meth:`songlens.catalog.record.SongRecord.to_payload`).
 * **Listeners** have 1–3 taste centroids in the latent space (with weights), a preferred language
   (and dislikes of others), a preferred tempo and energy with a tolerance, per-emotion biases and
   an activity level.
@@ -25,7 +28,8 @@ The world
   organic plays without an impression, drawn from their true taste), which is where history
   comes from.
 
-Everything is drawn from one ``numpy`` generator seeded by ``seed``.
+Everything is drawn from one ``numpy`` generator seeded by ``seed``; the tags come from the
+taxonomy (``load_taxonomy()`` unless one is passed), in its order.
 """
 
 from __future__ import annotations
@@ -37,23 +41,20 @@ from typing import Any
 
 import numpy as np
 
+from songlens.catalog.record import SongRecord
 from songlens.coldstart.events import Event
+from songlens.content.taxonomy import Taxonomy, load_taxonomy
+from songlens.units import DAY
 
-__all__ = ["SimConfig", "SimSong", "SimUser", "Simulator", "STYLES", "LANGUAGES"]
+__all__ = ["SimConfig", "SimSong", "SimUser", "Simulator"]
 
 logger = logging.getLogger(__name__)
 
-DAY = 86_400.0
-LANGUAGES = ("华语", "粤语", "欧美", "日语", "韩语", "纯音乐")
-STYLES = ("流行", "摇滚", "民谣", "电子", "舞曲", "说唱", "轻音乐", "爵士", "乡村", "R&B/Soul",
-          "古典", "民族", "英伦", "金属", "朋克", "蓝调", "雷鬼", "世界音乐", "拉丁", "New Age",
-          "古风", "后摇", "Bossa Nova")
-SCENES = ("清晨", "夜晚", "学习", "工作", "午休", "下午茶", "地铁", "驾车", "运动", "旅行", "散步",
-          "酒吧")
-EMOTIONS = ("怀旧", "清新", "浪漫", "伤感", "治愈", "放松", "孤独", "感动", "兴奋", "快乐", "安静",
-            "思念")
-THEMES = ("影视原声", "ACG", "校园", "游戏", "网络歌曲", "KTV", "经典", "翻唱", "吉他", "钢琴",
-          "器乐")
+#: Theme tags no simulated song carries: they name an audience (儿童, 70后…), a show or a chart,
+#: nothing the latent taste space draws.
+UNDRAWN_THEMES = frozenset({"综艺", "儿童", "70后", "80后", "90后", "榜单", "00后"})
+#: every simulated song lasts this long (a complete play is 200 s of it)
+SONG_DURATION_S = 200.0
 
 
 @dataclass
@@ -90,10 +91,10 @@ class SimUser:
     user_id: str
     tastes: np.ndarray  # (n_tastes, latent_dim), unit rows
     taste_w: np.ndarray
-    lang_pref: np.ndarray  # per LANGUAGES
+    lang_pref: np.ndarray  # per Simulator.languages
     tempo: tuple[float, float]
     energy: tuple[float, float]
-    emo_bias: np.ndarray  # per EMOTIONS
+    emo_bias: np.ndarray  # per Simulator.emotions
     activity: float
     heard: set[str] = field(default_factory=set)
 
@@ -113,22 +114,34 @@ def _sigmoid(x: np.ndarray | float) -> np.ndarray | float:
 
 
 class Simulator:
-    """The simulated world (see the module docstring); :meth:`run` yields one day at a time."""
+    """The simulated world (see the module docstring); :meth:`run` yields one day at a time.
 
-    def __init__(self, config: SimConfig | None = None) -> None:
+    ``languages``, ``styles``, ``scenes``, ``emotions`` and ``themes`` are the tags songs are
+    drawn with, in the taxonomy's order.
+    """
+
+    def __init__(self, config: SimConfig | None = None, *,
+                 taxonomy: Taxonomy | None = None) -> None:
         self.cfg = cfg = config or SimConfig()
+        self.taxonomy = tax = taxonomy or load_taxonomy()
+        self.languages = tuple(tax.tags["language"])
+        self.styles = tuple(tax.tags["style"])
+        self.scenes = tuple(tax.tags["scene"])
+        self.emotions = tuple(tax.tags["emotion"])
+        self.themes = tuple(t for t in tax.tags["theme"] if t not in UNDRAWN_THEMES)
         self.rng = rng = np.random.default_rng(cfg.seed)
         L = cfg.latent_dim
-        self.style_proto = _unit(rng.normal(size=(len(STYLES), L)))
-        self.scene_proto = _unit(rng.normal(size=(len(SCENES), L)))
-        self.emo_proto = _unit(rng.normal(size=(len(EMOTIONS), L)))
-        self.theme_proto = _unit(rng.normal(size=(len(THEMES), L)))
-        self.style_pop = 1.0 / np.arange(1, len(STYLES) + 1) ** 0.8
+        self.style_proto = _unit(rng.normal(size=(len(self.styles), L)))
+        self.scene_proto = _unit(rng.normal(size=(len(self.scenes), L)))
+        self.emo_proto = _unit(rng.normal(size=(len(self.emotions), L)))
+        self.theme_proto = _unit(rng.normal(size=(len(self.themes), L)))
+        self.style_pop = 1.0 / np.arange(1, len(self.styles) + 1) ** 0.8
         self.style_pop /= self.style_pop.sum()
-        self.style_lang = rng.dirichlet(np.full(len(LANGUAGES), 0.4), size=len(STYLES))
+        self.style_lang = rng.dirichlet(np.full(len(self.languages), 0.4),
+                                        size=len(self.styles))
         self.A_audio = rng.normal(size=(cfg.audio_dim, L)) / np.sqrt(L)
         self.A_text = rng.normal(size=(cfg.text_dim, L)) / np.sqrt(L)
-        self.B_text = rng.normal(size=(cfg.text_dim, len(LANGUAGES))) * 0.5
+        self.B_text = rng.normal(size=(cfg.text_dim, len(self.languages))) * 0.5
         self.w_tempo, self.w_energy = _unit(rng.normal(size=L)), _unit(rng.normal(size=L))
         self.w_dance, self.w_val = _unit(rng.normal(size=L)), _unit(rng.normal(size=L))
         self.songs: dict[str, SimSong] = {}
@@ -140,12 +153,16 @@ class Simulator:
         self.day = -1
 
     # -- world -----------------------------------------------------------------------------------
+    def _tag(self, dim: str, name: str, score: float) -> dict[str, Any]:
+        return {"tag": name, "en": self.taxonomy.en[(dim, name)], "score": score,
+                "evidence": [{"source": "sim", "cue": "latent", "p": 1.0}]}
+
     def _make_song(self, day: int) -> SimSong:
         cfg, rng = self.cfg, self.rng
         sid = f"s{len(self.order):05d}"
-        st = int(rng.choice(len(STYLES), p=self.style_pop))
+        st = int(rng.choice(len(self.styles), p=self.style_pop))
         z = _unit(self.style_proto[st] + cfg.song_spread * rng.normal(size=cfg.latent_dim))
-        lang = int(rng.choice(len(LANGUAGES), p=self.style_lang[st]))
+        lang = int(rng.choice(len(self.languages), p=self.style_lang[st]))
         quality = float(rng.normal())
         tempo = float(np.clip(60 + 120 * _sigmoid(2.5 * self.w_tempo @ z) + rng.normal(0, 6),
                               50, 200))
@@ -153,25 +170,24 @@ class Simulator:
         dance = float(_sigmoid(2 * self.w_dance @ z))
         val = float(_sigmoid(2 * self.w_val @ z))
 
-        def top(proto: np.ndarray, names: tuple[str, ...], n: int) -> list[dict[str, Any]]:
+        def top(dim: str, proto: np.ndarray, names: tuple[str, ...], n: int
+                ) -> list[dict[str, Any]]:
             s = proto @ z + rng.normal(0, 0.15, size=len(names))
             idx = np.argsort(-s)[:n]
-            return [{"tag": names[i], "en": names[i], "score": round(float(_sigmoid(4 * s[i])), 3),
-                     "evidence": [{"source": "sim", "cue": "latent", "p": 1.0}]} for i in idx]
+            return [self._tag(dim, names[i], round(float(_sigmoid(4 * s[i])), 3)) for i in idx]
 
-        styles = [{"tag": STYLES[st], "en": STYLES[st], "score": round(float(
-            rng.uniform(0.7, 1.0)), 3), "evidence": [{"source": "sim", "cue": "latent", "p": 1.0}]}]
-        second = top(self.style_proto, STYLES, 2)
-        styles += [s for s in second if s["tag"] != STYLES[st]][:1]
+        style, language = self.styles[st], self.languages[lang]
+        styles = [self._tag("style", style, round(float(rng.uniform(0.7, 1.0)), 3))]
+        second = top("style", self.style_proto, self.styles, 2)
+        styles += [s for s in second if s["tag"] != style][:1]
         tags = {
-            "language": [{"tag": LANGUAGES[lang], "en": LANGUAGES[lang], "score": 0.95,
-                          "evidence": [{"source": "sim", "cue": "latent", "p": 1.0}]}],
+            "language": [self._tag("language", language, 0.95)],
             "style": styles,
-            "scene": top(self.scene_proto, SCENES, 2),
-            "emotion": top(self.emo_proto, EMOTIONS, 2),
-            "theme": top(self.theme_proto, THEMES, 1),
+            "scene": top("scene", self.scene_proto, self.scenes, 2),
+            "emotion": top("emotion", self.emo_proto, self.emotions, 2),
+            "theme": top("theme", self.theme_proto, self.themes, 1),
         }
-        lang_oh = np.eye(len(LANGUAGES))[lang]
+        lang_oh = np.eye(len(self.languages))[lang]
         audio = _unit(self.A_audio @ z + cfg.audio_noise * rng.normal(size=cfg.audio_dim)
                       / np.sqrt(cfg.audio_dim) * np.sqrt(cfg.latent_dim) / 4)
         text = _unit(self.A_text @ z + self.B_text @ lang_oh
@@ -179,12 +195,15 @@ class Simulator:
                      / np.sqrt(cfg.text_dim) * np.sqrt(cfg.latent_dim) / 4)
         fused = _unit(np.concatenate([audio, 0.8 * text]))
         ing = cfg.start_ts + day * DAY + float(rng.uniform(0, DAY))
-        payload = {
-            "song_id": sid, "title": f"song {sid}", "artist": f"artist{int(rng.integers(0, 400))}",
-            "tags": tags, "language": LANGUAGES[lang], "ingested_at": ing,
-            "audio_features": {"tempo_bpm": tempo, "energy": energy, "danceability": dance,
-                               "valence": val, "loudness_db": -20 + 12 * energy},
-        }
+        artist = f"artist{int(rng.integers(0, 400))}"
+        payload = SongRecord(
+            song_id=sid, title=f"song {sid}", artist=artist, duration_s=SONG_DURATION_S,
+            tags=tags, language={"primary": language, "scores": {language: 0.95},
+                                 "source": "sim"},
+            audio_features={"tempo_bpm": tempo, "energy": energy, "danceability": dance,
+                            "valence": val, "loudness_db": -20 + 12 * energy,
+                            "duration_s": SONG_DURATION_S},
+            ingested_at=ing, updated_at=ing).to_payload()
         song = SimSong(sid, z, quality, day, payload,
                        {"audio": audio.astype(np.float32), "text": text.astype(np.float32),
                         "fused": fused.astype(np.float32)})
@@ -195,10 +214,10 @@ class Simulator:
     def _make_user(self, i: int) -> SimUser:
         rng, L = self.rng, self.cfg.latent_dim
         n = int(rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25]))
-        styles = rng.choice(len(STYLES), size=n, replace=False, p=self.style_pop)
+        styles = rng.choice(len(self.styles), size=n, replace=False, p=self.style_pop)
         tastes = _unit(self.style_proto[styles] + 0.12 * rng.normal(size=(n, L)))
-        lang_pref = rng.normal(-0.6, 0.4, size=len(LANGUAGES))
-        lang_pref[int(rng.choice(len(LANGUAGES), p=self.style_lang[styles[0]]))] = 1.0
+        lang_pref = rng.normal(-0.6, 0.4, size=len(self.languages))
+        lang_pref[int(rng.choice(len(self.languages), p=self.style_lang[styles[0]]))] = 1.0
         z0 = tastes[0]
         t_mean = float(60 + 120 * _sigmoid(2.5 * self.w_tempo @ z0) + rng.normal(0, 10))
         e_mean = float(_sigmoid(2.5 * self.w_energy @ z0 + rng.normal(0, 0.3)))
@@ -206,7 +225,7 @@ class Simulator:
             user_id=f"u{i:04d}", tastes=tastes, taste_w=rng.dirichlet(np.full(n, 2.0)),
             lang_pref=lang_pref, tempo=(t_mean, float(rng.uniform(15, 35))),
             energy=(e_mean, float(rng.uniform(0.15, 0.35))),
-            emo_bias=rng.normal(0, 0.3, size=len(EMOTIONS)),
+            emo_bias=rng.normal(0, 0.3, size=len(self.emotions)),
             activity=float(rng.lognormal(0.0, 0.5)))
 
     # -- ground truth ----------------------------------------------------------------------------
@@ -214,8 +233,8 @@ class Simulator:
         """Noise-free utility of ``song`` for ``user``."""
         pl = song.payload
         taste = 3.0 * float(np.max(user.tastes @ song.z))
-        lang = float(user.lang_pref[LANGUAGES.index(pl["language"])])
-        emo = sum(user.emo_bias[EMOTIONS.index(t["tag"])] * t["score"]
+        lang = float(user.lang_pref[self.languages.index(pl["language"])])
+        emo = sum(user.emo_bias[self.emotions.index(t["tag"])] * t["score"]
                   for t in pl["tags"]["emotion"])
         af = pl["audio_features"]
         misfit = 0.5 * min(((af["tempo_bpm"] - user.tempo[0]) / user.tempo[1]) ** 2, 4.0)
@@ -225,13 +244,14 @@ class Simulator:
     def _arrays(self) -> dict[str, np.ndarray]:
         if getattr(self, "_arr_n", -1) != len(self.order):
             songs = [self.songs[s] for s in self.order]
-            emo = np.zeros((len(songs), len(EMOTIONS)))
+            emo = np.zeros((len(songs), len(self.emotions)))
             for i, sg in enumerate(songs):
                 for t in sg.payload["tags"]["emotion"]:
-                    emo[i, EMOTIONS.index(t["tag"])] += t["score"]
+                    emo[i, self.emotions.index(t["tag"])] += t["score"]
             self._arr = {
                 "z": np.array([sg.z for sg in songs]),
-                "lang": np.array([LANGUAGES.index(sg.payload["language"]) for sg in songs]),
+                "lang": np.array([self.languages.index(sg.payload["language"])
+                                  for sg in songs]),
                 "emo": emo,
                 "tempo": np.array([sg.payload["audio_features"]["tempo_bpm"] for sg in songs]),
                 "energy": np.array([sg.payload["audio_features"]["energy"] for sg in songs]),

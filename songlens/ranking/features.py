@@ -14,19 +14,20 @@ import hashlib
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from songlens.coldstart.profiles import UserProfile, song_tag_scores
+from songlens.catalog.record import song_tag_scores
+from songlens.coldstart.profiles import UserProfile
+from songlens.content.taxonomy import DIMENSIONS
+from songlens.units import DAY
 
 __all__ = ["FeatureConfig", "build_features", "hash_feature", "TIME_PREFIX"]
 
-DAY = 86_400.0
 TIME_PREFIX = "time:"
-DIMENSIONS = ("language", "style", "scene", "emotion", "theme")
 
 
 @dataclass
@@ -42,10 +43,6 @@ class FeatureConfig:
     energy_floor: float = 0.05
     id_features: bool = True
     crosses: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 def _bucket(x: float, edges: tuple[float, ...]) -> int:

@@ -19,19 +19,33 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from songlens.coldstart.events import Event, ImpressionJoiner, LabeledImpression
 from songlens.errors import ModelError
 from songlens.ranking.ranker import Ranker, RankerConfig, write_atomic
 
-__all__ = ["OnlineRanker", "STATE_FORMAT"]
+__all__ = ["OnlineRanker", "RankerInfo", "STATE_FORMAT"]
 
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
 _FIELDS = ("user_id", "song_id", "ts", "played", "complete", "like", "negative", "context")
+
+
+@dataclass(frozen=True)
+class RankerInfo:
+    """The ranker as served: its ``version`` (updates so far), the samples it has seen, the
+    hashed features admitted, impressions still waiting for their outcome, the last feedback-log
+    sequence number consumed and the current snapshot's file name."""
+
+    version: int
+    samples_seen: int
+    features_admitted: int
+    pending_impressions: int
+    log_seq: int
+    snapshot: str | None
 
 
 class OnlineRanker:
@@ -137,8 +151,8 @@ class OnlineRanker:
                  path)
         return path
 
-    def describe(self) -> dict[str, Any]:
-        return {"version": self.ranker.version, "samples_seen": self.ranker.n_seen,
-                "features_admitted": int(self.ranker.admitted.sum()),
-                "pending_impressions": len(self.joiner.open), "log_seq": self.seq,
-                "snapshot": self.snapshot_path.name if self.snapshot_path else None}
+    def describe(self) -> RankerInfo:
+        return RankerInfo(version=self.ranker.version, samples_seen=self.ranker.n_seen,
+                          features_admitted=int(self.ranker.admitted.sum()),
+                          pending_impressions=len(self.joiner.open), log_seq=self.seq,
+                          snapshot=self.snapshot_path.name if self.snapshot_path else None)

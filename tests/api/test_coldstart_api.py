@@ -9,6 +9,7 @@ each love one first half and skip the other two; the second halves stay unheard 
 from __future__ import annotations
 
 import io
+import json
 import time
 from types import SimpleNamespace
 
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from songlens.api.app import create_app
 from songlens.cli.main import app as cli
 from songlens.content.metadata import SongMetadata
+from songlens.content.taxonomy import DIMENSIONS
 from songlens.service.coldstart import ColdStartService
 from tests.conftest import AUDIO
 
@@ -263,6 +265,72 @@ def test_rank_orders_by_learnt_taste(fed):
                  "invalid_input")
 
 
+def rounded_to(x: float, digits: int) -> bool:
+    return x == round(x, digits)
+
+
+def test_json_shapes_and_rounding(fed):
+    """The keys clients read, in order, and the rounding they see: recall and rank scores to 6
+    decimals, affinities, shares and feature values to 4."""
+    view = fed.client.get("/v1/users/ua").json()
+    assert list(view) == ["user_id", "created_ts", "last_event_ts", "updated_at", "events",
+                          "top_tags", "interests", "languages", "artists", "audio",
+                          "onboarding_tags"]
+    assert list(view["events"]) == ["logged", "by_type", "in_profile", "positive", "negative"]
+    assert list(view["top_tags"]) == [d for d in DIMENSIONS if d in view["top_tags"]]
+    for tags in view["top_tags"].values():
+        assert all(list(t) == ["tag", "en", "affinity"] and rounded_to(t["affinity"], 4)
+                   for t in tags)
+    assert view["interests"] and all(list(it) == ["share", "top_tags", "songs"]
+                                     and rounded_to(it["share"], 4) for it in view["interests"])
+    named = view["languages"] + view["artists"]
+    assert named and all(list(a) == ["name", "affinity"] and rounded_to(a["affinity"], 4)
+                         for a in named)
+    assert set(view["audio"]) == {"tempo_bpm", "energy"}
+    assert all(list(v) == ["mean", "std"] for v in view["audio"].values())
+
+    song_keys = ["song_id", "score", "reason", "title", "artist", "ingested_at", "matched_tags"]
+    new = fed.client.post("/v1/recall", json={"mode": "user_new_songs", "user_id": "ua"}).json()
+    assert list(new) == ["mode", "user_id", "window_days", "items"] and new["items"]
+    assert new["window_days"] == 14.0
+    assert all(list(it) == [*song_keys, "interactions"] and rounded_to(it["score"], 6)
+               for it in new["items"])
+    onb = fed.client.post("/v1/recall", json={"mode": "onboarding", "liked_song_ids": ["A1"],
+                                              "k": 4}).json()
+    assert list(onb) == ["mode", "user_id", "saved", "tags", "items"]
+    assert onb["user_id"] is None and onb["saved"] is False and onb["tags"] == {}
+    assert all(list(it) == song_keys and rounded_to(it["score"], 6) for it in onb["items"])
+    aud = fed.client.post("/v1/recall", json={"mode": "song_audience", "song_id": "A2"}).json()
+    assert list(aud) == ["mode", "song_id", "items"] and aud["items"]
+    assert all(list(it) == ["user_id", "score", "reason", "matched_tags"]
+               and rounded_to(it["score"], 6) for it in aud["items"])
+
+    ranked = fed.client.post("/v1/rank", json={"user_id": "ua",
+                                               "song_ids": ["A2", "B2"]}).json()
+    assert list(ranked) == ["user_id", "user_known", "ranker", "items"]
+    assert list(ranked["ranker"]) == ["version", "samples_seen"]
+    for it in ranked["items"]:
+        assert list(it) == ["song_id", "rank", "score", "scores", "title", "artist",
+                            "top_features"]
+        assert rounded_to(it["score"], 6) and list(it["scores"]) == ["complete", "like"]
+        assert all(rounded_to(v, 6) for v in it["scores"].values())
+        assert it["top_features"] and all(
+            list(f) == ["feature", "value", "contribution"] and rounded_to(f["value"], 4)
+            and rounded_to(f["contribution"], 6) for f in it["top_features"])
+
+
+def test_every_cold_start_route_documents_its_response(fed):
+    paths = fed.app.openapi()["paths"]
+    for path, method in (("/v1/feedback", "post"), ("/v1/recall", "post"),
+                         ("/v1/rank", "post"), ("/v1/users/{user_id}", "get")):
+        schema = paths[path][method]["responses"]["200"]["content"]["application/json"][
+            "schema"]
+        refs = [schema] if "$ref" in schema else (schema.get("oneOf") or schema.get("anyOf")
+                                                  or [])
+        assert refs and all(r["$ref"].startswith("#/components/schemas/") for r in refs), (
+            path, schema)
+
+
 def test_restart_keeps_events_and_warm_starts_the_ranker(world, fed):
     ask = {"user_id": "ub", "song_ids": ["A2", "B2", "C2"]}
     before = fed.client.post("/v1/rank", json=ask).json()
@@ -314,6 +382,13 @@ def test_train_rebuilds_the_same_profiles(world, fed, monkeypatch):
     r = CliRunner().invoke(cli, ["train", "--config", str(world.config)])
     assert r.exit_code == 0, r.output
     assert "rebuilt 4 user profiles" in r.output and "for songs not in the catalog" in r.output
+    r = CliRunner().invoke(cli, ["train", "--config", str(world.config), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert list(summary) == ["events", "events_unknown_song", "users", "songs", "samples",
+                             "ranker", "snapshot", "seconds"] and summary["users"] == 4
+    assert list(summary["ranker"]) == ["version", "samples_seen", "features_admitted",
+                                       "pending_impressions", "log_seq", "snapshot"]
     fed.start()
     for u in users:
         after = fed.client.get(f"/v1/users/{u}").json()

@@ -30,7 +30,7 @@ def test_validate_batch_rejects_bad_keeps_good():
     good, rejected = validate_batch(raw, now=NOW)
     assert [(e.user_id, e.song_id, e.event) for e in good] == [("u1", "s1", "complete"),
                                                                ("u2", "s3", "skip")]
-    reasons = {r["index"]: r["reason"] for r in rejected}
+    reasons = {r.index: r.reason for r in rejected}
     assert set(reasons) == {1, 2, 3, 4, 5, 6, 8}
     assert "event" in reasons[1] and "teleport" not in reasons[2]
     assert "future" in reasons[4]

@@ -116,7 +116,7 @@ def test_payload_round_trip_json_and_named_vectors(rng):
     # the Qdrant shape: scalars in the payload, unit vectors as named vectors (float32)
     slim = json.loads(json.dumps(p.to_payload(include_vectors=False)))
     assert "v" not in json.dumps(slim["long"])
-    vecs = {**p.named_vectors(), **p.centroid_vectors()}
+    vecs = p.named_vectors()
     r = UserProfile.from_payload(slim, vecs)
     np.testing.assert_allclose(r.vector("fused"), p.vector("fused"), atol=1e-6)
     assert len(r.interests()) == len(p.interests())

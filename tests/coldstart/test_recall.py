@@ -5,7 +5,6 @@ from songlens.catalog.filters import SongFilter
 from songlens.coldstart.events import Event
 from songlens.coldstart.profiles import UserProfile, onboarding_profile
 from songlens.coldstart.recall import (
-    BruteForceIndex,
     ContentRecaller,
     OnboardingRecaller,
     PopularityRecaller,
@@ -15,6 +14,7 @@ from songlens.coldstart.recall import (
     UserNewSongsRecaller,
     allocate_quotas,
 )
+from songlens.coldstart.vector_search import BruteForceIndex
 from songlens.errors import InvalidInput
 
 T0 = 1_767_225_600.0

@@ -1,6 +1,8 @@
 import numpy as np
 
+from songlens.catalog.record import SongRecord
 from songlens.coldstart.simulator import SimConfig, Simulator
+from songlens.content.taxonomy import load_taxonomy
 
 
 def test_simulator_is_seeded_and_consistent():
@@ -17,6 +19,12 @@ def test_simulator_is_seeded_and_consistent():
     assert s.payload["ingested_at"] >= cfg.start_ts
     for v in s.vectors.values():
         assert abs(np.linalg.norm(v) - 1) < 1e-5
+    # the payload a real song gets, with the taxonomy's tags
+    assert SongRecord.from_payload(s.payload).to_payload() == s.payload
+    assert s.payload["tag_style"] and s.payload["language"] in a.languages
+    tax = load_taxonomy()
+    assert all((dim, t["tag"]) in tax and t["en"] == tax.en[(dim, t["tag"])]
+               for sg in a.songs.values() for dim, ts in sg.payload["tags"].items() for t in ts)
     # liked songs are the ones with high true utility
     u = {x.user_id: x for x in a.users}
     like_u = [a.utility(u[e.user_id], a.songs[e.song_id]) for e in events if e.event == "like"]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from songlens.api.deps import ColdStartDep
 from songlens.api.schemas import ErrorOut
+from songlens.service.results import FeedbackResult
 
 router = APIRouter(prefix="/v1", tags=["cold start"])
 
@@ -37,6 +38,6 @@ class FeedbackOut(BaseModel):
 
 @router.post("/feedback", response_model=FeedbackOut,
              responses={s: {"model": ErrorOut} for s in (413, 422)})
-def post_feedback(body: FeedbackIn, coldstart: ColdStartDep) -> dict[str, Any]:
+def post_feedback(body: FeedbackIn, coldstart: ColdStartDep) -> FeedbackResult:
     """Bad events are rejected with their reasons; the good ones of the same batch are kept."""
     return coldstart.record(body.events)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from songlens.api.deps import ColdStartDep
-from songlens.api.schemas import ErrorOut
+from songlens.api.schemas import ErrorOut, rounded
+from songlens.service.results import RankResult
 
 router = APIRouter(prefix="/v1", tags=["cold start"])
+
+#: probabilities, scores and contributions: 6 decimals
+Score6 = rounded(6)
 
 
 class RankIn(BaseModel):
@@ -22,8 +24,42 @@ class RankIn(BaseModel):
     n_features: int = Field(5, ge=0, le=50, description="top contributing features per item")
 
 
-@router.post("/rank", responses={s: {"model": ErrorOut} for s in (404, 422)})
-def rank(body: RankIn, coldstart: ColdStartDep) -> dict[str, Any]:
+class TargetScoresOut(BaseModel):
+    complete: Score6 = Field(description="p(complete play)")
+    like: Score6 = Field(description="p(like)")
+
+
+class FeatureOut(BaseModel):
+    feature: str
+    value: rounded(4)
+    contribution: Score6 = Field(description="weight × value, both targets combined")
+
+
+class RankedOut(BaseModel):
+    song_id: str
+    rank: int = Field(description="1 = best")
+    score: Score6 = Field(description="the combined score")
+    scores: TargetScoresOut
+    title: str | None
+    artist: str | None
+    top_features: list[FeatureOut]
+
+
+class RankerOut(BaseModel):
+    version: int = Field(description="updates so far")
+    samples_seen: int
+
+
+class RankOut(BaseModel):
+    user_id: str
+    user_known: bool = Field(description="false: ranked with the unknown-user features")
+    ranker: RankerOut
+    items: list[RankedOut]
+
+
+@router.post("/rank", response_model=RankOut,
+             responses={s: {"model": ErrorOut} for s in (404, 422)})
+def rank(body: RankIn, coldstart: ColdStartDep) -> RankResult:
     """Items by the combined score (weighted p(complete) and p(like)), with both per-target
     scores and the features that contributed most."""
     return coldstart.rank(body.user_id, body.song_ids, hour=body.hour, weekday=body.weekday,

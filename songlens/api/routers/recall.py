@@ -3,17 +3,22 @@ for a new user from onboarding choices."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from songlens.api.deps import ColdStartDep
-from songlens.api.schemas import ErrorOut
+from songlens.api.schemas import ErrorOut, rounded
+from songlens.service.results import AudienceRecall, NewSongsRecall, OnboardingRecall
 
 router = APIRouter(prefix="/v1", tags=["cold start"])
 
 K = Field(20, ge=1, le=500)
+#: recall scores: 6 decimals
+Score6 = rounded(6)
+MATCHED = Field(description="the tags of the song the user has a positive affinity for, per "
+                "dimension")
 
 
 class SongAudienceQuery(BaseModel):
@@ -47,8 +52,57 @@ RecallQuery = Annotated[SongAudienceQuery | UserNewSongsQuery | OnboardingQuery,
                         Field(discriminator="mode")]
 
 
-@router.post("/recall", responses={s: {"model": ErrorOut} for s in (404, 422)})
-def recall(body: Annotated[RecallQuery, Body()], coldstart: ColdStartDep) -> dict[str, Any]:
+class RecalledUserOut(BaseModel):
+    user_id: str
+    score: Score6
+    reason: str = Field(description="the user vector that matched, +tags")
+    matched_tags: dict[str, list[str]] = MATCHED
+
+
+class RecalledSongOut(BaseModel):
+    song_id: str
+    score: Score6
+    reason: str = Field(description="interest:<i>, short, long or tags:<dim>")
+    title: str | None
+    artist: str | None
+    ingested_at: float | None
+    matched_tags: dict[str, list[str]] = MATCHED
+
+
+class NewSongOut(RecalledSongOut):
+    interactions: int = Field(description="the song's interactions so far (fewer than "
+                              "coldstart.few_interactions)")
+
+
+class SongAudienceOut(BaseModel):
+    mode: Literal["song_audience"]
+    song_id: str
+    items: list[RecalledUserOut]
+
+
+class UserNewSongsOut(BaseModel):
+    mode: Literal["user_new_songs"]
+    user_id: str
+    window_days: float
+    items: list[NewSongOut]
+
+
+class OnboardingOut(BaseModel):
+    mode: Literal["onboarding"]
+    user_id: str | None
+    saved: bool = Field(description="the onboarding profile was stored for user_id")
+    tags: dict[str, list[str]] = Field(description="the chosen tags, canonical")
+    items: list[RecalledSongOut]
+
+
+RecallOut = Annotated[SongAudienceOut | UserNewSongsOut | OnboardingOut,
+                      Field(discriminator="mode")]
+
+
+@router.post("/recall", response_model=RecallOut,
+             responses={s: {"model": ErrorOut} for s in (404, 422)})
+def recall(body: Annotated[RecallQuery, Body()], coldstart: ColdStartDep
+           ) -> AudienceRecall | NewSongsRecall | OnboardingRecall:
     """``items`` best first, each with the ``reason`` it was recalled (``interest:<i>``,
     ``short``, ``long``, ``tags:<dim>``; for an audience the user vector that matched) and the
     tags that matched."""

@@ -1,0 +1,220 @@
+"""The cold-start learning loop: feedback in, user profiles and the online ranker updated.
+
+Every event is folded in log order by :meth:`FeedbackLoop._apply`, online (:meth:`record`), at
+start-up (:meth:`catch_up`) and in :meth:`rebuild`, so a rebuild from the log gives the profiles
+the live service built. Ranker features of a sample are taken when its impression arrives, from
+the profile as it was then (a label never leaks into its own features). Events for songs not in
+the catalog are logged and counted but change no profile and train nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
+from itertools import islice
+from typing import Any
+
+from songlens.catalog.pipeline import Catalog
+from songlens.coldstart.events import EventProblem, validate_batch
+from songlens.coldstart.feedback_log import FeedbackLog, LoggedEvent
+from songlens.coldstart.profiles import ProfileConfig, UserProfile
+from songlens.coldstart.user_store import UserStore
+from songlens.errors import PayloadTooLarge
+from songlens.ranking.features import build_features
+from songlens.ranking.online import OnlineRanker
+from songlens.ranking.ranker import RankerConfig
+from songlens.service.results import FeedbackResult, RebuildSummary
+from songlens.settings import Settings
+from songlens.store import Hit
+
+__all__ = ["FeedbackLoop", "fetch_songs"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 2000
+
+
+def fetch_songs(catalog: Catalog, song_ids: Iterable[str]) -> dict[str, Hit]:
+    """The catalog's songs among ``song_ids``, with their vectors (unknown ids left out)."""
+    ids = sorted(set(song_ids))
+    out: dict[str, Hit] = {}
+    for i in range(0, len(ids), 256):
+        for h in catalog.store.get(catalog.spec, ids[i:i + 256], with_vectors=True):
+            out[h.key] = h
+    return out
+
+
+def _chunks(it: Iterable[LoggedEvent], n: int = _CHUNK) -> Iterator[list[LoggedEvent]]:
+    it = iter(it)
+    while chunk := list(islice(it, n)):
+        yield chunk
+
+
+class FeedbackLoop:
+    """Folds logged events into the profiles (in ``users``) and the ranker (``learner``).
+
+    ``lock`` serialises everything that changes state; the read side takes it to read the
+    ranker. ``warm_start=False`` skips the ranker snapshot and the log replay (for
+    :meth:`rebuild`, which must work when the snapshot is what is broken).
+    """
+
+    def __init__(self, catalog: Catalog, settings: Settings, *, profile_config: ProfileConfig,
+                 log: FeedbackLog, users: UserStore, lock: threading.RLock,
+                 warm_start: bool = True) -> None:
+        self.catalog, self.settings, self.cs = catalog, settings, settings.coldstart
+        self.profile_config, self.log, self.users, self.lock = profile_config, log, users, lock
+        self.learner = self._new_learner(warm=warm_start)
+        if warm_start:
+            self.catch_up()
+
+    def _new_learner(self, *, warm: bool) -> OnlineRanker:
+        config = RankerConfig.from_settings(self.cs.ranker)
+        make = OnlineRanker.open if warm else OnlineRanker
+        return make(self.settings.data_path / "ranker", config=config,
+                    window_s=self.cs.label_window_s, keep=self.cs.snapshots_kept)
+
+    def snapshot_if_pending(self) -> None:
+        """Snapshot the ranker if it learnt anything since the last snapshot."""
+        with self.lock:
+            if self.learner.pending_events:
+                self.learner.snapshot()
+
+    # -- folding events in -----------------------------------------------------------------------
+    def _counts_before(self, logged: Sequence[LoggedEvent]) -> dict[str, Counter]:
+        """Per-song event counts as they were before ``logged`` (which the log already holds)."""
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for sid, c in self.log.song_counts([le.event.song_id for le in logged]).items():
+            counts[sid].update(c)
+        for le in logged:
+            counts[le.event.song_id][le.event.event] -= 1
+        return counts
+
+    @staticmethod
+    def _features(profile: UserProfile, song: Hit, ts: float, counts: Counter
+                  ) -> dict[str, float]:
+        return build_features(profile=profile, song_payload=song.payload,
+                              song_vectors=song.vectors, ts=ts, song_counts=dict(counts))
+
+    def _apply(self, logged: Sequence[LoggedEvent], songs: Mapping[str, Hit],
+               profiles: dict[str, list], counts: dict[str, Counter]) -> set[str]:
+        """Fold logged events, in log order, into the ranker's joiner and the profiles.
+
+        ``profiles`` maps user ids to ``[profile, applied_seq]`` and is updated in place (an
+        event at or below a user's ``applied_seq`` is already in the profile); ``counts`` are
+        the per-song counts before the first event. Returns the users whose profile changed.
+        """
+        touched: set[str] = set()
+        for le in logged:
+            ev, song = le.event, songs.get(le.event.song_id)
+            if song is None:
+                self.learner.skip_to(le.seq)
+            else:
+                entry = profiles.get(ev.user_id)
+                if entry is None:
+                    entry = profiles[ev.user_id] = [UserProfile(ev.user_id, self.profile_config),
+                                                    0]
+                if le.seq > self.learner.seq:
+                    self.learner.add(le.seq, ev, partial(self._features, entry[0], song, ev.ts,
+                                                         counts[ev.song_id].copy()))
+                if le.seq > entry[1]:
+                    entry[0].update(ev, song.payload, song.vectors)
+                    entry[1] = le.seq
+                    touched.add(ev.user_id)
+            counts[ev.song_id][ev.event] += 1
+        return touched
+
+    def _fold_logged(self, logged: Sequence[LoggedEvent], songs: Mapping[str, Hit]) -> None:
+        """Online: fold, train on the samples now final, save the profiles, maybe snapshot."""
+        if not logged:
+            return
+        profiles = {u: list(v) for u, v in
+                    self.users.load_many(le.event.user_id for le in logged).items()}
+        touched = self._apply(logged, songs, profiles, self._counts_before(logged))
+        self.learner.train_ready()
+        self.users.save([(profiles[u][0], profiles[u][1]) for u in sorted(touched)])
+        if self.learner.pending_events >= self.cs.snapshot_every:
+            self.learner.snapshot()
+
+    def catch_up(self) -> int:
+        """Replay the log after the ranker's snapshot (events a crash left unapplied).
+
+        Profiles skip what they already hold (``applied_seq``); the ranker relearns the
+        replayed samples, with features from the profiles as saved (which may already hold
+        the outcome: a small leak, only after a crash).
+        """
+        n = 0
+        with self.lock:
+            while chunk := list(self.log.iter_events(self.learner.seq, limit=_CHUNK)):
+                self._fold_logged(chunk, fetch_songs(self.catalog,
+                                                     (le.event.song_id for le in chunk)))
+                n += len(chunk)
+        if n:
+            log.info("cold start: replayed %d logged events after the ranker snapshot", n)
+        return n
+
+    # -- feedback --------------------------------------------------------------------------------
+    def record(self, raw: Sequence[Any]) -> FeedbackResult:
+        """Validate a client batch, log the good events durably, fold them in."""
+        if len(raw) > self.cs.max_batch:
+            raise PayloadTooLarge(f"{len(raw)} events in one batch; at most "
+                                  f"{self.cs.max_batch} (coldstart.max_batch)")
+        good, rejected = validate_batch(raw, config=self.profile_config.signal)
+        bad = {r.index for r in rejected}
+        index = [i for i in range(len(raw)) if i not in bad]
+        songs = fetch_songs(self.catalog, (ev.song_id for ev in good))
+        with self.lock:
+            before = self.log.last_seq()
+            self.log.append(sorted(good, key=lambda e: e.ts))  # log order = time order
+            new = list(self.log.iter_events(before))
+            self._fold_logged(new, songs)
+        warnings = [EventProblem(index[j], "unknown_song",
+                                 f"song_id {ev.song_id!r} is not in the catalog: the event is "
+                                 "logged but changes no profile and trains nothing")
+                    for j, ev in enumerate(good) if ev.song_id not in songs]
+        return FeedbackResult(accepted=len(good), new=len(new), duplicates=len(good) - len(new),
+                              rejected=rejected, warnings=warnings)
+
+    # -- batch rebuild ---------------------------------------------------------------------------
+    def rebuild(self, *, on_progress: Callable[[int], None] | None = None) -> RebuildSummary:
+        """Rebuild every profile with events and the ranker from the whole log (in memory);
+        the ranker is batch-fit (:meth:`Ranker.fit`) on every final sample, then snapshotted.
+
+        Profiles of users without logged events (onboarding only) are left as they are.
+        """
+        t0 = time.perf_counter()
+        with self.lock:
+            old, self.learner = self.learner, self._new_learner(warm=False)
+            try:
+                summary = self._rebuild(on_progress, t0)
+            except BaseException:
+                self.learner = old  # nothing half-built gets snapshotted at close
+                raise
+        return summary
+
+    def _rebuild(self, on_progress: Callable[[int], None] | None, t0: float) -> RebuildSummary:
+        profiles: dict[str, list] = {}
+        counts: dict[str, Counter] = defaultdict(Counter)
+        songs: dict[str, Hit] = {}
+        unknown: set[str] = set()
+        n = n_unknown = 0
+        for chunk in _chunks(self.log.iter_events(0)):
+            need = {le.event.song_id for le in chunk} - songs.keys() - unknown
+            found = fetch_songs(self.catalog, need)
+            songs.update(found)
+            unknown |= need - found.keys()
+            self._apply(chunk, songs, profiles, counts)
+            n += len(chunk)
+            n_unknown += sum(le.event.song_id in unknown for le in chunk)
+            if on_progress is not None:
+                on_progress(len(chunk))
+        samples = self.learner.fit_ready()
+        self.users.save([(p, seq) for p, seq in profiles.values()])
+        path = self.learner.snapshot()
+        return RebuildSummary(events=n, events_unknown_song=n_unknown, users=len(profiles),
+                              songs=len(songs), samples=samples,
+                              ranker=self.learner.describe(), snapshot=str(path),
+                              seconds=time.perf_counter() - t0)
