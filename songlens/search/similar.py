@@ -21,6 +21,7 @@ from songlens.content.taxonomy import DIMENSIONS, Taxonomy
 from songlens.embeddings.encoders import segment_vectors
 from songlens.errors import InvalidInput
 from songlens.store import Hit, Prefetch
+from songlens.units import DAY
 
 __all__ = ["Space", "SPACES", "SimilarFilters", "SimilarSong", "Reasons", "similar_to_song",
            "similar_to_audio", "similar_to_text", "similar_to_examples", "reasons_for"]
@@ -31,7 +32,6 @@ Space = Literal["fused", "audio", "text", "tags", "hybrid"]
 SPACES = ("fused", "audio", "text", "tags", "hybrid")
 #: spaces a query by example songs can use (Qdrant's recommend query needs one named vector)
 EXAMPLE_SPACES = ("fused", "audio", "text", "tags")
-DAY = 86_400.0
 
 
 class SimilarFilters(BaseModel):
