@@ -94,7 +94,7 @@ def main() -> None:
         for _ in range(args.queries_per_track):
             start = float(rng.uniform(0, y.size / sr - 20.0))
             items = similar_to_audio(cat, degrade(y, sr, start), filename="q.mp3", k=5)
-            ids = [it["song_id"] for it in items]
+            ids = [it.song_id for it in items]
             n += 1
             top1 += bool(ids) and ids[0] == song_id
             top5 += song_id in ids

@@ -75,10 +75,17 @@ def load_revision(rev: str):
     return mod
 
 
+def _ids(playlist) -> list[str]:
+    """Song ids of a playlist (items were dicts before songlens.search returned dataclasses)."""
+    return [i["song_id"] if isinstance(i, dict) else i.song_id for i in playlist.items]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=20_000)
-    ap.add_argument("--against", default="6b5870e", help="git revision to compare with")
+    ap.add_argument("--against", default="HEAD", help="git revision to compare with (one with "
+                    "the package layout of today: its playlist module imports this checkout's "
+                    "songlens)")
     ap.add_argument("--requests", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
@@ -99,10 +106,9 @@ def main() -> None:
     try:
         same = 0
         for b in bodies:  # also warms both
-            a = [i["song_id"] for i in current.generate_playlist(
-                catalog, current.PlaylistRequest.model_validate(b)).items]
-            o = [i["song_id"] for i in old.generate_playlist(
-                catalog, old.PlaylistRequest.model_validate(b)).items]
+            a = _ids(current.generate_playlist(catalog,
+                                               current.PlaylistRequest.model_validate(b)))
+            o = _ids(old.generate_playlist(catalog, old.PlaylistRequest.model_validate(b)))
             same += a == o
         t_new, t_old = [], []
         for _ in range(args.rounds):
