@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit
+from songlens.api.schemas import HealthOut
 from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     for router in (feedback.router, users.router, recall.router, rank.router):
         app.include_router(router)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], response_model=HealthOut)
     def healthz() -> dict[str, Any]:
         cat: Catalog = app.state.catalog
         return {"status": "ok", "songs": cat.count(), "store": cat.store.backend,

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_valida
 
 from songlens.search.similar import EXAMPLE_SPACES, SimilarFilters
 
-__all__ = ["TagOut", "SongOut", "SimilarItem", "SimilarOut", "SimilarQuery", "PlaylistOut",
+__all__ = ["TagOut", "SongOut", "HealthOut", "SimilarItem", "SimilarOut", "SimilarQuery",
+           "PlaylistOut",
            "ErrorOut", "Score", "rounded", "to_json"]
 
 
@@ -57,8 +58,26 @@ class SongOut(BaseModel):
     duration_s: float
     tags: dict[str, list[TagOut]] = Field(description="keyed by language, style, scene, "
                                           "emotion, theme; each sorted by score")
-    audio_features: dict[str, Any]
-    language: dict[str, Any]
+    audio_features: dict[str, Any] = Field(description="tempo_bpm, key, mode, camelot, "
+                                           "loudness_db, energy, …; see the README")
+    language: dict[str, Any] = Field(description="primary, scores (what the lyrics say), source")
+    keywords: list[str] = Field(default_factory=list)
+    sentiment: float | None = None
+    audio_hash: str | None = None
+    source: dict[str, Any] = Field(default_factory=dict,
+                                   description="the upload's sample_rate and channels")
+    models: dict[str, Any] = Field(default_factory=dict, description="models that analysed it")
+    ingested_at: float | None = Field(None, description="unix seconds of the first ingestion")
+    replaced: list[str] | None = omitted_when_empty(
+        "songs with the same audio under other ids, replaced by this one (POST only)")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    songs: int
+    store: str = Field(description="edge (embedded) or server")
+    audio_model: str
+    text_model: str
 
 
 class SimilarReasons(BaseModel):
