@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit
-from songlens.api.schemas import HealthOut
 from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
+from songlens.api.schemas import HealthOut
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
 from songlens.settings import Settings, get_settings
