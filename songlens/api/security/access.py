@@ -104,7 +104,7 @@ class Guard:
             raise RateLimited(f"{who} is over {self.security.rate_limit_per_minute:g} requests "
                               f"a minute; retry in {wait} s", retry_after_s=wait)
 
-    def startup_line(self, *, insecure: bool = False) -> str:
+    def startup_line(self) -> str:
         """One line for the log at start-up; :class:`InsecureBind` when a non-loopback bind has no
         key and no override."""
         n = len(self.ring.keys())
@@ -115,7 +115,7 @@ class Guard:
             return f"{n} API key(s) in force; {reads}; writes need a write key"
         if self.loopback:
             return (f"no API keys: serving on loopback only ({self.bind_host}); {CREATE_HINT}")
-        if insecure or self.security.allow_unauthenticated:
+        if self.security.allow_unauthenticated:
             return (f"no API keys and allow_unauthenticated: anyone who can reach "
                     f"{self.bind_host} can read and write; {CREATE_HINT}")
         raise InsecureBind(f"refusing to serve on {self.bind_host!r} without API keys: "
