@@ -25,6 +25,11 @@ __all__ = [
     "StoreBusy",
     "ModelError",
     "ConfigError",
+    "InsecureBind",
+    "Unauthorized",
+    "Forbidden",
+    "ForbiddenOrigin",
+    "RateLimited",
 ]
 
 
@@ -121,3 +126,40 @@ class ModelError(SonglensError):
 class ConfigError(SonglensError):
     code = "config_error"
     status = 500
+
+
+class InsecureBind(ConfigError):
+    """``serve`` on a non-loopback address with no API key (and no explicit override)."""
+
+    code = "insecure_bind"
+
+
+class Unauthorized(SonglensError):
+    """No API key, or one that is unknown, malformed or revoked."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(SonglensError):
+    """A valid API key without the scope the endpoint needs."""
+
+    code = "forbidden"
+    status = 403
+
+
+class ForbiddenOrigin(Forbidden):
+    """A state-changing request from a web page of another origin (cross-site request)."""
+
+    code = "forbidden_origin"
+
+
+class RateLimited(SonglensError):
+    """The caller's request budget is spent; ``retry_after_s`` says when to come back."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int, **details: object) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **details)
+        self.retry_after_s = retry_after_s

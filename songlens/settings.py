@@ -4,13 +4,14 @@ environment variables (``SONGLENS_QDRANT__URL``), then keyword arguments; valida
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from songlens.content.taxonomy import config_path
@@ -56,6 +57,30 @@ class FusionSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+
+
+class SecuritySettings(BaseModel):
+    """API keys, CORS and rate limits (see songlens.api.security)."""
+
+    keys_file: str | None = None
+    allow_unauthenticated: bool = False
+    public_reads: bool = False
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: float = Field(600.0, ge=0)
+    rate_limit_burst: int = Field(60, ge=1)
+    key_reload_s: float = Field(2.0, ge=0)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        out = []
+        for origin in v:
+            o = origin.strip().rstrip("/").lower()
+            if not re.fullmatch(r"https?://[^/\s?#*]+", o):
+                raise ValueError(f"cors_origins: {origin!r} is not an origin; list each one as "
+                                 "scheme://host[:port] (no path, no '*')")
+            out.append(o)
+        return out
 
 
 class DemoSettings(BaseModel):
@@ -142,6 +167,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     coldstart: ColdStartSettings = Field(default_factory=ColdStartSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
@@ -157,6 +183,13 @@ class Settings(BaseSettings):
         if self.qdrant.path:
             return Path(self.qdrant.path).expanduser()
         return self.data_path / "qdrant"
+
+    @property
+    def keys_path(self) -> Path:
+        """The API key file (hashes only): ``security.keys_file`` or <data_dir>/api_keys.json."""
+        if self.security.keys_file:
+            return Path(self.security.keys_file).expanduser()
+        return self.data_path / "api_keys.json"
 
 
 #: The YAML layer of the settings being built, for :meth:`Settings.settings_customise_sources`

@@ -14,6 +14,7 @@ from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit
 from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
 from songlens.api.schemas import HealthOut
+from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
 from songlens.settings import Settings, get_settings
@@ -69,10 +70,12 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         summary="Music content understanding and cold start: tags, audio features, embeddings, "
                 "similar songs.",
         lifespan=lifespan,
+        **NO_DEFAULT_DOCS,
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=int(settings.audio.max_upload_mb * 2**20)
                        + 2**20)
+    install_security(app, settings)  # last: the outer layer, before any body is read
     app.include_router(songs.router)
     app.include_router(similar.router)
     app.include_router(playlists.router)

@@ -1,5 +1,5 @@
 """FastAPI dependencies: the catalog and settings built in the lifespan, as ``Annotated``
-aliases."""
+aliases; the scopes routes declare (``dependencies=[ReadScope]``) and the caller."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from songlens.api.security import READ, WRITE, Caller
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
 from songlens.settings import Settings
 
-__all__ = ["CatalogDep", "ColdStartDep", "SettingsDep"]
+__all__ = ["CallerDep", "CatalogDep", "ColdStartDep", "ReadScope", "SettingsDep", "WriteScope"]
 
 
 def get_catalog(request: Request) -> Catalog:
@@ -29,3 +30,8 @@ def get_coldstart(request: Request) -> ColdStartService:
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ColdStartDep = Annotated[ColdStartService, Depends(get_coldstart)]
+#: route dependencies: the caller needs an API key with this scope (when keys are in force)
+ReadScope = Depends(READ)
+WriteScope = Depends(WRITE)
+#: the authenticated caller (read scope checked); ``caller.require("write")`` for more
+CallerDep = Annotated[Caller, Depends(READ)]

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from songlens.cli import keys as keys_cli
 from songlens.errors import SonglensError
 from songlens.settings import Settings, load_settings
 
@@ -71,13 +72,20 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="port")] = None,  # noqa: UP045
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
     demo: Annotated[bool, typer.Option(help="ingest the demo catalog on start-up")] = False,
+    insecure: Annotated[bool, typer.Option(
+        help="serve a non-loopback address without API keys (security.allow_unauthenticated)")
+    ] = False,
 ) -> None:
-    """Run the HTTP API (docs at /docs)."""
+    """Run the HTTP API (docs at /docs). Without API keys it binds loopback only."""
     import uvicorn
 
     from songlens.api.app import create_app
 
     settings = _settings(config, data_dir=data_dir)
+    security = settings.security.model_copy(
+        update={"allow_unauthenticated": settings.security.allow_unauthenticated or insecure})
+    settings = settings.model_copy(update={"security": security, "api": settings.api.model_copy(
+        update={"host": host or settings.api.host, "port": port or settings.api.port})})
     on_ready = None
     if demo:
         def on_ready(catalog) -> None:
@@ -94,9 +102,10 @@ def serve(
             err.print(f"[green]ready[/green]: {catalog.count()} songs in the catalog")
     try:
         application = create_app(settings, on_ready=on_ready)
+        err.print(application.state.guard.startup_line())
     except SonglensError as exc:
         _fail(exc)
-    uvicorn.run(application, host=host or settings.api.host, port=port or settings.api.port,
+    uvicorn.run(application, host=settings.api.host, port=settings.api.port,
                 log_level=settings.log_level.lower())
 
 
@@ -321,6 +330,8 @@ def train(
                   f"impressions still waiting for their outcome")
     console.print(f"snapshot: {summary['snapshot']}")
 
+
+app.add_typer(keys_cli.app, name="keys")
 
 if __name__ == "__main__":
     app()

@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from songlens.api.deps import ColdStartDep
+from songlens.api.deps import ColdStartDep, WriteScope
 from songlens.api.schemas import ErrorOut
 from songlens.service.results import FeedbackResult
 
-router = APIRouter(prefix="/v1", tags=["cold start"])
+router = APIRouter(prefix="/v1", tags=["cold start"], dependencies=[WriteScope])
 
 
 class FeedbackIn(BaseModel):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from songlens.api.deps import CatalogDep
+from songlens.api.deps import CatalogDep, ReadScope
 from songlens.api.schemas import ErrorOut, PlaylistOut
 from songlens.search.playlist import Playlist, PlaylistRequest, generate_playlist
 
-router = APIRouter(prefix="/v1", tags=["playlists"])
+router = APIRouter(prefix="/v1", tags=["playlists"], dependencies=[ReadScope])
 
 
 @router.post("/playlists", response_model=PlaylistOut,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from songlens.api.deps import ColdStartDep
+from songlens.api.deps import ColdStartDep, ReadScope
 from songlens.api.schemas import ErrorOut, rounded
 from songlens.service.results import RankResult
 
-router = APIRouter(prefix="/v1", tags=["cold start"])
+router = APIRouter(prefix="/v1", tags=["cold start"], dependencies=[ReadScope])
 
 #: probabilities, scores and contributions: 6 decimals
 Score6 = rounded(6)

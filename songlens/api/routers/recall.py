@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from songlens.api.deps import ColdStartDep
+from songlens.api.deps import CallerDep, ColdStartDep, ReadScope
 from songlens.api.schemas import ErrorOut, rounded
 from songlens.service.results import AudienceRecall, NewSongsRecall, OnboardingRecall
 
-router = APIRouter(prefix="/v1", tags=["cold start"])
+router = APIRouter(prefix="/v1", tags=["cold start"], dependencies=[ReadScope])
 
 K = Field(20, ge=1, le=500)
 #: recall scores: 6 decimals
@@ -101,11 +101,14 @@ RecallOut = Annotated[SongAudienceOut | UserNewSongsOut | OnboardingOut,
 
 @router.post("/recall", response_model=RecallOut,
              responses={s: {"model": ErrorOut} for s in (404, 422)})
-def recall(body: Annotated[RecallQuery, Body()], coldstart: ColdStartDep
+def recall(body: Annotated[RecallQuery, Body()], coldstart: ColdStartDep, caller: CallerDep
            ) -> AudienceRecall | NewSongsRecall | OnboardingRecall:
     """``items`` best first, each with the ``reason`` it was recalled (``interest:<i>``,
     ``short``, ``long``, ``tags:<dim>``; for an audience the user vector that matched) and the
-    tags that matched."""
+    tags that matched. Onboarding with a ``user_id`` stores a profile: it needs the write
+    scope."""
+    if isinstance(body, OnboardingQuery) and body.user_id is not None:
+        caller.require("write")
     if isinstance(body, SongAudienceQuery):
         return coldstart.recall_song_audience(body.song_id, k=body.k)
     if isinstance(body, UserNewSongsQuery):

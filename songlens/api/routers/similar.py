@@ -7,7 +7,7 @@ import json
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from songlens.api.deps import CatalogDep, SettingsDep
+from songlens.api.deps import CatalogDep, ReadScope, SettingsDep
 from songlens.api.schemas import ErrorOut, SimilarOut, SimilarQuery, inline_json_schema
 from songlens.errors import InvalidInput, InvalidJSON, PayloadTooLarge
 from songlens.search.similar import (
@@ -17,7 +17,7 @@ from songlens.search.similar import (
     similar_to_text,
 )
 
-router = APIRouter(prefix="/v1", tags=["similar"])
+router = APIRouter(prefix="/v1", tags=["similar"], dependencies=[ReadScope])
 
 
 def _form_filters(raw: object) -> SimilarFilters:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from songlens.api.deps import CatalogDep, SettingsDep
+from songlens.api.deps import CatalogDep, ReadScope, SettingsDep, WriteScope
 from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
 from songlens.content.metadata import parse_metadata
 from songlens.errors import PayloadTooLarge
@@ -26,7 +26,8 @@ def read_upload(upload: UploadFile, max_mb: float) -> bytes:
     return data
 
 
-@router.post("", status_code=201, response_model=SongOut, responses=ERRORS)
+@router.post("", status_code=201, response_model=SongOut, responses=ERRORS,
+             dependencies=[WriteScope])
 def ingest_song(
     catalog: CatalogDep,
     settings: SettingsDep,
@@ -43,18 +44,19 @@ def ingest_song(
     return doc
 
 
-@router.get("/{song_id}", response_model=SongOut, responses=ERRORS)
+@router.get("/{song_id}", response_model=SongOut, responses=ERRORS, dependencies=[ReadScope])
 def get_song(song_id: str, catalog: CatalogDep) -> dict:
     return catalog.get(song_id).to_document()
 
 
-@router.delete("/{song_id}", status_code=204, responses=ERRORS)
+@router.delete("/{song_id}", status_code=204, responses=ERRORS, dependencies=[WriteScope])
 def delete_song(song_id: str, catalog: CatalogDep) -> Response:
     catalog.delete(song_id)
     return Response(status_code=204)
 
 
-@router.get("/{song_id}/similar", response_model=SimilarOut, responses=ERRORS)
+@router.get("/{song_id}/similar", response_model=SimilarOut, responses=ERRORS,
+            dependencies=[ReadScope])
 def similar_songs(
     song_id: str,
     catalog: CatalogDep,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from songlens.api.deps import ColdStartDep
+from songlens.api.deps import ColdStartDep, ReadScope
 from songlens.api.schemas import ErrorOut, rounded
 from songlens.service.results import UserView
 
-router = APIRouter(prefix="/v1/users", tags=["cold start"])
+router = APIRouter(prefix="/v1/users", tags=["cold start"], dependencies=[ReadScope])
 
 #: affinities and shares: 4 decimals
 Affinity = rounded(4)
