@@ -298,3 +298,63 @@ def test_bad_input_is_a_clean_json_4xx(client, catalog, case: Case):
         assert leak not in message, message
     assert catalog.count() == songs_before
     assert log.count() == events_before
+
+
+def test_an_event_id_reused_for_another_event_is_rejected_not_dropped(client):
+    log = client.app.state.coldstart.log
+    first = {**EV, "user_id": "u-conflict", "event_id": "e-1"}
+    r = client.post("/v1/feedback", json={"events": [first]})
+    assert r.status_code == 200 and r.json()["new"] == 1, r.text
+    n = log.count()
+    other = {**first, "song_id": "another-song"}
+    retry_and_clash = [first, other, {**first, "event_id": "e-2"}, {**first, "event_id": "e-2",
+                                                                     "event": "like"}]
+    body = client.post("/v1/feedback", json={"events": retry_and_clash}).json()
+    assert body["accepted"] == 2 and body["new"] == 1 and body["duplicates"] == 1, body
+    assert [(p["index"], p["code"]) for p in body["rejected"]] == [
+        (1, "event_id_conflict"), (3, "event_id_conflict")]
+    assert "e-1" in body["rejected"][0]["reason"]
+    assert log.count() == n + 1
+
+
+def test_a_metadata_part_within_the_documented_limits_is_not_refused_for_its_size(client):
+    # 200,000 characters of lyrics escaped as \\uXXXX are 1.2 MB: over starlette's default part
+    # limit (1 MiB), within api.max_metadata_mb; the garbage audio is what fails
+    meta = json.dumps({"title": "t", "lyrics": "啦" * 200_000}, ensure_ascii=True)
+    assert len(meta) > 2**20
+    r = client.post(SONGS, **song(meta))
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_audio", r.text
+
+
+def test_a_hostile_file_name_is_echoed_only_sanitised(client):
+    r = client.post(SONGS, **song({"title": "t"}, filename=HOSTILE_NAME))
+    message = r.json()["error"]["message"]
+    assert "passwd.mp3" in message and "<" not in message and ".." not in message
+
+
+class FakePanic(BaseException):
+    """Like pyo3's PanicException: a BaseException, not an Exception."""
+
+
+@pytest.mark.parametrize("kind", ["async", "sync", "exception"])
+def test_anything_a_route_raises_is_a_json_500(catalog, kind):
+    app = create_app(catalog.settings, catalog=catalog)
+
+    @app.get("/boom-async")
+    async def boom_async() -> None:
+        raise FakePanic("called `Option::unwrap()` on a `None` value at /src/lib.rs")
+
+    @app.get("/boom-sync")
+    def boom_sync() -> None:
+        raise FakePanic("panicked at /src/lib.rs")
+
+    @app.get("/boom-exception")
+    def boom_exception() -> None:
+        raise RuntimeError("secret at /work/x.py")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get(f"/boom-{kind}")
+        assert r.status_code == 500 and r.headers["content-type"] == "application/json", r.text
+        assert r.json() == {"error": {"code": "internal_error",
+                                      "message": "internal error; see the server log"}}
+        assert c.get("/healthz").status_code == 200
