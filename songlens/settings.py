@@ -55,8 +55,19 @@ class FusionSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """The HTTP server: where it listens, and how much work and input it accepts at once."""
+
     host: str = "127.0.0.1"
     port: int = 8000
+    # back-pressure: heavy requests (POST /v1/songs, POST /v1/similar with a clip) running at
+    # once, waiting for a slot, and how long one may wait before a 429 too_busy
+    max_heavy: int = Field(2, ge=1, le=64)
+    heavy_queue: int = Field(4, ge=0, le=1024)
+    queue_wait_s: float = Field(10.0, ge=0, le=600)
+    retry_after_s: int = Field(5, ge=1, le=3600)
+    # input sizes: a multipart text part (the song metadata), any non-multipart (JSON) body
+    max_metadata_mb: float = Field(8.0, gt=0, le=256)
+    max_json_mb: float = Field(2.0, gt=0, le=256)
 
 
 class SecuritySettings(BaseModel):

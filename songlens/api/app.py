@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
-from songlens.api.limits import BodySizeLimit
+from songlens.api.limits import BodySizeLimit, CatchAll, HeavyGate, HeavyLimiter, body_limits
 from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
 from songlens.api.schemas import HealthOut
 from songlens.api.security import NO_DEFAULT_DOCS, install_security
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = catalog is None
         app.state.settings = settings
+        app.state.heavy = HeavyLimiter.from_settings(settings)
         app.state.catalog = catalog or open_catalog(settings)
         try:
             app.state.coldstart = ColdStartService(app.state.catalog, settings)
@@ -70,12 +71,18 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         summary="Music content understanding and cold start: tags, audio features, embeddings, "
                 "similar songs.",
         lifespan=lifespan,
+        form_limits={"max_part_size": int(settings.api.max_metadata_mb * 2**20)},
         **NO_DEFAULT_DOCS,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=int(settings.audio.max_upload_mb * 2**20)
-                       + 2**20)
-    install_security(app, settings)  # last: the outer layer, before any body is read
+    # Added innermost first. From the outside in: the catch-all (every failure in the JSON
+    # contract), CORS and the security layer (origin, key, rate limit: before any body is read or
+    # a heavy slot taken), size limits, admission of heavy requests.
+    app.add_middleware(HeavyGate)
+    max_bytes, max_json_bytes = body_limits(settings)
+    app.add_middleware(BodySizeLimit, max_bytes=max_bytes, max_json_bytes=max_json_bytes)
+    install_security(app, settings)
+    app.add_middleware(CatchAll)
     app.include_router(songs.router)
     app.include_router(similar.router)
     app.include_router(playlists.router)

@@ -106,7 +106,7 @@ class SimilarOut(BaseModel):
 class SimilarQuery(BaseModel):
     """JSON body of ``POST /v1/similar``: a ``text``, or ``positive``/``negative`` example songs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     text: str | None = Field(None, min_length=1, max_length=2000)
     positive: list[str] = Field(default_factory=list, max_length=50)
     negative: list[str] = Field(default_factory=list, max_length=50)

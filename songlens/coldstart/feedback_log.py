@@ -179,6 +179,35 @@ class FeedbackLog:
         return n_new
 
     # -- reads -----------------------------------------------------------------------------------
+    def conflicts(self, events: Sequence[Event]) -> list[int]:
+        """Indices of events whose client ``event_id`` is already used, in the log or earlier in
+        ``events``, by a *different* event (user, song, event type or ts differ). Appending one
+        would be dropped as a duplicate; the caller reports it instead. Same event, same id: a
+        retry, not a conflict."""
+        def ident(ev: Event) -> tuple:
+            return (ev.user_id, ev.song_id, ev.event, float(ev.ts))
+
+        with_id = [(i, ev) for i, ev in enumerate(events) if ev.event_id]
+        if not with_id:
+            return []
+        seen: dict[str, tuple] = {}
+        conn = self._conn()
+        keys = list(dict.fromkeys(event_key(ev) for _, ev in with_id))
+        for j in range(0, len(keys), 500):
+            chunk = keys[j:j + 500]
+            rows = conn.execute(
+                f"SELECT event_key, user_id, song_id, event, ts FROM events WHERE event_key IN "
+                f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            seen.update({k: (u, s, e, float(t)) for k, u, s, e, t in rows})
+        out = []
+        for i, ev in with_id:
+            key = event_key(ev)
+            if key in seen and seen[key] != ident(ev):
+                out.append(i)
+            else:
+                seen.setdefault(key, ident(ev))
+        return out
+
     def count(self) -> int:
         """Number of events stored."""
         return int(self._conn().execute("SELECT COUNT(*) FROM events").fetchone()[0])

@@ -34,7 +34,7 @@ def clean_text(text: str, *, max_len: int) -> str:
 
 
 class Comment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
     text: str = Field(max_length=20000)
     likes: int = Field(0, ge=0, le=10**12)
 
@@ -48,7 +48,7 @@ class SongMetadata(BaseModel):
     """The ``metadata`` part of ``POST /v1/songs``. ``title`` is required; everything else is
     optional. Unknown fields are ignored."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
 
     song_id: str | None = Field(None, description="your id; default: from the audio content")
     title: str = Field(min_length=1, max_length=1000)
@@ -70,12 +70,20 @@ class SongMetadata(BaseModel):
         if v is None or v == "":
             return None
         v = unicodedata.normalize("NFC", v.strip())
-        if not SONG_ID.match(v):
-            raise ValueError("song_id must be 1-128 letters, digits or . _ : @ + - "
-                             f"(got {v[:60]!r})")
+        if not SONG_ID.match(v) or not v.strip("."):
+            raise ValueError("song_id must be 1-128 letters, digits or . _ : @ + -, not only "
+                             f"dots (got {_excerpt(v)})")
         return v
 
-    @field_validator("title", "artist", "album")
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        v = clean_text(v, max_len=300)
+        if not v:
+            raise ValueError("title has no printable characters")
+        return v
+
+    @field_validator("artist", "album")
     @classmethod
     def _short(cls, v: str | None) -> str | None:
         return None if v is None else clean_text(v, max_len=300)
@@ -89,8 +97,8 @@ class SongMetadata(BaseModel):
             return None
         tag = catalogue_language(v)
         if tag is None:
-            raise ValueError(f"unknown language {v[:40]!r}: give one of 华语 粤语 欧美 日语 韩语 "
-                             "纯音乐, or a code such as zh, yue, zh-HK, en, ja, ko, zxx")
+            raise ValueError(f"unknown language {_excerpt(v, 40)}: give one of 华语 粤语 欧美 "
+                             "日语 韩语 纯音乐, or a code such as zh, yue, zh-HK, en, ja, ko, zxx")
         return tag
 
     @field_validator("lyrics")
@@ -109,12 +117,16 @@ def parse_metadata(raw: str | bytes | dict[str, Any] | None) -> SongMetadata:
     if isinstance(raw, bytes | str):
         try:
             raw = json.loads(raw)
+        except RecursionError as exc:
+            raise InvalidMetadata("metadata is not valid JSON: nested too deeply") from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidMetadata(f"metadata is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise InvalidMetadata(f"metadata must be a JSON object, got {type(raw).__name__}")
     try:
         return SongMetadata.model_validate(_without_surrogates(raw))
+    except RecursionError as exc:
+        raise InvalidMetadata("invalid metadata: nested too deeply") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(x) for x in e['loc']) or 'metadata'}: {e['msg']}"
@@ -122,6 +134,12 @@ def parse_metadata(raw: str | bytes | dict[str, Any] | None) -> SongMetadata:
         raise InvalidMetadata(f"invalid metadata: {problems}",
                               fields=[".".join(str(x) for x in e["loc"]) for e in exc.errors()]
                               ) from exc
+
+
+def _excerpt(value: str, max_len: int = 60) -> str:
+    """``value`` quoted for a message: printable, at most ``max_len`` characters."""
+    r = repr(value)
+    return r if len(r) <= max_len else r[:max_len - 2] + "…'"
 
 
 def _without_surrogates(obj: Any) -> Any:

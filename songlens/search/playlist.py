@@ -24,6 +24,7 @@ equal scores, so a request always gives the same playlist.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,7 +58,7 @@ class PlaylistRequest(BaseModel):
     """``POST /v1/playlists``. Attribute bounds and targets are flat fields as in Spotify's API:
     ``min_tempo``, ``max_energy``, ``target_valence``, …"""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     tags: dict[str, list[str]] = Field(default_factory=dict,
                                        description="required tags per dimension")
@@ -71,7 +72,7 @@ class PlaylistRequest(BaseModel):
     exclude_songs: list[str] = Field(default_factory=list, max_length=1000)
     exclude_artists: list[str] = Field(default_factory=list, max_length=200)
     flow: Literal["none", "arc", "rising", "falling", "harmonic"] = "none"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="jitters equal scores only")
 
     # derived from the flat min_/max_/target_ fields; never read from the request itself
     _bounds: dict[str, tuple[float | None, float | None]] = PrivateAttr(default_factory=dict)
@@ -92,9 +93,11 @@ class PlaylistRequest(BaseModel):
             prefix, _, name = key.partition("_")
             if prefix not in ("min", "max", "target") or name not in ATTRIBUTES:
                 allowed = ", ".join(f"min_/max_/target_{a}" for a in ATTRIBUTES)
-                raise ValueError(f"unknown field {key!r}; attribute fields are {allowed}")
+                raise ValueError(f"unknown field {key[:40]!r}; attribute fields are {allowed}")
             if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ValueError(f"{key} must be a number, got {value!r}")
+                raise ValueError(f"{key} must be a number, got {str(value)[:40]!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{key} must be a finite number, got {value!r}")
             if prefix == "target":
                 self._targets[name] = float(value)
             else:

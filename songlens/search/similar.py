@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
@@ -35,7 +35,10 @@ EXAMPLE_SPACES = ("fused", "audio", "text", "tags")
 
 
 class SimilarFilters(BaseModel):
-    """Filters for similar-song lookups (all optional, combined with AND)."""
+    """Filters for similar-song lookups (all optional, combined with AND). An unknown key is an
+    error (a typo must not silently widen the search); numbers must be finite."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     language: list[str] = Field(default_factory=list, description="语种 tags, any of")
     style: list[str] = Field(default_factory=list, description="风格 tags, any of")
@@ -43,6 +46,16 @@ class SimilarFilters(BaseModel):
     max_tempo: float | None = Field(None, ge=0, le=400)
     exclude_artists: list[str] = Field(default_factory=list)
     days: float | None = Field(None, gt=0, description="only songs ingested in the last N days")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [k for k in data if k not in cls.model_fields]
+            if unknown:
+                raise ValueError(f"unknown filter {str(unknown[0])[:40]!r}; allowed: "
+                                 f"{', '.join(cls.model_fields)}")
+        return data
 
     def to_song_filter(self, taxonomy: Taxonomy, *, now: float | None = None) -> SongFilter:
         """The filter these choices mean; tags are made canonical (raises

@@ -167,6 +167,14 @@ class FeedbackLoop:
         index = [i for i in range(len(raw)) if i not in bad]
         songs = fetch_songs(self.catalog, (ev.song_id for ev in good))
         with self.lock:
+            clash = set(self.log.conflicts(good))
+            if clash:  # an event_id reused for a different event would be dropped silently
+                rejected = sorted(rejected + [EventProblem(
+                    index[j], "event_id_conflict", f"event_id {good[j].event_id[:60]!r} is "
+                    "already used by a different event (user, song, event or ts differ)")
+                    for j in sorted(clash)], key=lambda p: p.index)
+                index = [i for j, i in enumerate(index) if j not in clash]
+                good = [ev for j, ev in enumerate(good) if j not in clash]
             before = self.log.last_seq()
             self.log.append(sorted(good, key=lambda e: e.ts))  # log order = time order
             new = list(self.log.iter_events(before))

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["cold start"], dependencies=[WriteScope])
 
 
 class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     events: list[Any] = Field(min_length=1, description=(
         "each {user_id, song_id, event, ts (unix s), play_ms?, event_id?}; event one of play, "
         "complete, like, collect, share, download, skip, dislike, block, impression"))

@@ -16,7 +16,7 @@ Score6 = rounded(6)
 
 
 class RankIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     user_id: str = Field(min_length=1, max_length=256)
     song_ids: list[str] = Field(min_length=1, max_length=500)
     hour: int | None = Field(None, ge=0, le=23, description="listener's local hour")

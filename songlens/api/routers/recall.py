@@ -22,14 +22,14 @@ MATCHED = Field(description="the tags of the song the user has a positive affini
 
 
 class SongAudienceQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     mode: Literal["song_audience"]
     song_id: str = Field(min_length=1)
     k: int = K
 
 
 class UserNewSongsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     mode: Literal["user_new_songs"]
     user_id: str = Field(min_length=1)
     k: int = K
@@ -38,7 +38,7 @@ class UserNewSongsQuery(BaseModel):
 
 
 class OnboardingQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     mode: Literal["onboarding"]
     tags: dict[str, list[str]] = Field(default_factory=dict,
                                        description='chosen tags, e.g. {"style": ["电子"]}')
