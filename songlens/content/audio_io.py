@@ -199,8 +199,8 @@ def decode_audio(
     if header and min_decoded_fraction and frames < min_decoded_fraction * header:
         raise UnsupportedAudio(
             f"the upload is truncated or corrupt: its header declares {header / source_sr:.1f} s "
-            f"but only {duration:.1f} s ({frames / header:.0%}) could be decoded; at least "
-            f"{min_decoded_fraction:.0%} is needed", container=container.name)
+            f"but only {duration:.1f} s ({int(100 * frames / header)} %) could be decoded; at "
+            f"least {min_decoded_fraction:.0%} is needed", container=container.name)
     if duration < min_duration_s:
         raise AudioTooShort(f"audio is {duration:.2f} s long; at least {min_duration_s:.1f} s "
                             "is needed", duration_s=duration)
@@ -218,8 +218,8 @@ def decode_audio(
 
 def _too_large(frames: int, source_sr: int, ch: int, max_samples: int) -> AudioTooLarge:
     return AudioTooLarge(
-        f"decoded, the audio would be {frames * ch / 1e6:.0f} M samples ({frames / source_sr:.0f} s"
-        f" × {ch} channels × {source_sr} Hz); the limit is {max_samples / 1e6:.0f} M",
+        f"decoded, the audio would be {frames * ch:,} samples ({frames / source_sr:.0f} s × {ch} "
+        f"channels × {source_sr} Hz); the limit is {max_samples:,} samples × channels",
         samples=frames * ch, limit=max_samples)
 
 

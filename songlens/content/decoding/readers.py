@@ -76,17 +76,31 @@ class SoundfileReader(BlockReader):
         self.frames = frames if 0 < frames < 1 << 62 else None
 
     def blocks(self, frames: int) -> Iterator[np.ndarray]:
+        # without a declared length libsndfile may fail on the last long read: go in small steps
+        pos, size = 0, frames if self.frames else max(frames // 16, 1)
         while True:
             try:
-                block = self._f.read(frames, dtype="float32", always_2d=True)
+                block = self._f.read(size, dtype="float32", always_2d=True)
             except Exception as exc:  # noqa: BLE001
-                self.stopped = f"the decoder stopped: {_clean(exc)}"
-                return
+                # a failed read loses its whole block: go back once and creep up to the damage
+                # in blocks 1/16 the size, so a cut file keeps all but a fraction of a second
+                if size < frames or not self._retry(pos):
+                    self.stopped = f"the decoder stopped: {_clean(exc)}"
+                    return
+                size = max(frames // 16, 1)
+                continue
             if block.shape[0] == 0:
                 return
+            pos += block.shape[0]
             yield block
-            if block.shape[0] < frames:
+            if block.shape[0] < size:
                 return
+
+    def _retry(self, pos: int) -> bool:
+        try:
+            return self._f.seek(pos) == pos
+        except Exception:  # noqa: BLE001
+            return False
 
     def close(self) -> None:
         self._f.close()
@@ -184,7 +198,7 @@ def _clean(exc: BaseException) -> str:
     msg = str(exc)
     if ">:" in msg:
         msg = msg.split(">:", 1)[1]
-    msg = msg.replace("Error :", "").strip()
+    msg = msg.replace("Error :", "").strip().rstrip(".")
     if "/" in msg or "\\" in msg or "0x" in msg or not msg:
         return type(exc).__name__
     return msg[:120]
