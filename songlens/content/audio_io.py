@@ -90,14 +90,16 @@ def audio_hash(y: np.ndarray) -> str:
 
 
 def safe_name(filename: str, limit: int = 80) -> str:
-    """A client file name fit for logs: its last path component, printable characters only,
-    at most ``limit`` characters."""
+    """A client file name fit for messages and logs: its last path component, printable
+    characters only (no quotes or angle brackets), at most ``limit`` characters."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(c for c in base if c.isprintable() and unicodedata.category(c) != "Cf")
+    base = "".join(c for c in base if c.isprintable() and unicodedata.category(c) != "Cf"
+                   and c not in "<>\"'`")
     return base if len(base) <= limit else base[: limit - 1] + "…"
 
 
-def _open(data: bytes, container: Container, *, deadline: float, max_s: float) -> BlockReader:
+def _open(data: bytes, container: Container, what: str, *, deadline: float,
+          max_s: float) -> BlockReader:
     reasons: list[str] = []
     if container.soundfile_formats:
         try:
@@ -110,7 +112,7 @@ def _open(data: bytes, container: Container, *, deadline: float, max_s: float) -
         reasons.append(exc.reason)
     if time.monotonic() > deadline:
         raise DecodeTimeout("decoding took too long; the server may be busy, try again later")
-    raise UnsupportedAudio(f"the upload looks like {container.name} but could not be decoded "
+    raise UnsupportedAudio(f"{what} looks like {container.name} but could not be decoded "
                            f"(truncated or corrupt?); supported: {SUPPORTED}",
                            container=container.name, reasons=reasons)
 
@@ -150,7 +152,8 @@ def decode_audio(
     data : bytes
         The file's bytes: one of the containers in :mod:`songlens.content.decoding.sniff`.
     filename : str
-        For log lines only (sanitised); never used to choose a decoder, never put in an error.
+        Named, sanitised (:func:`safe_name`), in messages and logs; never used to choose a
+        decoder.
     max_duration_s, min_duration_s : float
         Limits on the decoded duration, in seconds.
     reject_silence : bool
@@ -171,15 +174,16 @@ def decode_audio(
     """
     if not data:
         raise EmptyAudio("the audio upload is empty (0 bytes)")
+    what = f"'{safe_name(filename)}'" if safe_name(filename) else "the upload"
     deadline = time.monotonic() + timeout_s
     max_samples = int(max_decoded_samples or max_duration_s * SAMPLES_PER_SECOND)
     container = sniff(data)
     if container is None:
         looks = describe(data)
-        log.info("refused %r: not a supported container (%s)", safe_name(filename), looks)
-        raise UnsupportedAudio(f"the upload is not a supported audio file (it looks like "
-                               f"{looks}); supported: {SUPPORTED}", detected=looks)
-    with _open(data, container, deadline=deadline, max_s=max_duration_s) as reader:
+        log.info("refused %s: not a supported container (%s)", what, looks)
+        raise UnsupportedAudio(f"{what} is not an audio file (looks like {looks}); supported: "
+                               f"{SUPPORTED}", detected=looks)
+    with _open(data, container, what, deadline=deadline, max_s=max_duration_s) as reader:
         source_sr, ch = reader.sr, reader.channels
         header = _declared(data, container, reader)
         if reader.frames and reader.frames / source_sr > max_duration_s:
@@ -192,13 +196,13 @@ def decode_audio(
                                     max_samples=max_samples, deadline=deadline)
         stopped = reader.stopped
     if frames == 0:
-        raise UnsupportedAudio("the upload decoded to no samples (truncated or corrupt file?)",
+        raise UnsupportedAudio(f"{what} decoded to no samples (truncated or corrupt file?)",
                                container=container.name)
     duration = frames / float(source_sr)
     warnings = _warnings(data, container, header, frames, source_sr, stopped)
     if header and min_decoded_fraction and frames < min_decoded_fraction * header:
         raise UnsupportedAudio(
-            f"the upload is truncated or corrupt: its header declares {header / source_sr:.1f} s "
+            f"{what} is truncated or corrupt: its header declares {header / source_sr:.1f} s "
             f"but only {duration:.1f} s ({int(100 * frames / header)} %) could be decoded; at "
             f"least {min_decoded_fraction:.0%} is needed", container=container.name)
     if duration < min_duration_s:
@@ -206,9 +210,9 @@ def decode_audio(
                             "is needed", duration_s=duration)
     mono = np.clip(mono, -1.0, 1.0)
     if reject_silence and float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))) < SILENCE_RMS:
-        raise SilentAudio("the upload is silent (below -70 dBFS throughout)")
+        raise SilentAudio(f"{what} is silent (below -70 dBFS throughout)")
     if warnings:
-        log.info("decoded %r with warnings: %s", safe_name(filename), "; ".join(warnings))
+        log.info("decoded %s with warnings: %s", what, "; ".join(warnings))
     return DecodedAudio(y=mono, sr=sr, source_sr=source_sr, source_channels=ch,
                         duration_s=mono.size / float(sr), content_hash=audio_hash(mono),
                         container=container.name,

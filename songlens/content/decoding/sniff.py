@@ -60,8 +60,7 @@ CONTAINERS = {c.name: c for c in (
 )}
 
 #: for error messages
-SUPPORTED = ("wav, flac, ogg (vorbis, opus, flac), mp3, aiff, au, caf, m4a/mp4 (aac, alac), "
-             "aac (adts), webm/mka")
+SUPPORTED = "wav, flac, ogg, opus, mp3, m4a, aac, webm, aiff, au, caf"
 
 
 def _id3v2_size(data: bytes) -> int:
