@@ -19,6 +19,8 @@ __all__ = [
     "SilentAudio",
     "AudioTooLong",
     "AudioTooShort",
+    "AudioTooLarge",
+    "DecodeTimeout",
     "PayloadTooLarge",
     "NotFound",
     "StoreError",
@@ -91,6 +93,23 @@ class AudioTooLong(AudioError):
 class AudioTooShort(AudioError):
     code = "audio_too_short"
     status = 422
+
+
+class AudioTooLarge(AudioError):
+    """Decoded, the upload would be more samples × channels than ``audio.max_decoded_samples``
+    (a small, highly compressed file can declare gigabytes of audio)."""
+
+    code = "audio_too_large"
+    status = 413
+
+
+class DecodeTimeout(SonglensError):
+    """Decoding ran past ``audio.decode_timeout_s``. Input within the size limits decodes well
+    inside that budget on an idle machine, so this means the server is overloaded: 503, retry
+    later (not an :class:`AudioError`: the file is not known to be at fault)."""
+
+    code = "decode_timeout"
+    status = 503
 
 
 class PayloadTooLarge(InvalidInput):

@@ -35,6 +35,11 @@ class AudioSettings(BaseModel):
     max_duration_s: float = Field(1200.0, gt=0)
     min_duration_s: float = Field(1.0, ge=0)
     max_upload_mb: float = Field(64.0, gt=0)
+    # source frames × channels one decode may produce; None: max_duration_s × 192000 (stereo 96 kHz)
+    max_decoded_samples: int | None = Field(None, gt=0)
+    decode_timeout_s: float = Field(60.0, gt=0)
+    # a file decoding to less than this fraction of its declared length is refused; 0 keeps any
+    min_decoded_fraction: float = Field(0.5, ge=0, le=1)
     encoder: Literal["musicnn", "librosa", "transformers"] = "musicnn"
     model_path: str | None = None
     musicnn_tags: bool = True

@@ -94,7 +94,10 @@ class Catalog:
     def decode(self, data: bytes, filename: str = "") -> DecodedAudio:
         a = self.settings.audio
         return decode_audio(data, filename=filename, sr=a.sample_rate,
-                            max_duration_s=a.max_duration_s, min_duration_s=a.min_duration_s)
+                            max_duration_s=a.max_duration_s, min_duration_s=a.min_duration_s,
+                            max_decoded_samples=a.max_decoded_samples,
+                            timeout_s=a.decode_timeout_s,
+                            min_decoded_fraction=a.min_decoded_fraction)
 
     def analyse(self, audio: DecodedAudio, meta: SongMetadata, *,
                 timer: _Timer | None = None) -> tuple[SongRecord, Point]:

@@ -1,43 +1,75 @@
 """Decode audio bytes or files to 16 kHz mono float32, with clear errors for bad input.
 
-soundfile (libsndfile: wav, flac, ogg/vorbis, opus, mp3) is tried first; anything it cannot read
-(m4a/aac, some mp3 variants) falls back to audioread, which uses ffmpeg when it is installed.
+The container is sniffed from the bytes (:mod:`songlens.content.decoding.sniff`); only plain
+audio containers are decoded, never playlists or anything that names other files. soundfile
+(libsndfile) reads wav, flac, ogg, mp3, aiff, au, caf in-process; m4a/mp4, adts aac and
+webm/mka (and what libsndfile refuses in the others) go to ffmpeg, locked to the sniffed demuxer.
+
+Decoding is streamed in blocks of a few seconds, downmixed and resampled per block, so memory
+follows the 16 kHz mono output, not the source. The header is checked against the limits before
+anything is decoded, and the limits are enforced again while decoding (headers can lie).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
-import tempfile
+import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
-import soundfile as sf
 
+from songlens.content.decoding import (
+    SUPPORTED,
+    BlockReader,
+    Container,
+    FfmpegReader,
+    ReaderError,
+    SoundfileReader,
+    declared_frames,
+    describe,
+    mp3_declares_length,
+    ogg_is_complete,
+    sniff,
+)
 from songlens.errors import (
+    AudioTooLarge,
     AudioTooLong,
     AudioTooShort,
+    DecodeTimeout,
     EmptyAudio,
     SilentAudio,
     UnsupportedAudio,
 )
 
-__all__ = ["DecodedAudio", "decode_audio", "load_audio_file", "audio_hash", "SAMPLE_RATE"]
+__all__ = ["DecodedAudio", "decode_audio", "load_audio_file", "audio_hash", "safe_name",
+           "SAMPLE_RATE", "SAMPLES_PER_SECOND"]
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 #: RMS below this (about -70 dBFS) counts as digital silence.
 SILENCE_RMS = 10 ** (-70 / 20)
+#: source samples × channels per second of allowed duration when no explicit
+#: ``max_decoded_samples`` is given: stereo at 96 kHz.
+SAMPLES_PER_SECOND = 2 * 96000
+#: seconds of source audio per decoded block
+BLOCK_S = 4
+#: a header length is trusted to within this much (mp3/aac encoder padding, rounding)
+_LENGTH_SLACK_S = 0.25
 
 
 @dataclass(frozen=True)
 class DecodedAudio:
-    """Mono float32 samples in [-1, 1] at ``sr`` Hz, plus what we know of the source."""
+    """Mono float32 samples in [-1, 1] at ``sr`` Hz, plus what we know of the source.
+
+    ``header_duration_s`` is the length the file declares (None when it declares none);
+    ``warnings`` says what was wrong with a file that was still decoded (cut short, corrupt in the
+    middle, a header that lies), e.g. ``"truncated: the header says 214.3 s, 107.1 s decoded"``.
+    """
 
     y: np.ndarray
     sr: int
@@ -45,6 +77,9 @@ class DecodedAudio:
     source_channels: int
     duration_s: float
     content_hash: str
+    container: str = ""
+    header_duration_s: float | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def audio_hash(y: np.ndarray) -> str:
@@ -54,43 +89,48 @@ def audio_hash(y: np.ndarray) -> str:
     return hashlib.sha256(q.astype("<i2").tobytes()).hexdigest()
 
 
-def _decode_soundfile(data: bytes, max_s: float) -> tuple[np.ndarray, int, int]:
-    with sf.SoundFile(io.BytesIO(data)) as f:
-        sr, ch = int(f.samplerate), int(f.channels)
-        frames = f.frames
-        if frames and frames / sr > max_s:
-            raise AudioTooLong(f"audio is {frames / sr:.0f} s long; the limit is {max_s:.0f} s",
-                               duration_s=frames / sr, limit_s=max_s)
-        limit = int((max_s + 1) * sr)
-        y = f.read(frames=limit, dtype="float32", always_2d=True)
-    return y.T, sr, ch
+def safe_name(filename: str, limit: int = 80) -> str:
+    """A client file name fit for messages and logs: its last path component, printable
+    characters only (no quotes or angle brackets), at most ``limit`` characters."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable() and unicodedata.category(c) != "Cf"
+                   and c not in "<>\"'`")
+    return base if len(base) <= limit else base[: limit - 1] + "…"
 
 
-def _decode_audioread(data: bytes, suffix: str, max_s: float) -> tuple[np.ndarray, int, int]:
-    import audioread
-
-    fd, path = tempfile.mkstemp(suffix=suffix or ".bin")
+def _open(data: bytes, container: Container, what: str, *, deadline: float,
+          max_s: float) -> BlockReader:
+    reasons: list[str] = []
+    if container.soundfile_formats:
+        try:
+            return SoundfileReader(data, container)
+        except ReaderError as exc:
+            reasons.append(exc.reason)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        with audioread.audio_open(path) as f:
-            sr, ch = int(f.samplerate), int(f.channels)
-            if f.duration and f.duration > max_s:
-                raise AudioTooLong(
-                    f"audio is {f.duration:.0f} s long; the limit is {max_s:.0f} s",
-                    duration_s=f.duration, limit_s=max_s)
-            chunks, total, limit = [], 0, int((max_s + 1) * sr * ch)
-            for buf in f:
-                a = np.frombuffer(buf, dtype="<i2")
-                chunks.append(a)
-                total += a.size
-                if total > limit:
-                    break
-        pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
-        pcm = pcm[: (pcm.size // ch) * ch].reshape(-1, ch).T.astype(np.float32) / 32768.0
-        return pcm, sr, ch
-    finally:
-        os.unlink(path)
+        return FfmpegReader(data, container, deadline=deadline, max_seconds=max_s + 1)
+    except ReaderError as exc:
+        reasons.append(exc.reason)
+    if time.monotonic() > deadline:
+        raise DecodeTimeout("decoding took too long; the server may be busy, try again later")
+    raise UnsupportedAudio(f"{what} looks like {container.name} but could not be decoded "
+                           f"(truncated or corrupt?); supported: {SUPPORTED}",
+                           container=container.name, reasons=reasons)
+
+
+def _resampler(source_sr: int, sr: int):  # noqa: ANN202 - soxr has no stubs
+    import soxr  # librosa's resampler; streamed here so that blocks join seamlessly
+
+    return soxr.ResampleStream(source_sr, sr, 1, dtype="float32", quality="HQ")
+
+
+def _declared(data: bytes, container: Container, reader: BlockReader) -> int | None:
+    """Frames the file declares, at the reader's rate (None: it declares no length)."""
+    if container.name == "mp3" and not mp3_declares_length(data):
+        return None
+    wav = declared_frames(data, container)
+    if wav is not None and wav[1] == reader.sr:
+        return max(wav[0], reader.frames or 0)
+    return reader.frames
 
 
 def decode_audio(
@@ -101,64 +141,140 @@ def decode_audio(
     max_duration_s: float = 1200.0,
     min_duration_s: float = 1.0,
     reject_silence: bool = True,
+    max_decoded_samples: int | None = None,
+    timeout_s: float = 60.0,
+    min_decoded_fraction: float = 0.5,
 ) -> DecodedAudio:
     """Decode ``data`` to mono float32 at ``sr`` Hz.
 
     Parameters
     ----------
     data : bytes
-        The file's bytes (any container soundfile or ffmpeg reads).
+        The file's bytes: one of the containers in :mod:`songlens.content.decoding.sniff`.
     filename : str
-        Used only for its suffix, which helps the ffmpeg fallback.
+        Named, sanitised (:func:`safe_name`), in messages and logs; never used to choose a
+        decoder.
     max_duration_s, min_duration_s : float
         Limits on the decoded duration, in seconds.
     reject_silence : bool
         Raise :class:`SilentAudio` when the whole track is below -70 dBFS RMS.
+    max_decoded_samples : int, optional
+        Limit on source frames × channels (default ``max_duration_s`` × 192 000, i.e. the whole
+        duration in stereo at 96 kHz), checked on the header and again while decoding.
+    timeout_s : float
+        Wall-clock budget for the whole decode, in seconds.
+    min_decoded_fraction : float
+        A file that decodes to less than this fraction of the length its header declares is
+        refused; above it, it is kept with a ``warnings`` entry. 0 keeps any partial decode.
 
     Raises
     ------
-    EmptyAudio, UnsupportedAudio, AudioTooLong, AudioTooShort, SilentAudio
+    EmptyAudio, UnsupportedAudio, AudioTooLong, AudioTooLarge, AudioTooShort, SilentAudio,
+    DecodeTimeout
     """
     if not data:
         raise EmptyAudio("the audio upload is empty (0 bytes)")
-    errors: list[str] = []
-    try:
-        y, source_sr, ch = _decode_soundfile(data, max_duration_s)
-    except AudioTooLong:
-        raise
-    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types; we try ffmpeg next
-        errors.append(f"soundfile: {exc}")
-        try:
-            y, source_sr, ch = _decode_audioread(data, Path(filename).suffix, max_duration_s)
-        except AudioTooLong:
-            raise
-        except Exception as exc2:  # noqa: BLE001
-            errors.append(f"audioread: {type(exc2).__name__}: {exc2}")
-            log.info("could not decode %r: %s", filename, "; ".join(errors))
-            raise UnsupportedAudio(
-                f"could not decode {filename or 'the upload'!r} as audio "
-                "(supported: mp3, ogg/vorbis, opus, flac, wav, m4a/aac with ffmpeg)",
-                reasons=errors) from exc2
-    if y.size == 0 or y.shape[-1] == 0:
-        raise UnsupportedAudio(f"{filename or 'the upload'!r} decoded to no samples "
-                               "(truncated or corrupt file?)")
-    if not np.all(np.isfinite(y)):
-        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
-    mono = np.mean(y, axis=0) if y.shape[0] > 1 else y[0]
-    duration = mono.size / float(source_sr)
-    if duration > max_duration_s:
-        raise AudioTooLong(f"audio is {duration:.0f} s long; the limit is {max_duration_s:.0f} s",
-                           duration_s=duration, limit_s=max_duration_s)
+    what = f"'{safe_name(filename)}'" if safe_name(filename) else "the upload"
+    deadline = time.monotonic() + timeout_s
+    max_samples = int(max_decoded_samples or max_duration_s * SAMPLES_PER_SECOND)
+    container = sniff(data)
+    if container is None:
+        looks = describe(data)
+        log.info("refused %s: not a supported container (%s)", what, looks)
+        raise UnsupportedAudio(f"{what} is not an audio file (looks like {looks}); supported: "
+                               f"{SUPPORTED}", detected=looks)
+    with _open(data, container, what, deadline=deadline, max_s=max_duration_s) as reader:
+        source_sr, ch = reader.sr, reader.channels
+        header = _declared(data, container, reader)
+        if reader.frames and reader.frames / source_sr > max_duration_s:
+            d = reader.frames / source_sr
+            raise AudioTooLong(f"audio is {d:.0f} s long; the limit is {max_duration_s:.0f} s",
+                               duration_s=d, limit_s=max_duration_s)
+        if reader.frames and reader.frames * ch > max_samples:
+            raise _too_large(reader.frames, source_sr, ch, max_samples)
+        mono, frames = _stream_mono(reader, sr=sr, max_s=max_duration_s,
+                                    max_samples=max_samples, deadline=deadline)
+        stopped = reader.stopped
+    if frames == 0:
+        raise UnsupportedAudio(f"{what} decoded to no samples (truncated or corrupt file?)",
+                               container=container.name)
+    duration = frames / float(source_sr)
+    warnings = _warnings(data, container, header, frames, source_sr, stopped)
+    if header and min_decoded_fraction and frames < min_decoded_fraction * header:
+        raise UnsupportedAudio(
+            f"{what} is truncated or corrupt: its header declares {header / source_sr:.1f} s "
+            f"but only {duration:.1f} s ({int(100 * frames / header)} %) could be decoded; at "
+            f"least {min_decoded_fraction:.0%} is needed", container=container.name)
     if duration < min_duration_s:
         raise AudioTooShort(f"audio is {duration:.2f} s long; at least {min_duration_s:.1f} s "
                             "is needed", duration_s=duration)
-    if source_sr != sr:
-        mono = librosa.resample(mono, orig_sr=source_sr, target_sr=sr, res_type="soxr_hq")
-    mono = np.clip(mono.astype(np.float32), -1.0, 1.0)
+    mono = np.clip(mono, -1.0, 1.0)
     if reject_silence and float(np.sqrt(np.mean(mono.astype(np.float64) ** 2))) < SILENCE_RMS:
-        raise SilentAudio(f"{filename or 'the upload'!r} is silent (below -70 dBFS throughout)")
+        raise SilentAudio(f"{what} is silent (below -70 dBFS throughout)")
+    if warnings:
+        log.info("decoded %s with warnings: %s", what, "; ".join(warnings))
     return DecodedAudio(y=mono, sr=sr, source_sr=source_sr, source_channels=ch,
-                        duration_s=mono.size / float(sr), content_hash=audio_hash(mono))
+                        duration_s=mono.size / float(sr), content_hash=audio_hash(mono),
+                        container=container.name,
+                        header_duration_s=header / source_sr if header else None,
+                        warnings=warnings)
+
+
+def _too_large(frames: int, source_sr: int, ch: int, max_samples: int) -> AudioTooLarge:
+    return AudioTooLarge(
+        f"decoded, the audio would be {frames * ch:,} samples ({frames / source_sr:.0f} s × {ch} "
+        f"channels × {source_sr} Hz); the limit is {max_samples:,} samples × channels",
+        samples=frames * ch, limit=max_samples)
+
+
+def _stream_mono(reader: BlockReader, *, sr: int, max_s: float, max_samples: int,
+                 deadline: float) -> tuple[np.ndarray, int]:
+    """Read, downmix and resample block by block: (mono float32 at ``sr``, source frames read).
+    Gives the same samples as downmixing and resampling the whole file at once."""
+    source_sr, ch = reader.sr, reader.channels
+    stream = _resampler(source_sr, sr) if source_sr != sr else None
+    out: list[np.ndarray] = []
+    frames = 0
+    for block in reader.blocks(BLOCK_S * source_sr):
+        frames += block.shape[0]
+        if frames / source_sr > max_s:
+            raise AudioTooLong(f"audio is over {max_s:.0f} s long (decoding stopped there); "
+                               f"the limit is {max_s:.0f} s", limit_s=max_s)
+        if frames * ch > max_samples:
+            raise _too_large(frames, source_sr, ch, max_samples)
+        if time.monotonic() > deadline:
+            raise DecodeTimeout("decoding took too long; the server may be busy, try again later")
+        if not np.all(np.isfinite(block)):
+            block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+        m = np.mean(block.T, axis=0) if ch > 1 else block[:, 0]
+        m = np.ascontiguousarray(m, dtype=np.float32)
+        out.append(stream.resample_chunk(m) if stream is not None else m)
+    if time.monotonic() > deadline:  # the ffmpeg watchdog ends the stream at the deadline
+        raise DecodeTimeout("decoding took too long; the server may be busy, try again later")
+    if stream is not None:
+        out.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    mono = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+    if stream is not None:  # librosa.resample's length: ceil(n · ratio), zero-padded
+        n = int(np.ceil(frames * sr / source_sr))
+        mono = mono[:n] if mono.size >= n else np.pad(mono, (0, n - mono.size))
+    return mono.astype(np.float32, copy=False), frames
+
+
+def _warnings(data: bytes, container: Container, header: int | None, frames: int,
+              source_sr: int, stopped: str | None) -> tuple[str, ...]:
+    out = []
+    got = frames / source_sr
+    slack = max(_LENGTH_SLACK_S * source_sr, 0.005 * (header or 0))
+    if header and frames < header - slack:
+        out.append(f"truncated: the header says {header / source_sr:.1f} s, {got:.1f} s decoded")
+    elif header and frames > header + slack:
+        out.append(f"length mismatch: the header says {header / source_sr:.1f} s, "
+                   f"{got:.1f} s decoded")
+    if container.name == "ogg" and not ogg_is_complete(data):
+        out.append(f"truncated: the Ogg stream has no end mark, {got:.1f} s decoded")
+    if stopped:
+        out.append(f"corrupt: {stopped} after {got:.1f} s")
+    return tuple(out)
 
 
 def load_audio_file(path: str | os.PathLike[str], **kwargs: object) -> DecodedAudio:
