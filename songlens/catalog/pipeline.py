@@ -148,7 +148,10 @@ class Catalog:
                       "source": text.language.source},
             keywords=list(text.keywords)[:20], sentiment=round(float(text.sentiment), 4),
             audio_hash=audio.content_hash,
-            source={"sample_rate": audio.source_sr, "channels": audio.source_channels},
+            source={"sample_rate": audio.source_sr, "channels": audio.source_channels,
+                    "container": audio.container,
+                    "header_duration_s": audio.header_duration_s},
+            warnings=list(audio.warnings),
             models={"audio": self.models.audio.name, "text": self.models.text.name,
                     "sentiment": self.models.sentiment.name if self.models.sentiment
                     else "lexicon",

@@ -36,7 +36,7 @@ KEYWORD_FEATURES = ("mode", "camelot", "key")
 #: The document's fields, in the order clients see them.
 DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",
               "language", "keywords", "sentiment", "audio_hash", "source", "models",
-              "ingested_at")
+              "ingested_at", "warnings")
 
 
 def tag_field(dim: str) -> str:
@@ -99,7 +99,8 @@ class SongRecord:
 
     ``tags`` maps each dimension to ``[{tag, en, score, evidence}]`` sorted by score;
     ``audio_features`` is :meth:`songlens.content.features.AudioFeatures.to_dict`;
-    ``language`` is ``{primary, scores, source}``; ``tag_probs`` (audio model → tag →
+    ``language`` is ``{primary, scores, source}``; ``warnings`` say what decoding could not
+    read (a truncated or damaged file kept in part); ``tag_probs`` (audio model → tag →
     probability) and ``source_path`` are kept in the store but not shown in the document.
     """
 
@@ -117,6 +118,7 @@ class SongRecord:
     source: dict[str, Any] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     tag_probs: dict[str, dict[str, float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     ingested_at: float | None = None
     updated_at: float | None = None
     source_path: str | None = None
@@ -169,5 +171,6 @@ class SongRecord:
                    audio_hash=payload.get("audio_hash") or "",
                    source=payload.get("source") or {}, models=payload.get("models") or {},
                    tag_probs=payload.get("tag_probs") or {},
+                   warnings=list(payload.get("warnings") or []),
                    ingested_at=payload.get("ingested_at"), updated_at=payload.get("updated_at"),
                    source_path=payload.get("source_path"))

@@ -267,3 +267,20 @@ def test_playlists_over_http(client, music_clips):
         r = client.post("/v1/playlists", json=bad)
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["error"]["code"] in ("invalid_input", "unknown_tag")
+
+
+def test_a_partly_decoded_upload_says_so(client, music_clips):
+    """A cut file that still decodes past audio.min_decoded_fraction is kept, and the document
+    (in the 201 and on GET) says what was lost."""
+    data = music_clips["armygeddon"]
+    cut = data[: int(len(data) * 0.75)]
+    r = post_song(client, cut, {"song_id": "cut-75", "title": "Cut"})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["warnings"] and doc["warnings"][0].startswith("truncated")
+    assert doc["source"]["container"] == "ogg"
+    assert client.get("/v1/songs/cut-75").json()["warnings"] == doc["warnings"]
+    whole = post_song(client, data, {"song_id": "whole", "title": "Whole"}).json()
+    assert "warnings" not in whole  # nothing to say: left out
+    assert client.delete("/v1/songs/cut-75").status_code == 204
+    assert client.delete("/v1/songs/whole").status_code == 204
