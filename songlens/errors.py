@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "StoreError",
     "StoreBusy",
+    "InvalidHost",
     "ModelError",
     "ConfigError",
     "InsecureBind",
@@ -133,6 +134,13 @@ class StoreBusy(StoreError):
     """The embedded store is held by another process."""
 
     code = "store_busy"
+
+
+class InvalidHost(InvalidInput):
+    """The request's Host is not a name this server answers to (DNS rebinding defence)."""
+
+    code = "invalid_host"
+    status = 400
 
 
 class ModelError(SonglensError):

@@ -85,6 +85,9 @@ class SecuritySettings(BaseModel):
     rate_limit_per_minute: float = Field(600.0, ge=0)
     rate_limit_burst: int = Field(60, ge=1)
     key_reload_s: float = Field(2.0, ge=0)
+    # host names a loopback-bound server answers to besides localhost, 127.0.0.1 and ::1 (a page
+    # whose own name was re-pointed at 127.0.0.1 — DNS rebinding — is refused by its Host)
+    allowed_hosts: list[str] = Field(default_factory=list)
 
     @field_validator("cors_origins")
     @classmethod

@@ -15,6 +15,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: TestClient's base URL: a loopback name (a loopback-bound songlens refuses other Host names)
+LOCAL = "http://localhost"
 AUDIO = FIXTURES / "audio"
 
 

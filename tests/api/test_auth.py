@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from songlens.api.app import create_app
 from songlens.api.security import KeyFile
 from songlens.settings import SecuritySettings
-from tests.conftest import wav_bytes
+from tests.conftest import LOCAL, wav_bytes
 
 CREDS = ("no key", "bad key", "read", "write", "admin")
 BAD_KEY = "sl_0123456789ab_" + "A" * 43
@@ -79,7 +79,7 @@ def secured_client(catalog, keys_file: Path, clips: dict[str, bytes],
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
     headers = {"no key": {}, "bad key": {"Authorization": f"Bearer {BAD_KEY}"},
                **{s: {"Authorization": f"Bearer {k}"} for s, k in keys.items()}}
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         admin = headers["admin"]
         for song_id, clip in (("m-song", "chaos_god"), ("del-write", "armygeddon"),
                               ("del-admin", "feelings")):
@@ -194,14 +194,14 @@ def test_rate_limit_then_recovery(catalog, music_clips, tmp_path):
 def test_no_keys_no_limit_on_loopback(catalog):
     sec = SecuritySettings(rate_limit_per_minute=60, rate_limit_burst=1)
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         assert all(client.get("/openapi.json").status_code == 200 for _ in range(5))
 
 
 @pytest.fixture()
 def open_client(catalog):
     """No keys, loopback: today's behaviour."""
-    with TestClient(create_app(catalog.settings, catalog=catalog)) as c:
+    with TestClient(create_app(catalog.settings, catalog=catalog), base_url=LOCAL) as c:
         yield c
 
 
@@ -216,7 +216,7 @@ def test_cors_off_by_default(open_client):
 def test_cors_on_for_a_configured_origin(catalog):
     sec = SecuritySettings(cors_origins=["https://app.example"])
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         r = client.options("/v1/similar", headers={
             "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization, content-type"})
@@ -239,7 +239,7 @@ def test_cross_site_multipart_post_is_refused_and_stores_nothing(open_client, mu
     # the CSRF hole: a page on evil.example makes a visitor's browser POST a song to localhost
     files = {"audio": ("x.ogg", music_clips["feelings"], "audio/ogg")}
     meta = {"metadata": json.dumps({"song_id": "csrf-song", "title": "pwned"})}
-    for origin in ("http://evil.example", "null", "http://testserver.evil.example"):
+    for origin in ("http://evil.example", "null", "http://localhost.evil.example"):
         r = open_client.post("/v1/songs", files=files, data=meta, headers={"Origin": origin})
         assert r.status_code == 403, r.text
         assert r.json()["error"]["code"] == "forbidden_origin"
@@ -252,14 +252,14 @@ def test_same_origin_and_origin_less_requests_pass(open_client, music_clips):
     meta = {"metadata": json.dumps({"song_id": "same-origin", "title": "ok"})}
     files = {"audio": ("x.ogg", music_clips["feelings"], "audio/ogg")}
     r = open_client.post("/v1/songs", files=files, data=meta,
-                         headers={"Origin": "http://testserver"})
+                         headers={"Origin": "http://localhost"})
     assert r.status_code == 201, r.text
     assert open_client.post("/v1/similar", json={"text": "x"}).status_code == 200  # no Origin
     # reads are not state-changing: a foreign Origin on a GET is not refused
     assert open_client.get("/v1/songs/same-origin",
                            headers={"Origin": "http://evil.example"}).status_code == 200
     assert open_client.delete("/v1/songs/same-origin",
-                              headers={"Origin": "http://testserver:80"}).status_code == 204
+                              headers={"Origin": "http://localhost:80"}).status_code == 204
 
 
 def test_revoked_key_is_refused_without_restart(secured, tmp_path):
@@ -271,3 +271,17 @@ def test_revoked_key_is_refused_without_restart(secured, tmp_path):
     assert secured.client.get("/v1/songs/m-song", headers=h).status_code == 401
     assert secured.client.get("/v1/songs/m-song", headers=secured.headers["read"]
                               ).status_code == 200
+
+
+def test_dns_rebinding_is_refused_by_host(catalog, music_clips):
+    """A key-less loopback server refuses a browser whose page's own name now points at
+    127.0.0.1: same-origin by the Origin check, but not a name this server answers to."""
+    n = catalog.count()
+    app = create_app(catalog.settings, catalog=catalog)
+    with TestClient(app, base_url="http://evil.example:8000") as client:
+        r = client.post("/v1/songs", headers={"Origin": "http://evil.example:8000"},
+                        files={"audio": ("x.ogg", music_clips["feelings"], "audio/ogg")},
+                        data={"metadata": json.dumps({"title": "x"})})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_host", r.text
+        assert client.get("/v1/songs/anything").json()["error"]["code"] == "invalid_host"
+    assert catalog.count() == n

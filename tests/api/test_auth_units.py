@@ -165,3 +165,15 @@ def test_cors_origins_are_validated():
         load_settings(None, security={"cors_origins": ["https://app.example/path"]})
     s = load_settings(None, security={"cors_origins": ["https://App.example/"]})
     assert s.security.cors_origins == ["https://app.example"]
+
+
+def test_a_loopback_server_answers_to_loopback_names_only(tmp_path):
+    g = _guard(tmp_path)
+    for host in ("localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000", "app.localhost"):
+        assert g.host_allowed(host), host
+    # DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 sends its own name
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "", None):
+        assert not g.host_allowed(host), host
+    assert _guard(tmp_path, allowed_hosts=["music.lan"]).host_allowed("music.lan:8000")
+    networked = Guard(load_settings(None, data_dir=str(tmp_path), api={"host": "0.0.0.0"}))
+    assert networked.host_allowed("evil.example")  # keys protect a network bind

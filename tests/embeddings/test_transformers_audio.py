@@ -13,6 +13,7 @@ import soundfile as sf
 
 from songlens.content.taxonomy import DIMENSIONS, load_taxonomy
 from songlens.errors import ConfigError
+from tests.conftest import LOCAL
 
 SR = 16000
 AST_LABELS = ["Music", "Speech", "Guitar", "Drum", "Rock music", "Singing"]
@@ -354,7 +355,7 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
     store = open_store(path=settings.qdrant_path)
     try:
         catalog = Catalog(settings=settings, store=store, models=models, resources=resources)
-        with TestClient(create_app(settings, catalog=catalog)) as client:
+        with TestClient(create_app(settings, catalog=catalog), base_url=LOCAL) as client:
             for sid in ("chaos_god", "feelings"):
                 r = client.post("/v1/songs", files={"audio": (f"{sid}.ogg", music_clips[sid],
                                                               "audio/ogg")},

@@ -33,6 +33,21 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _host_name(host: str) -> str:
+    """The name in a ``Host`` header, without port or IPv6 brackets, lower case."""
+    h = host.strip().lower()
+    if h.startswith("["):
+        return h[1:].split("]", 1)[0]
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+def _is_loopback_ip(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Caller:
     """The caller of one request: an API key, or anonymous (``key`` None) with the scopes the
@@ -72,6 +87,19 @@ class Guard:
     @property
     def loopback(self) -> bool:
         return is_loopback_host(self.bind_host)
+
+    def host_allowed(self, host: str | None) -> bool:
+        """Whether a request's ``Host`` may reach this server. On a loopback bind only loopback
+        names (and ``security.allowed_hosts``) may: a browser page whose own domain was
+        re-pointed at 127.0.0.1 (DNS rebinding) sends its own name and is refused, so it cannot
+        pass the same-origin check of a key-less local server. A network bind answers any name
+        (keys protect it)."""
+        if not self.loopback:
+            return True
+        name = _host_name(host or "")
+        allowed = {h.lower() for h in self.security.allowed_hosts}
+        return name in allowed or name == self.bind_host.strip("[]").lower() or (
+            name == "localhost" or name.endswith(".localhost") or _is_loopback_ip(name))
 
     def keys_in_force(self) -> bool:
         return self.ring.configured() or not (self.loopback or self.security.allow_unauthenticated)

@@ -14,7 +14,13 @@ from starlette.responses import JSONResponse
 
 from songlens.api.errors import error_body
 from songlens.api.security.access import Caller, Guard
-from songlens.errors import ForbiddenOrigin, RateLimited, SonglensError, Unauthorized
+from songlens.errors import (
+    ForbiddenOrigin,
+    InvalidHost,
+    RateLimited,
+    SonglensError,
+    Unauthorized,
+)
 
 __all__ = ["OPEN_PATHS", "SecurityMiddleware", "error_response", "same_origin"]
 
@@ -86,6 +92,9 @@ class SecurityMiddleware:
             return
         headers = Headers(scope=scope)
         try:
+            if not self.guard.host_allowed(headers.get("host")):
+                raise InvalidHost("this server answers to loopback names only (localhost, "
+                                  "127.0.0.1, ::1); add others to security.allowed_hosts")
             self._check_origin(scope, headers)
             client = (scope.get("client") or ("unknown", 0))[0]
             if scope.get("path") in OPEN_PATHS:
