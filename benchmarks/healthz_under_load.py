@@ -157,7 +157,10 @@ def main() -> None:
             data.mkdir()
             proc, base = _start(checkout, data)
             try:
+                rss0 = _mem(proc.pid, "VmRSS")
                 results[label] = _run_phase(base, args.n, clip)
+                time.sleep(2.0)  # let the last answers go out before reading what is kept
+                results[label]["mem"] = (rss0, _mem(proc.pid, "VmHWM"), _mem(proc.pid, "VmRSS"))
             finally:
                 proc.terminate()
                 try:
@@ -170,6 +173,14 @@ def main() -> None:
                         str(before_tree)], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     _write(args, results, len(clip))
+
+
+def _mem(pid: int, field: str) -> float:
+    """A /proc/<pid>/status memory field in MiB (VmRSS now, VmHWM the peak so far)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _run_phase(base: str, n: int, clip: bytes) -> dict:
@@ -197,6 +208,10 @@ def _write(args: argparse.Namespace, results: dict, clip_bytes: int) -> None:
         *(_row(label, res) for label, res in results.items()), "",
         "| server | upload status | count | median s | max s |", "|---|---|---|---|---|",
         *(row for label, res in results.items() for row in _upload_rows(label, res)), "",
+        "| server | RSS before the load MiB | peak RSS MiB | RSS 2 s after MiB |",
+        "|---|---|---|---|",
+        *(f"| {label} | {a:.0f} | {b:.0f} | {c:.0f} |" for label, res in results.items()
+          for a, b, c in [res["mem"]]), "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines), encoding="utf-8")
