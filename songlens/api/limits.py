@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 HEAVY_ROUTES = {("POST", "/v1/songs"): None, ("POST", "/v1/similar"): b"multipart/"}
 
 
+def is_upload(scope: Any) -> bool:
+    """Whether a request is a multipart upload to a route that takes audio
+    (:data:`HEAVY_ROUTES`)."""
+    if (scope.get("method"), scope.get("path", "").rstrip("/")) not in HEAVY_ROUTES:
+        return False
+    return (_header(scope, b"content-type") or b"").lower().startswith(b"multipart/")
+
+
 def body_limits(settings: Any) -> tuple[int, int]:
     """(multipart limit, other-body limit) in bytes for these settings: a multipart body holds
     the audio and the metadata part; anything else (JSON) is small, and parsed on the event loop
@@ -99,8 +107,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ctype = (_header(scope, b"content-type") or b"").lower()
-        if ctype.startswith(b"multipart/"):
+        # the audio-sized limit is for the routes that take an upload, and only with a
+        # multipart body: anything else, whatever its Content-Type says, gets the small one
+        if is_upload(scope):
             limit, what = self.max_bytes, "request body"
         else:
             limit, what = self.max_json_bytes, "a non-multipart (JSON) request body"

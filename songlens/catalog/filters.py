@@ -70,9 +70,10 @@ class SongFilter:
         """Whether a point passes, evaluated in memory on its payload."""
         if key in self.exclude_ids:
             return False
-        if self.ingested_after is not None and float(
-                payload.get("ingested_at", float("-inf"))) < self.ingested_after:
-            return False
+        if self.ingested_after is not None:
+            when = payload.get("ingested_at")  # missing or null: no match, as in the store
+            if not isinstance(when, int | float) or when < self.ingested_after:
+                return False
         if self.languages and payload.get("language") not in self.languages:
             return False
         if self.tags:

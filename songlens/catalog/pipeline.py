@@ -188,7 +188,8 @@ class Catalog:
                 same_audio[0] if same_audio else f"h{audio.content_hash[:20]}")
             now = time.time()
             old = self.store.get(self.spec, [record.song_id])
-            record.ingested_at = float(old[0].payload.get("ingested_at", now)) if old else now
+            first = old[0].payload.get("ingested_at") if old else None
+            record.ingested_at = float(first) if isinstance(first, int | float) else now
             record.updated_at = now
             point.payload = record.to_payload()
             self.store.upsert(self.spec, [point])

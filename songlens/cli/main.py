@@ -179,7 +179,9 @@ def show(
 ) -> None:
     """Show one song: tags with evidence, audio features."""
     with _opened(_settings(config, data_dir=data_dir)) as catalog:
-        doc = catalog.get(song_id).to_document()
+        from songlens.api.schemas import SongOut, to_json
+
+        doc = to_json(SongOut, catalog.get(song_id).to_document())
     if as_json:
         console.print_json(json.dumps(doc, ensure_ascii=False))
         return

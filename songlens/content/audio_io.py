@@ -17,8 +17,11 @@ import logging
 import os
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +61,11 @@ SILENCE_RMS = 10 ** (-70 / 20)
 SAMPLES_PER_SECOND = 2 * 96000
 #: seconds of source audio per decoded block
 BLOCK_S = 4
+#: Beyond these a header is not describing real audio (the highest rates in use are 768 kHz
+#: DXD/PCM, and no delivery format carries more than 64 channels); refused before any block is
+#: allocated, since a block's size follows them.
+MAX_SOURCE_SR = 768_000
+MAX_CHANNELS = 64
 #: a header length is trusted to within this much (mp3/aac encoder padding, rounding)
 _LENGTH_SLACK_S = 0.25
 
@@ -185,6 +193,10 @@ def decode_audio(
                                f"{SUPPORTED}", detected=looks)
     with _open(data, container, what, deadline=deadline, max_s=max_duration_s) as reader:
         source_sr, ch = reader.sr, reader.channels
+        if not (0 < source_sr <= MAX_SOURCE_SR and 0 < ch <= MAX_CHANNELS):
+            raise UnsupportedAudio(
+                f"{what} declares {source_sr} Hz and {ch} channels; at most {MAX_SOURCE_SR} Hz "
+                f"and {MAX_CHANNELS} channels are accepted", container=container.name)
         header = _declared(data, container, reader)
         if reader.frames and reader.frames / source_sr > max_duration_s:
             d = reader.frames / source_sr
@@ -233,9 +245,30 @@ def _stream_mono(reader: BlockReader, *, sr: int, max_s: float, max_samples: int
     Gives the same samples as downmixing and resampling the whole file at once."""
     source_sr, ch = reader.sr, reader.channels
     stream = _resampler(source_sr, sr) if source_sr != sr else None
+    # a block never holds more than the whole budget allows, whatever the header claims
+    block_frames = max(1, min(BLOCK_S * source_sr, max_samples // ch + 1))
+    blocks = closing(reader.blocks(block_frames))  # its clean-up runs even if we stop early
+    with blocks:
+        mono, frames = _downmix(blocks.thing, stream, source_sr=source_sr, ch=ch, max_s=max_s,
+                                max_samples=max_samples, deadline=deadline)
+    if time.monotonic() > deadline:  # the ffmpeg watchdog ends the stream at the deadline
+        raise DecodeTimeout("decoding took too long; the server may be busy, try again later")
+    if stream is not None:
+        mono.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    out = np.concatenate(mono) if mono else np.zeros(0, dtype=np.float32)
+    if stream is not None:  # librosa.resample's length: ceil(n · ratio), zero-padded
+        n = int(np.ceil(frames * sr / source_sr))
+        out = out[:n] if out.size >= n else np.pad(out, (0, n - out.size))
+    return out.astype(np.float32, copy=False), frames
+
+
+def _downmix(blocks: Iterator[np.ndarray], stream: Any, *, source_sr: int, ch: int,
+             max_s: float, max_samples: int, deadline: float) -> tuple[list[np.ndarray], int]:
+    """Each block downmixed (and resampled by ``stream``), with the budgets checked per block:
+    (the mono pieces, source frames read)."""
     out: list[np.ndarray] = []
     frames = 0
-    for block in reader.blocks(BLOCK_S * source_sr):
+    for block in blocks:
         frames += block.shape[0]
         if frames / source_sr > max_s:
             raise AudioTooLong(f"audio is over {max_s:.0f} s long (decoding stopped there); "
@@ -249,15 +282,7 @@ def _stream_mono(reader: BlockReader, *, sr: int, max_s: float, max_samples: int
         m = np.mean(block.T, axis=0) if ch > 1 else block[:, 0]
         m = np.ascontiguousarray(m, dtype=np.float32)
         out.append(stream.resample_chunk(m) if stream is not None else m)
-    if time.monotonic() > deadline:  # the ffmpeg watchdog ends the stream at the deadline
-        raise DecodeTimeout("decoding took too long; the server may be busy, try again later")
-    if stream is not None:
-        out.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    mono = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-    if stream is not None:  # librosa.resample's length: ceil(n · ratio), zero-padded
-        n = int(np.ceil(frames * sr / source_sr))
-        mono = mono[:n] if mono.size >= n else np.pad(mono, (0, n - mono.size))
-    return mono.astype(np.float32, copy=False), frames
+    return out, frames
 
 
 def _warnings(data: bytes, container: Container, header: int | None, frames: int,

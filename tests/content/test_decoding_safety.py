@@ -275,3 +275,14 @@ def test_safe_name_keeps_a_short_printable_last_component():
     assert "/" not in name and "\\" not in name and name.endswith("…")
     assert safe_name("dir/My Song.mp3") == "My Song.mp3"
     assert safe_name("<img src=x onerror=alert(1)>.mp3") == "img src=x onerror=alert(1).mp3"
+
+
+def test_an_implausible_rate_is_refused_before_a_block_is_allocated(tmp_path):
+    """A 2 MB Matroska file can declare 1 GHz; a 4-s block at that rate would be 16 GB."""
+    raw = tmp_path / "raw.bin"
+    raw.write_bytes(b"\x00\x01" * 20_000)
+    out = tmp_path / "big.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "s16le", "-ar", "1000000000",
+                    "-ac", "2", "-i", str(raw), "-c:a", "pcm_s16le", str(out)], check=True)
+    with pytest.raises(UnsupportedAudio, match="declares 1000000000 Hz and 2 channels"):
+        decode_audio(out.read_bytes(), filename="big.mkv")

@@ -74,7 +74,7 @@ async def similar(request: Request, catalog: CatalogDep, settings: SettingsDep) 
     """Songs like an audio clip (multipart ``audio``, optional ``k`` and ``filters``; the audio
     space), like example songs (JSON ``positive``/``negative``, in ``space``), or for a text
     (JSON ``text``: the text and lyrics spaces, and audio with a CLAP model)."""
-    ctype = request.headers.get("content-type", "")
+    ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith("multipart/form-data"):
         form = await request.form()  # a text part (k, filters) is at most 1 MiB
         upload = form.get("audio")

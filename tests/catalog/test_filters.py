@@ -1,0 +1,36 @@
+"""SongFilter: the store's filter and the in-memory match agree, also on missing values."""
+
+from __future__ import annotations
+
+from songlens.catalog.filters import SongFilter
+from songlens.catalog.record import SongRecord
+
+T0 = 1_700_000_000.0
+
+
+def _payload(i: int, **over) -> dict:
+    rec = SongRecord(song_id=f"s{i}", title=f"t{i}", artist=f"Artist {i % 2}",
+                     tags={"style": [{"tag": "摇滚" if i % 2 else "民谣", "en": "", "score": 1.0,
+                                      "evidence": []}]},
+                     language={"primary": "华语" if i < 3 else "欧美", "scores": {}},
+                     audio_features={"tempo_bpm": 100.0 + 10 * i}, ingested_at=T0 + i)
+    return rec.to_payload() | over
+
+
+def test_matches_applies_every_condition():
+    songs = {f"s{i}": _payload(i) for i in range(6)}
+    flt = SongFilter(tags={"style": ("摇滚",)}, languages=("华语",),
+                     ranges={"tempo_bpm": (105.0, None)}, ingested_after=T0,
+                     exclude_artists=("ARTIST 0",), exclude_ids=frozenset({"s3"}))
+    assert [k for k, p in songs.items() if flt.matches(k, p)] == ["s1"]
+    store = flt.to_store()
+    assert store is not None and "s3" in store.exclude_keys
+    assert not SongFilter() and SongFilter().to_store() is None
+
+
+def test_a_missing_or_null_value_does_not_match():
+    flt = SongFilter(ingested_after=T0, ranges={"tempo_bpm": (None, 500.0)})
+    assert flt.matches("a", _payload(1))
+    assert not flt.matches("a", _payload(1, ingested_at=None))
+    assert not flt.matches("a", {k: v for k, v in _payload(1).items() if k != "ingested_at"})
+    assert not flt.matches("a", _payload(1, tempo_bpm=None))
