@@ -17,6 +17,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 FIXTURES = Path(__file__).parent / "fixtures"
 #: TestClient's base URL: a loopback name (a loopback-bound songlens refuses other Host names)
 LOCAL = "http://localhost"
+#: and its client address: a key-less songlens answers loopback clients only
+LOCAL_CLIENT = ("127.0.0.1", 50000)
 AUDIO = FIXTURES / "audio"
 
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from songlens.api.app import create_app
 from songlens.api.security import KeyFile
 from songlens.settings import SecuritySettings
-from tests.conftest import LOCAL, wav_bytes
+from tests.conftest import LOCAL, LOCAL_CLIENT, wav_bytes
 
 CREDS = ("no key", "bad key", "read", "write", "admin")
 BAD_KEY = "sl_0123456789ab_" + "A" * 43
@@ -79,7 +79,7 @@ def secured_client(catalog, keys_file: Path, clips: dict[str, bytes],
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
     headers = {"no key": {}, "bad key": {"Authorization": f"Bearer {BAD_KEY}"},
                **{s: {"Authorization": f"Bearer {k}"} for s, k in keys.items()}}
-    with TestClient(app, base_url=LOCAL) as client:
+    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
         admin = headers["admin"]
         for song_id, clip in (("m-song", "chaos_god"), ("del-write", "armygeddon"),
                               ("del-admin", "feelings")):
@@ -194,14 +194,15 @@ def test_rate_limit_then_recovery(catalog, music_clips, tmp_path):
 def test_no_keys_no_limit_on_loopback(catalog):
     sec = SecuritySettings(rate_limit_per_minute=60, rate_limit_burst=1)
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
-    with TestClient(app, base_url=LOCAL) as client:
+    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
         assert all(client.get("/openapi.json").status_code == 200 for _ in range(5))
 
 
 @pytest.fixture()
 def open_client(catalog):
     """No keys, loopback: today's behaviour."""
-    with TestClient(create_app(catalog.settings, catalog=catalog), base_url=LOCAL) as c:
+    app = create_app(catalog.settings, catalog=catalog)
+    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as c:
         yield c
 
 
@@ -216,7 +217,7 @@ def test_cors_off_by_default(open_client):
 def test_cors_on_for_a_configured_origin(catalog):
     sec = SecuritySettings(cors_origins=["https://app.example"])
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
-    with TestClient(app, base_url=LOCAL) as client:
+    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
         r = client.options("/v1/similar", headers={
             "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization, content-type"})
@@ -278,7 +279,7 @@ def test_dns_rebinding_is_refused_by_host(catalog, music_clips):
     127.0.0.1: same-origin by the Origin check, but not a name this server answers to."""
     n = catalog.count()
     app = create_app(catalog.settings, catalog=catalog)
-    with TestClient(app, base_url="http://evil.example:8000") as client:
+    with TestClient(app, base_url="http://evil.example:8000", client=LOCAL_CLIENT) as client:
         r = client.post("/v1/songs", headers={"Origin": "http://evil.example:8000"},
                         files={"audio": ("x.ogg", music_clips["feelings"], "audio/ogg")},
                         data={"metadata": json.dumps({"title": "x"})})

@@ -126,7 +126,7 @@ def _guard(tmp_path, **security) -> Guard:
 
 def test_guard_policy(tmp_path):
     g = _guard(tmp_path)
-    assert g.authenticate(None, "1.2.3.4").allows("admin")  # no keys, loopback
+    assert g.authenticate(None, "127.0.0.1").allows("admin")  # no keys, loopback
     assert "loopback only" in g.startup_line()
     g.bind_host = "0.0.0.0"
     with pytest.raises(InsecureBind, match="--insecure"):
@@ -177,3 +177,21 @@ def test_a_loopback_server_answers_to_loopback_names_only(tmp_path):
     assert _guard(tmp_path, allowed_hosts=["music.lan"]).host_allowed("music.lan:8000")
     networked = Guard(load_settings(None, data_dir=str(tmp_path), api={"host": "0.0.0.0"}))
     assert networked.host_allowed("evil.example")  # keys protect a network bind
+
+
+def test_key_less_means_this_machine_only(tmp_path):
+    """Without keys only loopback clients get in, whatever the settings say the bind is (a
+    server started by hand with uvicorn --host 0.0.0.0 reads api.host 127.0.0.1)."""
+    g = _guard(tmp_path)
+    assert g.authenticate(None, "::1").allows("admin")
+    for client in ("10.0.0.5", "192.168.1.20", "testclient", "unknown"):
+        with pytest.raises(Unauthorized, match="clients on this machine only"):
+            g.authenticate(None, client)
+    assert _guard(tmp_path / "b", allow_unauthenticated=True).authenticate(
+        None, "10.0.0.5").allows("admin")  # the operator said so
+    # a non-loopback name in allowed_hosts means a proxy in front: keys are needed
+    proxied = _guard(tmp_path / "c", allowed_hosts=["music.example.com"])
+    assert proxied.exposed and proxied.keys_in_force()
+    with pytest.raises(Unauthorized):
+        proxied.authenticate(None, "127.0.0.1").require("read")
+    assert not _guard(tmp_path / "d", allowed_hosts=["app.localhost"]).exposed

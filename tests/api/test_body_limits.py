@@ -7,14 +7,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from songlens.api.app import create_app
-from tests.conftest import LOCAL
+from tests.conftest import LOCAL, LOCAL_CLIENT
 
 BIG = b"x" * (3 * 2**20)  # over api.max_json_mb (2 MiB), far under the upload limit
 
 
 @pytest.fixture(scope="module")
 def client(catalog):
-    with TestClient(create_app(catalog.settings, catalog=catalog), base_url=LOCAL) as c:
+    app = create_app(catalog.settings, catalog=catalog)
+    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as c:
         yield c
 
 

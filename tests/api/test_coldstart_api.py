@@ -25,7 +25,7 @@ from songlens.cli.main import app as cli
 from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.service.coldstart import ColdStartService
-from tests.conftest import AUDIO, LOCAL
+from tests.conftest import AUDIO, LOCAL, LOCAL_CLIENT
 
 GROUPS = {
     "A": ("chaos_god", "Chaos God", "Muldjord", "深夜一个人在图书馆自习 为了考研 眼泪掉下来"),
@@ -90,7 +90,7 @@ class Server:
 
     def start(self) -> None:
         self.app = create_app(self.world.settings, catalog=self.world.catalog)
-        self.client = TestClient(self.app, base_url=LOCAL)
+        self.client = TestClient(self.app, base_url=LOCAL, client=LOCAL_CLIENT)
         self.client.__enter__()
 
     def stop(self) -> None:

@@ -12,7 +12,7 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 
 from songlens.api.app import create_app
-from tests.conftest import LOCAL, wav_bytes
+from tests.conftest import LOCAL, LOCAL_CLIENT, wav_bytes
 
 DIMENSIONS = ["language", "style", "scene", "emotion", "theme"]
 
@@ -27,7 +27,7 @@ LYRICS = """[00:01.00]作词：某人
 @pytest.fixture(scope="module")
 def client(catalog):
     app = create_app(catalog.settings, catalog=catalog)
-    with TestClient(app, base_url=LOCAL) as c:
+    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as c:
         yield c
 
 

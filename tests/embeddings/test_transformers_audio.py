@@ -13,7 +13,7 @@ import soundfile as sf
 
 from songlens.content.taxonomy import DIMENSIONS, load_taxonomy
 from songlens.errors import ConfigError
-from tests.conftest import LOCAL
+from tests.conftest import LOCAL, LOCAL_CLIENT
 
 SR = 16000
 AST_LABELS = ["Music", "Speech", "Guitar", "Drum", "Rock music", "Singing"]
@@ -355,7 +355,8 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
     store = open_store(path=settings.qdrant_path)
     try:
         catalog = Catalog(settings=settings, store=store, models=models, resources=resources)
-        with TestClient(create_app(settings, catalog=catalog), base_url=LOCAL) as client:
+        app = create_app(settings, catalog=catalog)
+        with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
             for sid in ("chaos_god", "feelings"):
                 r = client.post("/v1/songs", files={"audio": (f"{sid}.ogg", music_clips[sid],
                                                               "audio/ogg")},

@@ -21,7 +21,7 @@ from songlens.search.similar import (
     similar_to_song,
 )
 from songlens.store import Point
-from tests.conftest import LOCAL
+from tests.conftest import LOCAL, LOCAL_CLIENT
 
 LANGS = [("华语", "Mandarin"), ("欧美", "Western")]
 STYLES = [("摇滚", "Rock"), ("民谣", "Folk"), ("电子", "Electronic")]
@@ -106,7 +106,8 @@ def test_a_clip_query_honours_filters(synth, music_clips):
 
 
 def test_the_same_over_http(synth, music_clips):
-    with TestClient(create_app(synth.settings, catalog=synth), base_url=LOCAL) as client:
+    app = create_app(synth.settings, catalog=synth)
+    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
         r = client.get("/v1/songs/s00/similar", params={
             "k": 30, "language": "欧美", "style": "Rock", "min_tempo": 90, "max_tempo": 150,
             "exclude_artist": "歌手1", "days": 30})

@@ -101,13 +101,29 @@ class Guard:
         return name in allowed or name == self.bind_host.strip("[]").lower() or (
             name == "localhost" or name.endswith(".localhost") or _is_loopback_ip(name))
 
+    @property
+    def exposed(self) -> bool:
+        """Whether others than this machine's users may reach the server: a network bind, or a
+        non-loopback name in ``security.allowed_hosts`` (a reverse proxy in front)."""
+        return not self.loopback or any(
+            not (h.lower() == "localhost" or h.lower().endswith(".localhost")
+                 or _is_loopback_ip(h.strip("[]").lower()))
+            for h in self.security.allowed_hosts)
+
     def keys_in_force(self) -> bool:
-        return self.ring.configured() or not (self.loopback or self.security.allow_unauthenticated)
+        return self.ring.configured() or (self.exposed
+                                          and not self.security.allow_unauthenticated)
 
     def authenticate(self, authorization: str | None, client: str) -> Caller:
         """The caller; :class:`Unauthorized` for a bad ``Authorization`` header when keys are in
         force (without keys, on loopback, the header is ignored)."""
         if not self.keys_in_force():
+            # key-less: this machine's users only. The bind address comes from the settings,
+            # which a server started some other way (uvicorn --host 0.0.0.0) may not follow, so
+            # the connection itself must come from loopback too.
+            if not (self.security.allow_unauthenticated or _is_loopback_ip(client)):
+                raise Unauthorized("no API keys are configured, so this server answers clients "
+                                   f"on this machine only; {CREATE_HINT}")
             return Caller(id=f"ip:{client}", scopes=ALL_SCOPES)
         if authorization is None:
             return Caller(id=f"ip:{client}", scopes=("read",) if self.security.public_reads
