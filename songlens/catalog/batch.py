@@ -16,7 +16,8 @@ from songlens.catalog.pipeline import Catalog
 from songlens.content.metadata import parse_metadata, read_file_metadata
 from songlens.errors import SonglensError
 
-__all__ = ["AUDIO_SUFFIXES", "BatchReport", "find_audio_files", "ingest_files"]
+__all__ = ["AUDIO_SUFFIXES", "BatchReport", "Manifest", "find_audio_files", "ingest_files",
+           "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,6 @@ def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force
     """Ingest ``files``; ``on_done(path, status, detail)`` is called after each (for progress)."""
     catalog.settings.data_path.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(catalog.settings.data_path / "ingest_manifest.json")
-    report = BatchReport()
 
     def one(p: Path) -> tuple[str, str | None]:
         known = None if force else manifest.unchanged(p)
@@ -90,6 +90,15 @@ def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force
         manifest.record(p, song_id)
         return "ingested", song_id
 
+    return run_batch(files, one, workers=workers, on_done=on_done)
+
+
+def run_batch(files: list[Path], one: Callable[[Path], tuple[str, str | None]], *,
+              workers: int = 1,
+              on_done: Callable[[Path, str, str | None], None] | None = None) -> BatchReport:
+    """``one(path)`` for every file on ``workers`` threads: it returns ("ingested", song_id) or
+    ("skipped", song_id); what it raises is that file's failure, never the batch's."""
+    report = BatchReport()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(one, p): p for p in files}
         for fut in as_completed(futures):

@@ -16,10 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from songlens.cli import keys as keys_cli
-from songlens.errors import SonglensError
+from songlens.cli import remote as remote_cli
+from songlens.errors import SonglensError, StoreBusy
 from songlens.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from songlens.catalog.batch import BatchReport
     from songlens.catalog.pipeline import Catalog
 
 app = typer.Typer(help="songlens: music content understanding and cold start.",
@@ -29,6 +31,12 @@ err = Console(stderr=True)
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML settings file",  # noqa: UP045
                                                    exists=True, dir_okay=False)]
+ServerOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--server", envvar="SONGLENS_SERVER", show_envvar=True,
+    help="a running songlens server to use (default: the one serving this data_dir, if any)")]
+ApiKeyOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--api-key", envvar="SONGLENS_API_KEY", show_envvar=True,
+    help="the server's API key (sent as 'Authorization: Bearer <key>')")]
 
 
 def _settings(config: Path | None, **overrides: object) -> Settings:
@@ -49,12 +57,31 @@ def _fail(exc: SonglensError) -> None:
     raise typer.Exit(2)
 
 
+def _busy(settings: Settings, exc: StoreBusy) -> StoreBusy:
+    """StoreBusy with who holds the store, when a server's state file says, and what to do."""
+    state = remote_cli.read_state(settings.data_path)
+    if state and remote_cli.pid_alive(state["pid"]):
+        return StoreBusy(
+            f"the store at {str(settings.qdrant_path)!r} is held by the songlens server "
+            f"(pid {state['pid']}, {state['url']}), which did not answer "
+            f"{state['url']}/healthz within {remote_cli.HEALTH_TIMEOUT_S:.0f} s (still starting, "
+            "or stuck); try again in a moment, give --server URL, or stop that server")
+    return StoreBusy(
+        f"the store at {str(settings.qdrant_path)!r} is open in another process and no running "
+        f"server is recorded in {str(remote_cli.state_path(settings.data_path))!r}: another "
+        "songlens command (ingest, optimize, train) is running, or a server was started without "
+        "its state file; wait for it to finish, point --server (or SONGLENS_SERVER) at that "
+        "server, or stop it")
+
+
 @contextmanager
 def _opened(settings: Settings) -> Iterator[Catalog]:
     """The catalog for one command: our errors (opening or inside) end it with exit code 2 and
     their message, and the store is always closed."""
     try:
         catalog = _catalog(settings)
+    except StoreBusy as exc:
+        _fail(_busy(settings, exc))
     except SonglensError as exc:
         _fail(exc)
     try:
@@ -63,6 +90,41 @@ def _opened(settings: Settings) -> Iterator[Catalog]:
         _fail(exc)
     finally:
         catalog.store.close()
+
+
+def _remote(settings: Settings, server: str | None,
+            api_key: str | None) -> remote_cli.Remote | None:
+    """The server to go through: ``--server``/``SONGLENS_SERVER``, else a live server recorded in
+    the data dir's server.json; None: open the store here."""
+    if server:
+        return remote_cli.Remote(server, api_key, source="--server / SONGLENS_SERVER")
+    state = remote_cli.find_server(settings.data_path)
+    if state is None:
+        return None
+    err.print(f"[dim]using the songlens server at {state['url']} (pid {state['pid']})[/dim]")
+    return remote_cli.Remote(state["url"], api_key,
+                             source=str(remote_cli.state_path(settings.data_path)))
+
+
+@contextmanager
+def _calling(remote: remote_cli.Remote) -> Iterator[remote_cli.Remote]:
+    """Like :func:`_opened`, for a server: its errors end the command with exit code 2."""
+    try:
+        yield remote
+    except SonglensError as exc:
+        _fail(exc)
+    finally:
+        remote.close()
+
+
+def _store_to_itself(settings: Settings, verb: str) -> None:
+    """``verb`` opens the store itself: refuse (exit 2) while a server holds it."""
+    state = remote_cli.find_server(settings.data_path)
+    if state:
+        _fail(StoreBusy(
+            f"'songlens {verb}' needs the store to itself, and the songlens server (pid "
+            f"{state['pid']}, {state['url']}) holds it; stop that server (Ctrl-C in its terminal, "
+            f"or kill {state['pid']}), run 'songlens {verb}', then start it again"))
 
 
 @app.command()
@@ -105,8 +167,47 @@ def serve(
         err.print(application.state.guard.startup_line())
     except SonglensError as exc:
         _fail(exc)
-    uvicorn.run(application, host=settings.api.host, port=settings.api.port,
-                log_level=settings.log_level.lower())
+    config = uvicorn.Config(application, host=settings.api.host, port=settings.api.port,
+                            log_level=settings.log_level.lower())
+    server = _recorded_server_class()(config, data_dir=settings.data_path)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # pragma: no cover - as uvicorn.run
+        pass
+    if not server.started:
+        raise typer.Exit(3)
+
+
+def _recorded_server_class():
+    import uvicorn
+
+    class RecordedServer(uvicorn.Server):
+        """uvicorn's server that writes <data_dir>/server.json once it listens (so that the CLI
+        finds it) and removes it after it stopped."""
+
+        def __init__(self, config: uvicorn.Config, *, data_dir: Path) -> None:
+            super().__init__(config)
+            self.data_dir = data_dir
+
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            if not self.started or self.should_exit or not self.servers:
+                return
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            try:
+                remote_cli.write_state(self.data_dir, remote_cli.local_url(host, port))
+            except OSError as exc:
+                logging.getLogger(__name__).warning(
+                    "cannot write %s (the CLI will not find this server by itself): %s",
+                    remote_cli.state_path(self.data_dir), exc)
+
+        async def shutdown(self, sockets=None) -> None:
+            try:
+                await super().shutdown(sockets)
+            finally:
+                remote_cli.remove_state(self.data_dir)
+
+    return RecordedServer
 
 
 @app.command()
@@ -116,8 +217,11 @@ def ingest(
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel files")] = 1,
     force: Annotated[bool, typer.Option(help="re-ingest unchanged files too")] = False,
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
-    """Ingest audio files; lyrics from a sidecar .lrc/.txt or embedded tags."""
+    """Ingest audio files; lyrics from a sidecar .lrc/.txt or embedded tags. With a running
+    server, the files are uploaded to it (--workers at once)."""
     from songlens.catalog.batch import find_audio_files, ingest_files
 
     settings = _settings(config, data_dir=data_dir)
@@ -129,18 +233,21 @@ def ingest(
     if not files:
         err.print("no audio files found")
         raise typer.Exit(1)
-    with _opened(settings) as catalog:
-        with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TextColumn("{task.description}"), console=err,
-                      disable=None) as progress:
-            task = progress.add_task("", total=len(files))
-
-            def done(p: Path, status: str, detail: str | None) -> None:
-                progress.update(task, advance=1, description=f"{status}: {p.name}")
-
-            report = ingest_files(catalog, files, workers=workers, force=force, on_done=done)
+    remote = _remote(settings, server, api_key)
+    if remote is not None:
+        with _calling(remote):
+            remote.health()
+            report = _with_progress(files, lambda done: _upload_files(
+                remote, settings, files, workers=workers, force=force, on_done=done))
         if report.ingested:
-            _optimize(catalog)
+            err.print("[dim]the server searches songs posted to it exactly (a full scan) until "
+                      "'songlens optimize' runs with the server stopped[/dim]")
+    else:
+        with _opened(settings) as catalog:
+            report = _with_progress(files, lambda done: ingest_files(
+                catalog, files, workers=workers, force=force, on_done=done))
+            if report.ingested:
+                _optimize(catalog)
     console.print(f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
                   f"failed {len(report.failed)}")
     if report.failed:
@@ -149,6 +256,42 @@ def ingest(
             table.add_row(path, reason)
         console.print(table)
         raise typer.Exit(1)
+
+
+def _with_progress(files: list[Path], run) -> BatchReport:
+    """``run(on_done)`` with a progress bar over ``files``."""
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}"), console=err,
+                  disable=None) as progress:
+        task = progress.add_task("", total=len(files))
+
+        def done(p: Path, status: str, detail: str | None) -> None:
+            progress.update(task, advance=1, description=f"{status}: {p.name}")
+
+        return run(done)
+
+
+def _upload_files(remote: remote_cli.Remote, settings: Settings, files: list[Path], *,
+                  workers: int, force: bool, on_done) -> BatchReport:
+    """`ingest` through a server: the metadata the local path would use, the same manifest (so
+    re-runs skip unchanged files that the catalogue still has)."""
+    from songlens.catalog.batch import Manifest, run_batch
+    from songlens.content.metadata import parse_metadata, read_file_metadata
+
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(settings.data_path / "ingest_manifest.json")
+
+    def one(p: Path) -> tuple[str, str | None]:
+        known = None if force else manifest.unchanged(p)
+        if known and remote.has_song(known):
+            return "skipped", known
+        meta = read_file_metadata(p)
+        parse_metadata(meta)  # refused here as the local path would, before any upload
+        song_id = remote.ingest(p, meta)["song_id"]
+        manifest.record(p, song_id)
+        return "ingested", song_id
+
+    return run_batch(files, one, workers=workers, on_done=on_done)
 
 
 def _optimize(catalog) -> None:
@@ -165,8 +308,10 @@ def optimize(
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
 ) -> None:
     """Build the HNSW search index of the embedded store (run after bulk writes through the API;
-    `ingest` does it itself; a Qdrant server needs nothing)."""
-    with _opened(_settings(config, data_dir=data_dir)) as catalog:
+    `ingest` does it itself; a Qdrant server needs nothing). Needs the server stopped."""
+    settings = _settings(config, data_dir=data_dir)
+    _store_to_itself(settings, "optimize")
+    with _opened(settings) as catalog:
         _optimize(catalog)
 
 
@@ -176,12 +321,20 @@ def show(
     config: ConfigOpt = None,
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json", help="print the document as JSON")] = False,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
     """Show one song: tags with evidence, audio features."""
-    with _opened(_settings(config, data_dir=data_dir)) as catalog:
-        from songlens.api.schemas import SongOut, to_json
+    from songlens.api.schemas import SongOut, to_json
 
-        doc = to_json(SongOut, catalog.get(song_id).to_document())
+    settings = _settings(config, data_dir=data_dir)
+    remote = _remote(settings, server, api_key)
+    if remote is not None:
+        with _calling(remote):
+            doc = to_json(SongOut, remote.song(song_id))
+    else:
+        with _opened(settings) as catalog:
+            doc = to_json(SongOut, catalog.get(song_id).to_document())
     if as_json:
         console.print_json(json.dumps(doc, ensure_ascii=False))
         return
@@ -205,22 +358,32 @@ def similar(
     space: Annotated[str, typer.Option(help="fused | audio | text | tags | hybrid")] = "fused",
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
     """Songs similar to SONG_ID."""
-    from songlens.search.similar import similar_to_song
+    from songlens.api.schemas import SimilarOut, to_json
 
-    with _opened(_settings(config, data_dir=data_dir)) as catalog:
-        items = similar_to_song(catalog, song_id, k=k, space=space)
+    settings = _settings(config, data_dir=data_dir)
+    remote = _remote(settings, server, api_key)
+    if remote is not None:
+        with _calling(remote):
+            doc = to_json(SimilarOut, remote.similar(song_id, k=k, space=space))
+    else:
+        from songlens.search.similar import similar_to_song
+
+        with _opened(settings) as catalog:
+            doc = to_json(SimilarOut, {"items": similar_to_song(catalog, song_id, k=k,
+                                                                space=space)})
     if as_json:
-        from songlens.api.schemas import SimilarOut, to_json
-
-        console.print_json(json.dumps(to_json(SimilarOut, {"items": items}), ensure_ascii=False))
+        console.print_json(json.dumps(doc, ensure_ascii=False))
         return
     table = Table("#", "song_id", "score", "title", "artist", "why")
-    for i, it in enumerate(items, 1):
-        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in it.reasons.shared_tags.items())
-        table.add_row(str(i), it.song_id, f"{it.score:.3f}", it.title or "", it.artist or "",
-                      why)
+    for i, it in enumerate(doc["items"], 1):
+        shared = it["reasons"].get("shared_tags") or {}
+        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in shared.items())
+        table.add_row(str(i), it["song_id"], f"{it['score']:.3f}", it["title"] or "",
+                      it["artist"] or "", why)
     console.print(table)
 
 
@@ -245,6 +408,8 @@ def playlist(
     data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
     as_json: Annotated[bool, typer.Option("--json")] = False,
     m3u: Annotated[Optional[Path], typer.Option(help="also write an M3U playlist here")] = None,  # noqa: UP045
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
 ) -> None:
     """A playlist from tags, e.g. `songlens playlist --scene 运动 --emotion 兴奋 --length 20`."""
     from pydantic import ValidationError
@@ -272,28 +437,46 @@ def playlist(
     except ValidationError as exc:
         err.print(f"[red]invalid_input[/red]: {exc}")
         raise typer.Exit(2) from None
-    with _opened(_settings(config, data_dir=data_dir)) as catalog:
-        result = generate_playlist(catalog, req)
-        paths = {h.key: h.payload.get("source_path") for h in catalog.store.get(
-            catalog.spec, [it.song_id for it in result.items])}
+    from songlens.api.schemas import PlaylistOut, to_json
+
+    settings = _settings(config, data_dir=data_dir)
+    remote = _remote(settings, server, api_key)
+    if remote is not None:
+        with _calling(remote):
+            result = PlaylistOut.model_validate(remote.playlist(body))
+        paths = _manifest_paths(settings) if m3u else {}
+    else:
+        with _opened(settings) as catalog:
+            result = generate_playlist(catalog, req)
+            paths = {h.key: h.payload.get("source_path") for h in catalog.store.get(
+                catalog.spec, [it.song_id for it in result.items])}
     if m3u:
         m3u.write_text(to_m3u(result, {k: v for k, v in paths.items() if v}), "utf-8")
+    doc = to_json(PlaylistOut, result)
     if as_json:
-        from songlens.api.schemas import PlaylistOut, to_json
-
-        console.print_json(json.dumps(to_json(PlaylistOut, result), ensure_ascii=False))
+        console.print_json(json.dumps(doc, ensure_ascii=False))
         return
     table = Table("#", "title", "artist", "bpm", "energy", "key", "why")
-    for it in result.items:
-        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in it.reasons.matched_tags.items())
-        table.add_row(str(it.position), it.title or "", it.artist or "",
-                      f"{it.tempo_bpm or 0:.0f}", f"{it.energy or 0:.2f}", it.camelot or "",
-                      why)
+    for it in doc["items"]:
+        matched = it["reasons"].get("matched_tags") or {}
+        why = "; ".join(f"{d}: {'/'.join(v)}" for d, v in matched.items())
+        table.add_row(str(it["position"]), it["title"] or "", it["artist"] or "",
+                      f"{it['tempo_bpm'] or 0:.0f}", f"{it['energy'] or 0:.2f}",
+                      it["camelot"] or "", why)
     console.print(table)
-    if result.relaxed:
-        err.print("[yellow]relaxed:[/yellow] " + ", ".join(result.relaxed))
+    if doc["relaxed"]:
+        err.print("[yellow]relaxed:[/yellow] " + ", ".join(doc["relaxed"]))
     if m3u:
         err.print(f"wrote {m3u}")
+
+
+def _manifest_paths(settings: Settings) -> dict[str, str]:
+    """song id → local file, from the ingest manifest (a server does not say where files are)."""
+    from songlens.catalog.batch import Manifest
+
+    data = Manifest(settings.data_path / "ingest_manifest.json").data
+    return {rec[2]: path for path, rec in data.items()
+            if isinstance(rec, list) and len(rec) == 3}
 
 
 @app.command()
@@ -311,6 +494,7 @@ def train(
     from songlens.service.coldstart import ColdStartService
 
     settings = _settings(config, data_dir=data_dir)
+    _store_to_itself(settings, "train")
     with _opened(settings) as catalog:
         service = ColdStartService(catalog, settings, warm_start=False)
         try:
