@@ -9,20 +9,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from songlens.api.security.keys import SCOPES, KeyFile
+from songlens.cli.common import ConfigOpt, console, err, fail
 from songlens.errors import SonglensError
 from songlens.settings import load_settings
 
 app = typer.Typer(help="API keys: create (the secret is shown once), list, revoke.",
                   no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML settings file",  # noqa: UP045
-                                                   exists=True, dir_okay=False)]
 DataDirOpt = Annotated[Optional[str], typer.Option(help="where the store lives")]  # noqa: UP045
 
 
@@ -30,13 +25,8 @@ def _file(config: Path | None, data_dir: str | None) -> KeyFile:
     try:
         settings = load_settings(config, **({"data_dir": data_dir} if data_dir else {}))
     except SonglensError as exc:
-        _fail(exc)
+        fail(exc)
     return KeyFile(settings.keys_path)
-
-
-def _fail(exc: SonglensError) -> None:
-    err.print(f"[red]{exc.code}[/red]: {exc.message}")
-    raise typer.Exit(2)
 
 
 def _when(ts: float) -> str:
@@ -56,7 +46,7 @@ def create(
     try:
         key, secret = keys.create(name, scope)
     except SonglensError as exc:
-        _fail(exc)
+        fail(exc)
     # the secret alone on stdout (for `KEY=$(songlens keys create ...)`), the rest on stderr
     typer.echo(secret)
     err.print(f"created key {key.name!r} (id {key.id}, scopes {', '.join(key.scopes)}) in "
@@ -74,7 +64,7 @@ def list_keys(
     try:
         keys = _file(config, data_dir).read()
     except SonglensError as exc:
-        _fail(exc)
+        fail(exc)
     rows = [{"name": k.name, "id": k.id, "scopes": list(k.scopes), "created": _when(k.created)}
             for k in sorted(keys.values(), key=lambda k: k.created)]
     if as_json:
@@ -100,5 +90,5 @@ def revoke(
     try:
         key = keys.revoke(name)
     except SonglensError as exc:
-        _fail(exc)
+        fail(exc)
     err.print(f"revoked key {key.name!r} (id {key.id})")

@@ -177,7 +177,7 @@ def test_stale_state_is_ignored(tmp_path):
 
 
 def test_busy_store_names_the_server(tmp_path):
-    from songlens.cli.main import _busy
+    from songlens.cli.common import busy_error as _busy
     from songlens.errors import StoreBusy
 
     settings = load_settings(data_dir=str(tmp_path))

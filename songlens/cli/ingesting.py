@@ -1,0 +1,137 @@
+"""``songlens ingest`` (locally, or through a running server) and ``songlens optimize``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from songlens.cli import remote as remote_cli
+from songlens.settings import Settings
+
+if TYPE_CHECKING:
+    from songlens.catalog.batch import BatchReport
+
+from songlens.cli.common import (
+    ApiKeyOpt,
+    ConfigOpt,
+    ServerOpt,
+    app,
+    calling_server,
+    command_settings,
+    console,
+    err,
+    find_server,
+    need_store_to_itself,
+    opened_catalog,
+)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="audio files or folders (recursive)")],
+    config: ConfigOpt = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel files")] = 1,
+    force: Annotated[bool, typer.Option(help="re-ingest unchanged files too")] = False,
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Ingest audio files; lyrics from a sidecar .lrc/.txt or embedded tags. With a running
+    server, the files are uploaded to it (--workers at once)."""
+    from songlens.catalog.batch import find_audio_files, ingest_files
+
+    settings = command_settings(config, data_dir=data_dir)
+    try:
+        files = find_audio_files(paths)
+    except FileNotFoundError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if not files:
+        err.print("no audio files found")
+        raise typer.Exit(1)
+    remote = find_server(settings, server, api_key)
+    if remote is not None:
+        with calling_server(remote):
+            remote.health()
+            report = _with_progress(files, lambda done: _upload_files(
+                remote, settings, files, workers=workers, force=force, on_done=done))
+        if report.ingested:
+            err.print("[dim]the server searches songs posted to it exactly (a full scan) until "
+                      "'songlens optimize' runs with the server stopped[/dim]")
+    else:
+        with opened_catalog(settings) as catalog:
+            report = _with_progress(files, lambda done: ingest_files(
+                catalog, files, workers=workers, force=force, on_done=done))
+            if report.ingested:
+                _optimize(catalog)
+    console.print(f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
+                  f"failed {len(report.failed)}")
+    if report.failed:
+        table = Table("file", "reason", title="failures")
+        for path, reason in report.failed:
+            table.add_row(path, reason)
+        console.print(table)
+        raise typer.Exit(1)
+
+
+def _with_progress(files: list[Path], run) -> BatchReport:
+    """``run(on_done)`` with a progress bar over ``files``."""
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.description}"), console=err,
+                  disable=None) as progress:
+        task = progress.add_task("", total=len(files))
+
+        def done(p: Path, status: str, detail: str | None) -> None:
+            progress.update(task, advance=1, description=f"{status}: {p.name}")
+
+        return run(done)
+
+
+def _upload_files(remote: remote_cli.Remote, settings: Settings, files: list[Path], *,
+                  workers: int, force: bool, on_done) -> BatchReport:
+    """`ingest` through a server: the metadata the local path would use, the same manifest (so
+    re-runs skip unchanged files that the catalogue still has)."""
+    from songlens.catalog.batch import Manifest, run_batch
+    from songlens.content.metadata import parse_metadata, read_file_metadata
+
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(settings.data_path / "ingest_manifest.json")
+
+    def one(p: Path) -> tuple[str, str | None]:
+        known = None if force else manifest.unchanged(p)
+        if known and remote.has_song(known):
+            return "skipped", known
+        meta = read_file_metadata(p)
+        parse_metadata(meta)  # refused here as the local path would, before any upload
+        song_id = remote.ingest(p, meta)["song_id"]
+        manifest.record(p, song_id)
+        return "ingested", song_id
+
+    return run_batch(files, one, workers=workers, on_done=on_done)
+
+
+
+def _optimize(catalog) -> None:
+    """Index what was ingested (the embedded store has no background optimizer)."""
+    t0 = time.perf_counter()
+    with err.status("building the search index"):
+        catalog.store.optimize(catalog.spec)
+    err.print(f"search index up to date ({time.perf_counter() - t0:.1f} s)")
+
+
+@app.command()
+def optimize(
+    config: ConfigOpt = None,
+    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+) -> None:
+    """Build the HNSW search index of the embedded store (run after bulk writes through the API;
+    `ingest` does it itself; a Qdrant server needs nothing). Needs the server stopped."""
+    settings = command_settings(config, data_dir=data_dir)
+    need_store_to_itself(settings, "optimize")
+    with opened_catalog(settings) as catalog:
+        _optimize(catalog)
