@@ -37,6 +37,8 @@ ApiKeyOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
 def command_settings(config: Path | None, **overrides: object) -> Settings:
     s = load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
     logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # one INFO line per request to the server would drown the command's own output
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     return s
 
 
