@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 import numpy as np
@@ -39,7 +40,7 @@ class ReaderError(Exception):
         self.reason = reason
 
 
-class BlockReader:
+class BlockReader(ABC):
     """Header attributes plus :meth:`blocks`. ``stopped`` names why reading ended early (a decoder
     error in the middle of the stream), or is None."""
 
@@ -48,11 +49,13 @@ class BlockReader:
     frames: int | None
     stopped: str | None = None
 
-    def blocks(self, frames: int) -> Iterator[np.ndarray]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def blocks(self, frames: int) -> Iterator[np.ndarray]:
+        """The audio in blocks of at most ``frames`` frames, float32 ``(frames, channels)``."""
 
+    @abstractmethod
     def close(self) -> None:
-        pass
+        """Release what the reader holds (file handles, a decoder process, temp files)."""
 
     def __enter__(self) -> BlockReader:
         return self
