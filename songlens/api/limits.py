@@ -80,6 +80,20 @@ async def _send_json(send: Any, status: int, body: dict[str, Any],
     await send({"type": "http.response.body", "body": raw})
 
 
+class _TrackedSend:
+    """``send`` that remembers whether the response has started (after that, an error can no
+    longer be answered with a response of its own)."""
+
+    def __init__(self, send: Any) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 class _TooLarge(HTTPException):
     """Raised from inside ``receive``; an HTTPException so FastAPI's body parsing lets it through
     to the error handlers (413) instead of wrapping it as a 400."""
@@ -123,7 +137,7 @@ class BodySizeLimit:
                 await self._reject(send, limit, what)
                 return
         seen = 0
-        started = False
+        tracked = _TrackedSend(send)
 
         async def counted_receive() -> Any:
             nonlocal seen
@@ -134,16 +148,10 @@ class BodySizeLimit:
                     raise _TooLarge(413, self._message(limit, what))
             return message
 
-        async def tracked_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, counted_receive, tracked_send)
+            await self.app(scope, counted_receive, tracked)
         except _TooLarge:
-            if not started:
+            if not tracked.started:
                 await self._reject(send, limit, what)
 
 
@@ -280,16 +288,9 @@ class CatchAll:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracked_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            await self.app(scope, receive, tracked_send)
+            await self.app(scope, receive, tracked)
         except Exception:
             raise
         except BaseException as exc:
@@ -298,6 +299,6 @@ class CatchAll:
                 raise
             log.error("unhandled %s on %s", type(exc).__name__, scope.get("path"),
                       exc_info=exc)
-            if not started:
+            if not tracked.started:
                 await _send_json(send, 500, error_body(
                     "internal_error", "internal error; see the server log"))

@@ -26,6 +26,7 @@ err = Console(stderr=True)
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML settings file",  # noqa: UP045
                                                    exists=True, dir_okay=False)]
+DataDirOpt = Annotated[Optional[str], typer.Option(help="where the store lives")]  # noqa: UP045
 ServerOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--server", envvar="SONGLENS_SERVER", show_envvar=True,
     help="a running songlens server to use (default: the one serving this data_dir, if any)")]

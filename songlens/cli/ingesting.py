@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from songlens.cli.common import (
     ApiKeyOpt,
     ConfigOpt,
+    DataDirOpt,
     ServerOpt,
     app,
     calling_server,
@@ -37,7 +38,7 @@ def ingest(
     config: ConfigOpt = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel files")] = 1,
     force: Annotated[bool, typer.Option(help="re-ingest unchanged files too")] = False,
-    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
     server: ServerOpt = None,
     api_key: ApiKeyOpt = None,
 ) -> None:
@@ -127,7 +128,7 @@ def _optimize(catalog) -> None:
 @app.command()
 def optimize(
     config: ConfigOpt = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Build the HNSW search index of the embedded store (run after bulk writes through the API;
     `ingest` does it itself; a Qdrant server needs nothing). Needs the server stopped."""

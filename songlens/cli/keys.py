@@ -6,19 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from songlens.api.security.keys import SCOPES, KeyFile
-from songlens.cli.common import ConfigOpt, console, err, fail
+from songlens.cli.common import ConfigOpt, DataDirOpt, console, err, fail
 from songlens.errors import SonglensError
 from songlens.settings import load_settings
 
 app = typer.Typer(help="API keys: create (the secret is shown once), list, revoke.",
                   no_args_is_help=True)
-DataDirOpt = Annotated[Optional[str], typer.Option(help="where the store lives")]  # noqa: UP045
 
 
 def _file(config: Path | None, data_dir: str | None) -> KeyFile:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from songlens.cli.common import (
     ApiKeyOpt,
     ConfigOpt,
+    DataDirOpt,
     ServerOpt,
     app,
     calling_server,
@@ -32,7 +33,7 @@ from songlens.cli.common import (
 def show(
     song_id: str,
     config: ConfigOpt = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the document as JSON")] = False,
     server: ServerOpt = None,
     api_key: ApiKeyOpt = None,
@@ -69,7 +70,7 @@ def similar(
     config: ConfigOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
     space: Annotated[str, typer.Option(help="fused | audio | text | tags | hybrid")] = "fused",
-    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     server: ServerOpt = None,
     api_key: ApiKeyOpt = None,
@@ -118,7 +119,7 @@ def playlist(
     flow: Annotated[str, typer.Option(help="none | arc | rising | falling | harmonic")] = "none",
     attr: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         help="attribute bound/target, e.g. min_tempo=120 target_energy=0.8")] = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     m3u: Annotated[Optional[Path], typer.Option(help="also write an M3U playlist here")] = None,  # noqa: UP045
     server: ServerOpt = None,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from songlens.cli.common import (
     ConfigOpt,
+    DataDirOpt,
     app,
     command_settings,
     err,
@@ -28,7 +29,7 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[Optional[str], typer.Option(help="bind address")] = None,  # noqa: UP045
     port: Annotated[Optional[int], typer.Option(help="port")] = None,  # noqa: UP045
-    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
     demo: Annotated[bool, typer.Option(help="ingest the demo catalog on start-up")] = False,
     insecure: Annotated[bool, typer.Option(
         help="serve a non-loopback address without API keys (security.allow_unauthenticated)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from songlens.cli.common import (
     ConfigOpt,
+    DataDirOpt,
     app,
     command_settings,
     console,
@@ -25,7 +26,7 @@ from songlens.cli.common import (
 @app.command()
 def train(
     config: ConfigOpt = None,
-    data_dir: Annotated[Optional[str], typer.Option(help="where the store lives")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Rebuild user profiles and the ranker from the feedback log; writes a ranker snapshot.
