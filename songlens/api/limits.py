@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from starlette.exceptions import HTTPException
 from songlens.api.errors import error_body
 
 __all__ = ["BodySizeLimit", "HeavyGate", "HeavyLimiter", "CatchAll", "TooBusy",
-           "body_limits", "safe_filename"]
+           "body_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +45,6 @@ def body_limits(settings: Any) -> tuple[int, int]:
     mib = 2**20
     multipart = int(settings.audio.max_upload_mb * mib + settings.api.max_metadata_mb * mib + mib)
     return multipart, int(settings.api.max_json_mb * mib)
-
-
-def safe_filename(name: str | None, *, max_len: int = 64) -> str:
-    """A client's file name made safe to log and echo: the last path component, only letters,
-    digits and ``. _ -`` (anything else becomes ``_``), at most ``max_len`` characters keeping
-    the extension (which is all decoding uses)."""
-    if not name:
-        return ""
-    base = re.split(r"[/\\]", name)[-1]
-    base = re.sub(r"[^\w.\-]", "_", base, flags=re.ASCII).strip(".") or "upload"
-    if len(base) > max_len:
-        stem, dot, ext = base.rpartition(".")
-        ext = ext[:10] if dot else ""
-        base = (stem if dot else base)[:max_len - len(ext) - 1] + ("." + ext if ext else "")
-    return base
 
 
 def _header(scope: Any, name: bytes) -> bytes | None:

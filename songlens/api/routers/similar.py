@@ -9,7 +9,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from songlens.api.deps import CatalogDep, ReadScope, SettingsDep
-from songlens.api.limits import safe_filename
 from songlens.api.schemas import ErrorOut, SimilarOut, SimilarQuery, inline_json_schema
 from songlens.errors import InvalidInput, InvalidJSON, PayloadTooLarge
 from songlens.search.similar import (
@@ -89,7 +88,7 @@ async def similar(request: Request, catalog: CatalogDep, settings: SettingsDep) 
         if len(data) > settings.audio.max_upload_mb * 2**20:
             raise PayloadTooLarge("audio upload exceeds the size limit")
         items = await run_in_threadpool(similar_to_audio, catalog, data,
-                                        filename=safe_filename(upload.filename), k=k,
+                                        filename=upload.filename or "", k=k,
                                         filter=filters.to_song_filter(catalog.taxonomy))
         return {"items": items}
     raw = await request.body()  # at most api.max_json_mb (BodySizeLimit)

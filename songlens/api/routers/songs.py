@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 
 from songlens.api.deps import CatalogDep, ReadScope, SettingsDep, WriteScope
-from songlens.api.limits import safe_filename
 from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
 from songlens.content.metadata import parse_metadata
 from songlens.errors import PayloadTooLarge
@@ -40,7 +39,7 @@ def ingest_song(
 ) -> dict:
     meta = parse_metadata(metadata)
     data = read_upload(audio, settings.audio.max_upload_mb)
-    result = catalog.ingest(data, meta, filename=safe_filename(audio.filename))
+    result = catalog.ingest(data, meta, filename=audio.filename or "")
     doc = result.record.to_document()
     if result.replaced:
         doc["replaced"] = result.replaced
