@@ -76,8 +76,7 @@ def load_revision(rev: str):
 
 
 def _ids(playlist) -> list[str]:
-    """Song ids of a playlist (items were dicts before songlens.search returned dataclasses)."""
-    return [i["song_id"] if isinstance(i, dict) else i.song_id for i in playlist.items]
+    return [i.song_id for i in playlist.items]
 
 
 def main() -> None:
