@@ -56,7 +56,7 @@ def session_events(r: int) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, models):
+def world(tmp_path_factory, models, resources):
     from songlens.catalog.pipeline import Catalog
     from songlens.settings import load_settings
     from songlens.store import open_store
@@ -68,7 +68,7 @@ def world(tmp_path_factory, models):
                                                  "ranker": {"n_bits": 18}}}))
     settings = load_settings(cfg)
     store = open_store(path=settings.qdrant_path)
-    catalog = Catalog(settings=settings, store=store, models=models)
+    catalog = Catalog(settings=settings, store=store, models=models, resources=resources)
     for g, (clip, title, artist, lyrics) in GROUPS.items():
         y, sr = sf.read(AUDIO / f"{clip}.ogg")
         for part, seg in ((1, y[: len(y) // 2]), (2, y[len(y) // 2:])):
