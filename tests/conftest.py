@@ -19,6 +19,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 LOCAL = "http://localhost"
 #: and its client address: a key-less songlens answers loopback clients only
 LOCAL_CLIENT = ("127.0.0.1", 50000)
+
+
+def local_client(app, **kwargs):
+    """A TestClient that reaches ``app`` as a local user would: a loopback name and address."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT, **kwargs)
 AUDIO = FIXTURES / "audio"
 
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from songlens.api.app import create_app
 from songlens.api.security import KeyFile
 from songlens.settings import SecuritySettings
-from tests.conftest import LOCAL, LOCAL_CLIENT, wav_bytes
+from tests.conftest import LOCAL_CLIENT, local_client, wav_bytes
 
 CREDS = ("no key", "bad key", "read", "write", "admin")
 BAD_KEY = "sl_0123456789ab_" + "A" * 43
@@ -79,7 +79,7 @@ def secured_client(catalog, keys_file: Path, clips: dict[str, bytes],
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
     headers = {"no key": {}, "bad key": {"Authorization": f"Bearer {BAD_KEY}"},
                **{s: {"Authorization": f"Bearer {k}"} for s, k in keys.items()}}
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
+    with local_client(app) as client:
         admin = headers["admin"]
         for song_id, clip in (("m-song", "chaos_god"), ("del-write", "armygeddon"),
                               ("del-admin", "feelings")):
@@ -194,7 +194,7 @@ def test_rate_limit_then_recovery(catalog, music_clips, tmp_path):
 def test_no_keys_no_limit_on_loopback(catalog):
     sec = SecuritySettings(rate_limit_per_minute=60, rate_limit_burst=1)
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
+    with local_client(app) as client:
         assert all(client.get("/openapi.json").status_code == 200 for _ in range(5))
 
 
@@ -202,7 +202,7 @@ def test_no_keys_no_limit_on_loopback(catalog):
 def open_client(catalog):
     """No keys, loopback: today's behaviour."""
     app = create_app(catalog.settings, catalog=catalog)
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as c:
+    with local_client(app) as c:
         yield c
 
 
@@ -217,7 +217,7 @@ def test_cors_off_by_default(open_client):
 def test_cors_on_for_a_configured_origin(catalog):
     sec = SecuritySettings(cors_origins=["https://app.example"])
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
+    with local_client(app) as client:
         r = client.options("/v1/similar", headers={
             "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization, content-type"})

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from songlens.api.app import create_app
-from tests.conftest import LOCAL, LOCAL_CLIENT
+from tests.conftest import local_client
 
 FAKE_AUDIO = b"RIFF\x24\x00\x00\x00WAVEfmt not really audio"
 DEEP_LIST = "[" * 100_000 + "]" * 100_000
@@ -274,7 +273,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def client(catalog):
     app = create_app(catalog.settings, catalog=catalog)
-    with TestClient(app, raise_server_exceptions=False, base_url=LOCAL, client=LOCAL_CLIENT) as c:
+    with local_client(app, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -353,7 +352,7 @@ def test_anything_a_route_raises_is_a_json_500(catalog, kind):
     def boom_exception() -> None:
         raise RuntimeError("secret at /work/x.py")
 
-    with TestClient(app, raise_server_exceptions=False, base_url=LOCAL, client=LOCAL_CLIENT) as c:
+    with local_client(app, raise_server_exceptions=False) as c:
         r = c.get(f"/boom-{kind}")
         assert r.status_code == 500 and r.headers["content-type"] == "application/json", r.text
         assert r.json() == {"error": {"code": "internal_error",

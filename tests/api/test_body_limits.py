@@ -4,10 +4,9 @@ because its Content-Type claims multipart."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from songlens.api.app import create_app
-from tests.conftest import LOCAL, LOCAL_CLIENT
+from tests.conftest import local_client
 
 BIG = b"x" * (3 * 2**20)  # over api.max_json_mb (2 MiB), far under the upload limit
 
@@ -15,7 +14,7 @@ BIG = b"x" * (3 * 2**20)  # over api.max_json_mb (2 MiB), far under the upload l
 @pytest.fixture(scope="module")
 def client(catalog):
     app = create_app(catalog.settings, catalog=catalog)
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as c:
+    with local_client(app) as c:
         yield c
 
 

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from songlens.api.app import create_app
@@ -25,7 +24,7 @@ from songlens.cli.main import app as cli
 from songlens.content.metadata import SongMetadata
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.service.coldstart import ColdStartService
-from tests.conftest import AUDIO, LOCAL, LOCAL_CLIENT
+from tests.conftest import AUDIO, local_client
 
 GROUPS = {
     "A": ("chaos_god", "Chaos God", "Muldjord", "深夜一个人在图书馆自习 为了考研 眼泪掉下来"),
@@ -90,7 +89,7 @@ class Server:
 
     def start(self) -> None:
         self.app = create_app(self.world.settings, catalog=self.world.catalog)
-        self.client = TestClient(self.app, base_url=LOCAL, client=LOCAL_CLIENT)
+        self.client = local_client(self.app)
         self.client.__enter__()
 
     def stop(self) -> None:

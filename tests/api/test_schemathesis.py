@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from songlens.api.app import create_app
 from songlens.settings import Settings
-from tests.conftest import LOCAL, LOCAL_CLIENT
+from tests.conftest import local_client
 
 schemathesis = pytest.importorskip("schemathesis")
 
@@ -31,7 +30,7 @@ def app(catalog):
         update={"allow_unauthenticated": True})})
     app = create_app(settings, catalog=catalog)
     # TestClient runs the lifespan: app.state holds the catalog while the module runs
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT):
+    with local_client(app):
         yield app
 
 

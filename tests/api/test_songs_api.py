@@ -9,10 +9,9 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
-from fastapi.testclient import TestClient
 
 from songlens.api.app import create_app
-from tests.conftest import LOCAL, LOCAL_CLIENT, wav_bytes
+from tests.conftest import local_client, wav_bytes
 
 DIMENSIONS = ["language", "style", "scene", "emotion", "theme"]
 
@@ -27,7 +26,7 @@ LYRICS = """[00:01.00]作词：某人
 @pytest.fixture(scope="module")
 def client(catalog):
     app = create_app(catalog.settings, catalog=catalog)
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as c:
+    with local_client(app) as c:
         yield c
 
 

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from songlens.api.app import create_app
 from songlens.cli.main import app as cli
 from songlens.settings import SecuritySettings
-from tests.conftest import LOCAL, LOCAL_CLIENT
+from tests.conftest import local_client
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +61,7 @@ def test_create_list_revoke_then_use_over_http(config_file, catalog):
 
     sec = SecuritySettings(keys_file=str(key_file), key_reload_s=0)
     app = create_app(catalog.settings.model_copy(update={"security": sec}), catalog=catalog)
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
+    with local_client(app) as client:
         def feedback(key: str) -> int:
             return client.post("/v1/feedback", headers={"Authorization": f"Bearer {key}"},
                                json={"events": [{"user_id": "u", "song_id": "s", "event": "play",

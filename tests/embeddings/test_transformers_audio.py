@@ -13,7 +13,7 @@ import soundfile as sf
 
 from songlens.content.taxonomy import DIMENSIONS, load_taxonomy
 from songlens.errors import ConfigError
-from tests.conftest import LOCAL, LOCAL_CLIENT
+from tests.conftest import local_client
 
 SR = 16000
 AST_LABELS = ["Music", "Speech", "Guitar", "Drum", "Rock music", "Singing"]
@@ -341,7 +341,6 @@ def test_bad_model_folders_are_clear_config_errors(tmp_path, model_dirs, test_se
 # -- end to end: a catalog on the tiny CLAP, text-to-music search over HTTP -------------------
 def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factory, music_clips,
                                                 resources):
-    from fastapi.testclient import TestClient
 
     from songlens.api.app import create_app
     from songlens.catalog.pipeline import Catalog
@@ -356,7 +355,7 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
     try:
         catalog = Catalog(settings=settings, store=store, models=models, resources=resources)
         app = create_app(settings, catalog=catalog)
-        with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
+        with local_client(app) as client:
             for sid in ("chaos_god", "feelings"):
                 r = client.post("/v1/songs", files={"audio": (f"{sid}.ogg", music_clips[sid],
                                                               "audio/ogg")},

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from songlens.api.app import create_app
 from songlens.catalog.pipeline import fuse_vectors
@@ -21,7 +20,7 @@ from songlens.search.similar import (
     similar_to_song,
 )
 from songlens.store import Point
-from tests.conftest import LOCAL, LOCAL_CLIENT
+from tests.conftest import local_client
 
 LANGS = [("华语", "Mandarin"), ("欧美", "Western")]
 STYLES = [("摇滚", "Rock"), ("民谣", "Folk"), ("电子", "Electronic")]
@@ -107,7 +106,7 @@ def test_a_clip_query_honours_filters(synth, music_clips):
 
 def test_the_same_over_http(synth, music_clips):
     app = create_app(synth.settings, catalog=synth)
-    with TestClient(app, base_url=LOCAL, client=LOCAL_CLIENT) as client:
+    with local_client(app) as client:
         r = client.get("/v1/songs/s00/similar", params={
             "k": 30, "language": "欧美", "style": "Rock", "min_tempo": 90, "max_tempo": 150,
             "exclude_artist": "歌手1", "days": 30})
