@@ -218,6 +218,12 @@ class Catalog:
                  sum(timer.t.values()))
         return IngestResult(record=record, replaced=replaced, timings=dict(timer.t))
 
+    @contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """Ingestions and deletions wait while this is held (a consistent backup)."""
+        with self._write_lock:
+            yield
+
     def delete(self, song_id: str) -> None:
         self.get_hit(song_id)
         with self._write_lock:

@@ -24,7 +24,8 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,15 @@ class ColdStartService:
     @property
     def learner(self) -> OnlineRanker:
         return self.loop.learner
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Feedback, profile and ranker writes wait while this is held; the ranker is
+        snapshotted first if it learnt anything since its last snapshot, so the log, the
+        profiles and the ranker's snapshot agree (a consistent backup)."""
+        with self._lock:
+            self.loop.snapshot_if_pending()
+            yield
 
     def close(self) -> None:
         """Snapshot the ranker if it learnt anything since the last one; close the log."""
