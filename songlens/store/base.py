@@ -199,7 +199,9 @@ class VectorStore(ABC):
         """Write a Qdrant snapshot of collection ``name`` to the file ``dest``, consistent as of
         the call (writes to it wait meanwhile); the number of points in it, or None when the
         collection does not exist."""
-        raise StoreError(f"the {self.backend} store cannot write snapshots")
+        raise StoreError(f"songlens writes snapshots of the embedded store only; back up a "
+                         f"Qdrant server ({self.backend} backend) with its own snapshots "
+                         "(POST /collections/{name}/snapshots)")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""

@@ -66,10 +66,12 @@ def backup(catalog: CatalogDep, coldstart: ColdStartDep, settings: SettingsDep) 
             return stack
 
         write_backup(dest, settings=settings, store=catalog.store, hold=hold)
-    except Exception as exc:
+    except BaseException as exc:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
         log.exception("backup failed")
+        if isinstance(exc, StoreError):  # our own words: no paths in them
+            raise
         raise StoreError("the backup failed; the server log says why") from exc
     finally:
         _running.release()
