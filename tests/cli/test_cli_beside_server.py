@@ -87,6 +87,10 @@ def test_verbs_go_through_the_running_server(server, tmp_path):
     r = _cli("ingest", str(music), "--config", cfg)
     assert "ingested 0, skipped 2 unchanged, failed 1" in r.stdout, r.output
     assert httpx.get(f"{base}/healthz").json()["songs"] == 2
+    # --force reads the files again; --on-existing keep leaves the stored songs as they are
+    r = _cli("ingest", str(music), "--config", cfg, "--force", "--on-existing", "keep")
+    assert "ingested 0, skipped 0 unchanged, kept 2 already stored, failed 1" in r.stdout, \
+        r.output
 
     manifest = json.loads((server["data"] / "ingest_manifest.json").read_text())
     ids = {Path(p).stem: rec[2] for p, rec in manifest.items()}
