@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from songlens.errors import InvalidArchive, InvalidInput, StoreError
+from songlens.ranking.ranker import Ranker
 from songlens.settings import Settings
 from songlens.store import VectorStore
 from songlens.store.edge import restore_snapshot
@@ -178,6 +179,11 @@ def _check_manifest(raw: bytes) -> dict[str, Any]:
             f"qdrant/{role}.snapshot" not in files or not isinstance(c, dict)
             or not isinstance(c.get("points"), int) for role, c in cols.items()):
         raise InvalidArchive("the manifest's collections do not match its files")
+    for part in ("feedback", "ranker"):
+        if not (m.get(part) is None or isinstance(m[part], dict)):
+            raise InvalidArchive(f"the manifest's {part!r} is malformed")
+    if m.get("feedback") is not None and not isinstance(m["feedback"].get("events"), int):
+        raise InvalidArchive("the manifest's feedback has no event count")
     return m
 
 
@@ -237,8 +243,8 @@ def _extract(archive: Path, staging: Path) -> dict[str, Any]:
                 src = tar.extractfile(m)
                 assert src is not None
                 _copy_member(src, dest, m.size, files[m.name]["sha256"], m.name)
-    except tarfile.TarError as exc:
-        raise InvalidArchive(f"the archive is damaged: {exc}") from exc
+    except (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError) as exc:
+        raise InvalidArchive(f"the archive is damaged: {str(exc)[:200]}") from exc
     missing = sorted(set(files) - seen)
     if missing:
         raise InvalidArchive(f"the archive is cut short: {', '.join(missing[:5])} missing")
@@ -291,40 +297,54 @@ def restore_backup(archive: Path, *, settings: Settings, force: bool = False) ->
         raise InvalidInput(f"{str(target)!r} is not empty: restore into a new folder "
                            "(--data-dir), or give --force to replace its collections, feedback "
                            "log and ranker")
+    created = [p for p in (target, *target.parents) if not p.exists()]
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".songlens-restore-", dir=target))
     try:
-        manifest = _extract(archive, staging)
-        if manifest.get("backend") != "edge":
-            raise InvalidArchive(f"a backup of a {str(manifest.get('backend'))[:20]!r} store; "
-                                 "restore reads backups of the embedded store")
-        names = collection_names(settings)
-        for role, col in manifest.get("collections", {}).items():
-            snap = f"qdrant/{role}.snapshot"
-            n = restore_snapshot(staging / snap, staging / "collections" / names[role],
-                                 max_bytes=manifest["files"][snap]["size"])
-            if n != col["points"]:
-                raise InvalidArchive(f"the {role} collection holds {n} points; the manifest "
-                                     f"says {col['points']}")
-        if FEEDBACK in manifest["files"]:
-            _check_log(staging / FEEDBACK, manifest.get("feedback"))
-        if f"{RANKER}/state.json" in manifest["files"]:
-            _check_ranker(staging / RANKER, manifest["files"])
-        for old in _contents(target, settings):
-            if old.is_dir():
-                shutil.rmtree(old)
-            elif old.exists():
-                old.unlink()
-        settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-        for role in manifest.get("collections", {}):
-            os.replace(staging / "collections" / names[role], settings.qdrant_path / names[role])
-        if FEEDBACK in manifest["files"]:
-            os.replace(staging / FEEDBACK, target / FEEDBACK)
-        if (staging / RANKER).exists():
-            os.replace(staging / RANKER, target / RANKER)
-        return manifest
+        return _restore(archive, staging, settings)
+    except OSError as exc:  # the disk, not the archive: say so without a traceback
+        raise StoreError(f"restore failed: {exc.strerror or type(exc).__name__}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # the folders this call made, innermost first, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _restore(archive: Path, staging: Path, settings: Settings) -> dict[str, Any]:
+    target = settings.data_path
+    manifest = _extract(archive, staging)
+    if manifest.get("backend") != "edge":
+        raise InvalidArchive(f"a backup of a {str(manifest.get('backend'))[:20]!r} store; "
+                             "restore reads backups of the embedded store")
+    names = collection_names(settings)
+    for role, col in manifest.get("collections", {}).items():
+        snap = f"qdrant/{role}.snapshot"
+        n = restore_snapshot(staging / snap, staging / "collections" / names[role],
+                             max_bytes=manifest["files"][snap]["size"])
+        if n != col["points"]:
+            raise InvalidArchive(f"the {role} collection holds {n} points; the manifest "
+                                 f"says {col['points']}")
+    if FEEDBACK in manifest["files"]:
+        _check_log(staging / FEEDBACK, manifest.get("feedback"))
+    if f"{RANKER}/state.json" in manifest["files"]:
+        _check_ranker(staging / RANKER, manifest["files"])
+    for old in _contents(target, settings):
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    for role in manifest.get("collections", {}):
+        os.replace(staging / "collections" / names[role], settings.qdrant_path / names[role])
+    if FEEDBACK in manifest["files"]:
+        os.replace(staging / FEEDBACK, target / FEEDBACK)
+    if (staging / RANKER).exists():
+        os.replace(staging / RANKER, target / RANKER)
+    return manifest
 
 
 def _check_ranker(folder: Path, files: dict[str, Any]) -> None:
@@ -335,3 +355,8 @@ def _check_ranker(folder: Path, files: dict[str, Any]) -> None:
         raise InvalidArchive("the ranker state in the archive is malformed") from exc
     if f"{RANKER}/{snap}" not in files:
         raise InvalidArchive("the ranker state names a snapshot the archive does not hold")
+    try:
+        Ranker.load(folder / snap)  # numpy arrays only: no pickles are loaded
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, it does not load
+        raise InvalidArchive(f"the ranker snapshot in the archive does not load: "
+                             f"{type(exc).__name__}") from exc

@@ -204,6 +204,8 @@ LOG = b"SQLite format 3\x00" + b"\x00" * 100
     ("manifest lists a path outside", "unexpected file '../x'"),
     ("other format", "not a songlens backup"),
     ("cut short", "cut short"),
+    ("malformed feedback", "'feedback' is malformed"),
+    ("truncated", "damaged"),
     ("not a tar", "not a readable tar archive"),
     ("huge", "needs about"),
     ("snapshot escapes", "would be written outside the target"),
@@ -232,6 +234,12 @@ def test_hostile_archives_are_refused_and_write_nothing(tmp_path, case, match):
         _archive(bad, good, manifest={"format": "zip-bomb", "version": 1, "files": {}})
     elif case == "cut short":
         _archive(bad, {}, lie={"feedback.sqlite": {"size": 1, "sha256": "0" * 64}})
+    elif case == "malformed feedback":
+        _archive(bad, good, manifest={"format": "songlens-backup", "version": 1,
+                                      "backend": "edge", "feedback": [1], "files": {}})
+    elif case == "truncated":
+        _archive(bad, {"feedback.sqlite": LOG * 40})
+        bad.write_bytes(bad.read_bytes()[:3000])
     elif case == "not a tar":
         bad.write_bytes(b"\x00" * 10 + b"not a tar archive at all" * 100)
     elif case == "huge":
@@ -250,7 +258,7 @@ def test_hostile_archives_are_refused_and_write_nothing(tmp_path, case, match):
     with pytest.raises(InvalidArchive, match=match):
         restore_backup(bad, settings=settings)
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
-    assert left == ["bad.tar", "target", "target/data"], left  # nothing written, nothing kept
+    assert left == ["bad.tar"], left  # nothing written, no folder left behind
     r = CliRunner().invoke(cli, ["restore", str(bad), "--data-dir", str(tmp_path / "cli")])
     assert r.exit_code == 2 and "invalid_archive" in r.stderr
 
@@ -260,3 +268,23 @@ def test_restore_refuses_a_folder_that_is_not_empty(tmp_path):
     with pytest.raises(InvalidInput, match="is not empty"):
         restore_backup(tmp_path / "nothing.tar", settings=load_settings(data_dir=str(tmp_path)))
     assert os.listdir(tmp_path) == ["keep.txt"]
+
+
+def test_a_hostile_ranker_snapshot_is_refused(tmp_path, world):
+    """A ranker snapshot that would allocate 2^40 weights is refused before it is loaded."""
+    import numpy as np
+
+    good = next((world.settings.data_path / "ranker").glob("ranker-*.npz"))
+    with np.load(good, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    meta["config"]["n_bits"] = 40
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    state = json.dumps({"snapshot": "ranker-00000001.npz", "seq": 0}).encode()
+    bad = _archive(tmp_path / "bad.tar", {"ranker/state.json": state,
+                                          "ranker/ranker-00000001.npz": buf.getvalue()})
+    with pytest.raises(InvalidArchive, match="ranker snapshot in the archive does not load"):
+        restore_backup(bad, settings=load_settings(data_dir=str(tmp_path / "t")))
+    assert not (tmp_path / "t").exists()
