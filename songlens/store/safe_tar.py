@@ -27,11 +27,13 @@ def safe_name(name: str) -> str | None:
 
 
 def check_members(tar: tarfile.TarFile, *, max_members: int, max_bytes: int,
+                  max_file_size: int | None = None,
                   allow: Callable[[str], bool] | None = None, what: str = "archive"
                   ) -> list[tarfile.TarInfo]:
-    """Every member of ``tar``, checked: plain files and folders only (no links, devices or
-    FIFOs), safe names (:func:`safe_name`), accepted by ``allow``, at most ``max_members`` of
-    them and ``max_bytes`` of file data.
+    """Every member of ``tar``, checked: plain files (sparse ones too) and folders only (no
+    links, devices or FIFOs), safe names (:func:`safe_name`), accepted by ``allow``, at most
+    ``max_members`` of them and ``max_bytes`` of file data (a sparse file's data blocks, not its
+    holes), each file at most ``max_file_size`` long (holes included; default ``max_bytes``).
 
     Raises
     ------
@@ -52,7 +54,10 @@ def check_members(tar: tarfile.TarFile, *, max_members: int, max_bytes: int,
                                  "(links, devices and FIFOs are refused)")
         if allow is not None and not allow(name):
             raise InvalidArchive(f"{what}: unexpected member {shown}")
-        total += m.size if m.isreg() else 0
+        if m.isreg() and m.size > (max_bytes if max_file_size is None else max_file_size):
+            raise InvalidArchive(f"{what}: member {shown} is over the size limit")
+        if m.isreg():
+            total += sum(n for _, n in m.sparse) if m.sparse is not None else m.size
         if total > max_bytes:
             raise InvalidArchive(f"{what}: more than {max_bytes} bytes of files")
         members.append(m)
