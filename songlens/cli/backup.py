@@ -57,6 +57,11 @@ def backup(
         err.print(f"[red]{dest} exists[/red]: give another name, or --overwrite")
         raise typer.Exit(2)
     remote = find_server(settings, server, api_key)
+    if remote is None and not settings.qdrant.url and not (
+            settings.qdrant_path / settings.qdrant.collection).exists():
+        err.print(f"[red]nothing to back up[/red]: no songs collection in {settings.data_path}")
+        raise typer.Exit(2)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     if remote is not None:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
         try:

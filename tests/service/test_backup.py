@@ -288,3 +288,10 @@ def test_a_hostile_ranker_snapshot_is_refused(tmp_path, world):
     with pytest.raises(InvalidArchive, match="ranker snapshot in the archive does not load"):
         restore_backup(bad, settings=load_settings(data_dir=str(tmp_path / "t")))
     assert not (tmp_path / "t").exists()
+
+
+def test_nothing_to_back_up(tmp_path):
+    r = CliRunner().invoke(cli, ["backup", str(tmp_path / "b.tar"), "--data-dir",
+                                 str(tmp_path / "typo")])
+    assert r.exit_code == 2 and "nothing to back up" in r.stderr
+    assert sorted(os.listdir(tmp_path)) == []
