@@ -1,0 +1,113 @@
+"""One request, observed: its id, one structured log line, its metrics.
+
+:class:`RequestObserver` is the outermost middleware, so it sees every answer, including those of
+the security layer (401, 403, 429), the size limits (413) and the catch-all (500). The request id
+is the client's ``X-Request-ID`` when it is sane (:data:`REQUEST_ID`: letters, digits and
+``._:-``, at most 128 characters), else a new one; it is echoed in the response's
+``X-Request-ID`` and available to log lines as :func:`current_request_id`."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from songlens.api.metrics import AppMetrics, bounded_method
+
+__all__ = ["HEADER", "REQUEST_ID", "RequestObserver", "current_request_id", "logfmt",
+           "route_template"]
+
+log = logging.getLogger("songlens.access")
+
+HEADER = "X-Request-ID"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
+                                                                         default=None)
+_BARE = re.compile(r"[A-Za-z0-9._:/{}@+-]+")
+
+
+def current_request_id() -> str | None:
+    """The id of the request being answered (in its task and the threads it starts)."""
+    return _request_id.get()
+
+
+def logfmt(fields: dict[str, Any]) -> str:
+    """``key=value`` pairs; a value with anything but plain characters is quoted, with quotes,
+    backslashes and control characters escaped (a client's path cannot forge a line)."""
+    out = []
+    for k, v in fields.items():
+        s = f"{v:.1f}" if isinstance(v, float) else str(v)
+        if not _BARE.fullmatch(s):
+            s = '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+        out.append(f"{k}={s}")
+    return " ".join(out)
+
+
+def route_template(scope: dict[str, Any]) -> str:
+    """The path template of the route that answered (``/v1/songs/{song_id}``), or that would
+    have if a middleware had not answered first; ``unmatched`` when no route matches."""
+    route = scope.get("route")
+    if route is None:
+        app = scope.get("app")
+        for candidate in getattr(getattr(app, "router", None), "routes", ()):
+            try:
+                match, _ = candidate.matches(scope)
+            except Exception:  # noqa: BLE001 - a route that cannot judge does not match
+                continue
+            if match.value:  # Match.PARTIAL (wrong method) or FULL
+                route = candidate
+                break
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+class RequestObserver:
+    """Request id, access log line (logger ``songlens.access``, INFO, logfmt) and request
+    metrics for every HTTP request."""
+
+    def __init__(self, app: Any, *, metrics: AppMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = (_header(scope, b"x-request-id") or "").strip()
+        rid = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        _request_id.set(rid)  # this request's task (and its threads) only: not reset on exit
+        status = 500  # if the app fails before answering, the server's error page says 500
+        t0 = time.perf_counter()
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [h for h in message.get("headers", ()) if h[0].lower() !=
+                           b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        self.metrics.in_progress.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - t0
+            self.metrics.in_progress.dec()
+            route = route_template(scope)
+            self.metrics.observe_request(scope["method"], route, status, seconds)
+            client = (scope.get("client") or ("-", 0))[0]
+            log.info("%s", logfmt({
+                "method": bounded_method(scope["method"]), "route": route,
+                "path": scope.get("path", "")[:200], "status": status,
+                "duration_ms": seconds * 1000, "request_id": rid, "client": client}))
