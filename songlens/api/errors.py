@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from songlens.api.request_log import HEADER, current_request_id
 from songlens.errors import SonglensError
 
 __all__ = ["error_body", "excerpt", "install_error_handlers"]
@@ -98,6 +97,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        from songlens.api.request_log import HEADER, current_request_id  # it imports us
+
         rid = current_request_id()
         log.exception("unhandled error on %s (request_id=%s)", request.url.path, rid)
         # this answer is sent outside the middleware that adds the id to every other one

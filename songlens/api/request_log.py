@@ -8,13 +8,16 @@ is the client's ``X-Request-ID`` when it is sane (:data:`REQUEST_ID`: letters, d
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import json
 import logging
 import re
 import time
 import uuid
 from typing import Any
 
+from songlens.api.errors import error_body
 from songlens.api.metrics import AppMetrics, bounded_method
 
 __all__ = ["HEADER", "REQUEST_ID", "RequestObserver", "current_request_id", "logfmt",
@@ -73,7 +76,12 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 class RequestObserver:
     """Request id, access log line (logger ``songlens.access``, INFO, logfmt) and request
-    metrics for every HTTP request."""
+    metrics for every HTTP request.
+
+    A request cancelled before it answered (uvicorn cancels what is still running when
+    ``api.shutdown_grace_s`` has passed after SIGTERM) is answered 503 ``shutting_down``
+    instead of a dropped connection; the work it started writes nothing (see
+    ``Catalog.close``)."""
 
     def __init__(self, app: Any, *, metrics: AppMetrics) -> None:
         self.app = app
@@ -87,12 +95,13 @@ class RequestObserver:
         rid = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         _request_id.set(rid)  # this request's task (and its threads) only: not reset on exit
         status = 500  # if the app fails before answering, the server's error page says 500
+        started = False
         t0 = time.perf_counter()
 
         async def send_with_id(message: Any) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 headers = [h for h in message.get("headers", ()) if h[0].lower() !=
                            b"x-request-id"]
                 message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
@@ -101,6 +110,19 @@ class RequestObserver:
         self.metrics.in_progress.inc()
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            status = 503
+            raw = json.dumps(error_body("shutting_down", "the server is shutting down; the "
+                                        "request was stopped and nothing was written; retry "
+                                        "when it is back")).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(raw)).encode()),
+                                    (b"connection", b"close"),
+                                    (b"x-request-id", rid.encode())]})
+            await send({"type": "http.response.body", "body": raw})
         finally:
             seconds = time.perf_counter() - t0
             self.metrics.in_progress.dec()
