@@ -17,6 +17,8 @@ import time
 import uuid
 from typing import Any
 
+from starlette.routing import Match
+
 from songlens.api.errors import error_body
 from songlens.api.metrics import AppMetrics, bounded_method
 
@@ -49,20 +51,26 @@ def logfmt(fields: dict[str, Any]) -> str:
     return " ".join(out)
 
 
-def route_template(scope: dict[str, Any]) -> str:
-    """The path template of the route that answered (``/v1/songs/{song_id}``), or that would
-    have if a middleware had not answered first; ``unmatched`` when no route matches."""
+def route_template(scope: dict[str, Any], original: dict[str, Any] | None = None) -> str:
+    """The path template of the route that answered (``/v1/songs/{song_id}``; a mount's
+    prefix), or that would have if a middleware had not answered first; ``unmatched`` when no
+    route matches. ``original`` is the scope as it came in (routing rewrites a mount's
+    ``root_path``)."""
     route = scope.get("route")
     if route is None:
-        app = scope.get("app")
-        for candidate in getattr(getattr(app, "router", None), "routes", ()):
+        probe = original if original is not None else scope
+        partial = None
+        for candidate in getattr(getattr(scope.get("app"), "router", None), "routes", ()):
             try:
-                match, _ = candidate.matches(scope)
+                match, _ = candidate.matches(probe)
             except Exception:  # noqa: BLE001 - a route that cannot judge does not match
                 continue
-            if match.value:  # Match.PARTIAL (wrong method) or FULL
+            if match is Match.FULL:
                 route = candidate
                 break
+            if match is Match.PARTIAL and partial is None:
+                partial = candidate  # the path matches, the method does not (405)
+        route = route or partial
     path = getattr(route, "path", None)
     return path if isinstance(path, str) and path else "unmatched"
 
@@ -96,6 +104,7 @@ class RequestObserver:
         _request_id.set(rid)  # this request's task (and its threads) only: not reset on exit
         status = 500  # if the app fails before answering, the server's error page says 500
         started = False
+        original = dict(scope)
         t0 = time.perf_counter()
 
         async def send_with_id(message: Any) -> None:
@@ -126,7 +135,7 @@ class RequestObserver:
         finally:
             seconds = time.perf_counter() - t0
             self.metrics.in_progress.dec()
-            route = route_template(scope)
+            route = route_template(scope, original)
             self.metrics.observe_request(scope["method"], route, status, seconds)
             client = (scope.get("client") or ("-", 0))[0]
             log.info("%s", logfmt({

@@ -60,3 +60,13 @@ def test_assets_follow_the_read_rule_and_refuse_paths_outside(test_settings_fact
     for path in ("/docs-assets/../__init__.py", "/docs-assets/%2e%2e/core.py",
                  "/docs-assets/nope.js"):
         assert local.get(path).status_code == 404, path
+
+
+def test_assets_are_counted_under_their_mount_not_per_file(client):
+    for name in ("swagger-ui.css", "favicon.png", "missing.js"):
+        client.get(f"/docs-assets/{name}")
+    lines = [line for line in client.get("/metrics").text.splitlines()
+             if line.startswith("songlens_http_requests_total{")]
+    assert any('route="/docs-assets",status="200"' in line for line in lines), lines
+    assert any('route="/docs-assets",status="404"' in line for line in lines), lines
+    assert not any("swagger-ui.css" in line or "missing.js" in line for line in lines)
