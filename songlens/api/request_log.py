@@ -44,7 +44,10 @@ def logfmt(fields: dict[str, Any]) -> str:
     backslashes and control characters escaped (a client's path cannot forge a line)."""
     out = []
     for k, v in fields.items():
-        s = f"{v:.1f}" if isinstance(v, float) else str(v)
+        if isinstance(v, int | float):
+            out.append(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}")
+            continue
+        s = str(v)
         if not _BARE.fullmatch(s):
             s = '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
         out.append(f"{k}={s}")
@@ -137,8 +140,9 @@ class RequestObserver:
             self.metrics.in_progress.dec()
             route = route_template(scope, original)
             self.metrics.observe_request(scope["method"], route, status, seconds)
-            client = (scope.get("client") or ("-", 0))[0]
-            log.info("%s", logfmt({
-                "method": bounded_method(scope["method"]), "route": route,
-                "path": scope.get("path", "")[:200], "status": status,
-                "duration_ms": seconds * 1000, "request_id": rid, "client": client}))
+            if log.isEnabledFor(logging.INFO):
+                client = (scope.get("client") or ("-", 0))[0]
+                log.info("%s", logfmt({
+                    "method": bounded_method(scope["method"]), "route": route,
+                    "path": scope.get("path", "")[:200], "status": status,
+                    "duration_ms": seconds * 1000, "request_id": rid, "client": client}))
