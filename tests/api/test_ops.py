@@ -156,3 +156,24 @@ def test_readyz_503_when_the_store_fails_and_when_shutting_down(test_settings_fa
         assert "store: store_error" in r.json()["reasons"]
         samples = scrape(c)  # the scrape still works, without the catalog size
         assert ("songlens_catalog_songs", ()) not in samples
+
+
+def test_a_bug_is_a_500_with_its_request_id_counted_and_logged(test_settings_factory, caplog):
+    app = create_app(test_settings_factory())
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom)  # no lifespan needed: the route touches nothing
+    c = local_client(app, raise_server_exceptions=False)
+    with caplog.at_level(logging.INFO):
+        r = c.get("/boom", headers={"X-Request-ID": "bug-1"})
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert r.headers["x-request-id"] == "bug-1"
+    assert "RuntimeError" not in r.text
+    assert any("request_id=bug-1" in rec.getMessage() and rec.levelno == logging.ERROR
+               for rec in caplog.records)
+    assert any(rec.name == "songlens.access" and "status=500" in rec.getMessage()
+               and "request_id=bug-1" in rec.getMessage() for rec in caplog.records)
+    assert 'route="/boom",status="500"' in c.get("/metrics").text.replace(
+        'method="GET",', "")
