@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,7 @@ from songlens.content.resources import Resources
 from songlens.content.taxonomy import Taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
-from songlens.errors import NotFound
+from songlens.errors import NotFound, ShuttingDown
 from songlens.settings import Settings
 from songlens.store import Filter, Hit, Match, Point, VectorStore
 
@@ -48,9 +48,14 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+#: called with (stage, seconds) as each ingestion stage ends, failed or not
+StageObserver = Callable[[str, float], None]
+
+
 class _Timer:
-    def __init__(self) -> None:
+    def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = ()) -> None:
         self.t: dict[str, float] = {}
+        self.observers = observers
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
@@ -58,7 +63,13 @@ class _Timer:
         try:
             yield
         finally:
-            self.t[stage] = self.t.get(stage, 0.0) + time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            self.t[stage] = self.t.get(stage, 0.0) + dt
+            for observe in self.observers:
+                try:
+                    observe(stage, dt)
+                except Exception:  # noqa: BLE001 - an observer never fails an ingestion
+                    log.exception("stage observer %r failed", observe)
 
 
 def _english_description(tags: dict[str, list[dict[str, Any]]], keywords: list[str]) -> str:
@@ -75,7 +86,11 @@ def _english_description(tags: dict[str, list[dict[str, Any]]], keywords: list[s
 
 
 class Catalog:
-    """Ingest, read and delete songs. Thread-safe; models are shared and loaded once."""
+    """Ingest, read and delete songs. Thread-safe; models are shared and loaded once.
+
+    ``stage_observers`` are called with ``(stage, seconds)`` as each ingestion stage ends
+    (``decode``, ``audio_model``, ``features``, ``text``, ``store``): the API turns them into
+    metrics without the catalog knowing about it. :meth:`close` stops writes for a shutdown."""
 
     def __init__(self, *, settings: Settings, store: VectorStore, models: Models,
                  taxonomy: Taxonomy | None = None, resources: Resources | None = None) -> None:
@@ -91,6 +106,24 @@ class Catalog:
                                segment_dim=models.audio.segment_dim)
         store.ensure_collection(self.spec)
         self._write_lock = threading.Lock()
+        self._closed = False
+        self.stage_observers: list[StageObserver] = []
+
+    def close(self) -> None:
+        """Stop taking writes: wait for a write in progress to finish, then refuse every later
+        one with :class:`ShuttingDown` (an ingestion still analysing writes nothing). The store
+        stays open for its owner to close."""
+        with self._write_lock:
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ShuttingDown("the server is shutting down and takes no more writes; retry "
+                               "when it is back")
 
     # -- analysis -----------------------------------------------------------------------------
     def decode(self, data: bytes, filename: str = "") -> DecodedAudio:
@@ -111,7 +144,7 @@ class Catalog:
         from songlens.content.text.analyse import analyse_text
         from songlens.content.text.vectors import tag_profile_vector
 
-        timer = timer or _Timer()
+        timer = timer or _Timer(tuple(self.stage_observers))
         with timer("audio_model"):
             analysis = self.models.audio.analyse(audio.y)
         merged: dict[str, float] = {}
@@ -173,7 +206,8 @@ class Catalog:
     # -- writes -------------------------------------------------------------------------------
     def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "",
                source_path: str | None = None) -> IngestResult:
-        timer = _Timer()
+        self._check_open()
+        timer = _Timer(tuple(self.stage_observers))
         with timer("decode"):
             audio = self.decode(data, filename)
         return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path)
@@ -190,7 +224,7 @@ class Catalog:
     def ingest_decoded(self, audio: DecodedAudio, meta: SongMetadata, *,
                        timer: _Timer | None = None, source_path: str | None = None
                        ) -> IngestResult:
-        timer = timer or _Timer()
+        timer = timer or _Timer(tuple(self.stage_observers))
         if meta.on_existing == "keep":
             kept = self.existing(meta, audio.content_hash)
             if kept is not None:
@@ -199,6 +233,7 @@ class Catalog:
         record, point = self.analyse(audio, meta, timer=timer)
         record.source_path = source_path
         with timer("store"), self._write_lock:
+            self._check_open()
             same_audio = self._keys_with(Match("audio_hash", (audio.content_hash,)))
             record.song_id = point.key = meta.song_id or (
                 same_audio[0] if same_audio else f"h{audio.content_hash[:20]}")
@@ -227,6 +262,7 @@ class Catalog:
     def delete(self, song_id: str) -> None:
         self.get_hit(song_id)
         with self._write_lock:
+            self._check_open()
             self.store.delete(self.spec, [song_id])
 
     # -- reads --------------------------------------------------------------------------------
