@@ -34,6 +34,8 @@ __all__ = [
     "Forbidden",
     "ForbiddenOrigin",
     "RateLimited",
+    "InvalidArchive",
+    "BackupInProgress",
 ]
 
 
@@ -198,3 +200,17 @@ class RateLimited(SonglensError):
     def __init__(self, message: str, *, retry_after_s: int, **details: object) -> None:
         super().__init__(message, retry_after_s=retry_after_s, **details)
         self.retry_after_s = retry_after_s
+
+
+class InvalidArchive(InvalidInput):
+    """A backup archive that is not one songlens wrote, is damaged, or tries to write outside
+    its target (``restore`` treats every archive as hostile)."""
+
+    code = "invalid_archive"
+
+
+class BackupInProgress(SonglensError):
+    """Another backup of this server is being written; one at a time."""
+
+    code = "backup_in_progress"
+    status = 409

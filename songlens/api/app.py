@@ -15,7 +15,17 @@ from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit, CatchAll, HeavyGate, HeavyLimiter, body_limits
 from songlens.api.metrics import AppMetrics
 from songlens.api.request_log import RequestObserver
-from songlens.api.routers import feedback, ops, playlists, rank, recall, similar, songs, users
+from songlens.api.routers import (
+    backup,
+    feedback,
+    ops,
+    playlists,
+    rank,
+    recall,
+    similar,
+    songs,
+    users,
+)
 from songlens.api.schemas import HealthOut
 from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
@@ -103,7 +113,8 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     app.include_router(songs.router)
     app.include_router(similar.router)
     app.include_router(playlists.router)
-    for router in (feedback.router, users.router, recall.router, rank.router, ops.router):
+    for router in (feedback.router, users.router, recall.router, rank.router, ops.router,
+                   backup.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], response_model=HealthOut)

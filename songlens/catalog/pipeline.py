@@ -1,6 +1,7 @@
 """The song catalog: ingestion (audio + text → features, tags, vectors → one Qdrant point) and
 reads. All-or-nothing: everything is computed before one atomic upsert, so a failure at any step
-leaves nothing behind; re-ingesting the same ``song_id`` or the same audio replaces the point."""
+leaves nothing behind; re-ingesting the same ``song_id`` or the same audio replaces the point
+(``on_existing="update"``, the default) or leaves the stored one as it is (``"keep"``)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
 class IngestResult:
     record: SongRecord
     replaced: list[str] = field(default_factory=list)
+    kept: bool = False  # on_existing="keep" found the song stored: nothing was written
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -210,10 +212,24 @@ class Catalog:
             audio = self.decode(data, filename)
         return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path)
 
+    def existing(self, meta: SongMetadata, audio_hash: str) -> SongRecord | None:
+        """The stored song a new ingestion would replace: the same ``song_id``, or without one
+        the same audio. None when there is none."""
+        if meta.song_id:
+            hits = self.store.get(self.spec, [meta.song_id])
+            return SongRecord.from_payload(hits[0].payload) if hits else None
+        same = self._keys_with(Match("audio_hash", (audio_hash,)))
+        return self.get(same[0]) if same else None
+
     def ingest_decoded(self, audio: DecodedAudio, meta: SongMetadata, *,
                        timer: _Timer | None = None, source_path: str | None = None
                        ) -> IngestResult:
         timer = timer or _Timer(tuple(self.stage_observers))
+        if meta.on_existing == "keep":
+            kept = self.existing(meta, audio.content_hash)
+            if kept is not None:
+                log.info("kept %s: already stored (on_existing=keep)", kept.song_id)
+                return IngestResult(record=kept, kept=True, timings=dict(timer.t))
         record, point = self.analyse(audio, meta, timer=timer)
         record.source_path = source_path
         with timer("store"), self._write_lock:
@@ -225,6 +241,8 @@ class Catalog:
             old = self.store.get(self.spec, [record.song_id])
             first = old[0].payload.get("ingested_at") if old else None
             record.ingested_at = float(first) if isinstance(first, int | float) else now
+            record.release_date = meta.release_date or (
+                old[0].payload.get("release_date") if old else None)
             record.updated_at = now
             point.payload = record.to_payload()
             self.store.upsert(self.spec, [point])
@@ -234,6 +252,12 @@ class Catalog:
         log.info("ingested %s (%s - %s) in %.2fs", record.song_id, meta.artist, meta.title,
                  sum(timer.t.values()))
         return IngestResult(record=record, replaced=replaced, timings=dict(timer.t))
+
+    @contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """Ingestions and deletions wait while this is held (a consistent backup)."""
+        with self._write_lock:
+            yield
 
     def delete(self, song_id: str) -> None:
         self.get_hit(song_id)
