@@ -18,6 +18,7 @@ from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
 from songlens.settings import Settings, get_settings
+from songlens.web import install_web
 
 __all__ = ["create_app", "open_catalog"]
 
@@ -94,5 +95,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         cat: Catalog = app.state.catalog
         return {"status": "ok", "songs": cat.count(), "store": cat.store.backend,
                 "audio_model": cat.models.audio.name, "text_model": cat.models.text.name}
+
+    install_web(app)
 
     return app
