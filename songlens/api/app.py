@@ -12,7 +12,16 @@ from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit, CatchAll, HeavyGate, HeavyLimiter, body_limits
-from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
+from songlens.api.routers import (
+    feedback,
+    playlists,
+    rank,
+    recall,
+    similar,
+    songs,
+    taxonomy,
+    users,
+)
 from songlens.api.schemas import HealthOut
 from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
@@ -87,6 +96,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     app.include_router(songs.router)
     app.include_router(similar.router)
     app.include_router(playlists.router)
+    app.include_router(taxonomy.router)
     for router in (feedback.router, users.router, recall.router, rank.router):
         app.include_router(router)
 
