@@ -48,7 +48,7 @@ function installKeyDialog() {
   const input = document.getElementById("key-input");
   const state = document.getElementById("key-state");
   const reason = document.getElementById("key-reason");
-  const show = () => { state.textContent = apiKey() ? "🔑" : ""; };
+  const show = () => { state.textContent = apiKey() ? "✓ " : ""; };
   document.getElementById("key-button").addEventListener("click", () => {
     reason.textContent = "";
     input.value = apiKey();

@@ -64,5 +64,5 @@ export function evidenceItem(ev) {
              h("span", { lang: "en" }, en)),
            ev.example ? h("q", { class: "example" }, ev.example) : null,
            typeof ev.p === "number" ? h("span", { class: "weight", title: "strength of this cue" },
-                                        pct(ev.p)) : null);
+                                        `强度 strength ${pct(ev.p)}`) : null);
 }

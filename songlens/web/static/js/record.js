@@ -7,7 +7,7 @@ const SECONDS = 10;
 export function recorder(onClip) {
   if (!navigator.mediaDevices || !window.MediaRecorder) return null;
   const status = h("span", { class: "rec-status" });
-  const button = h("button", { type: "button", class: "record" }, "🎙 ", bi("录 10 秒", "Record 10 s"));
+  const button = h("button", { type: "button", class: "record" }, "● ", bi("录 10 秒", "Record 10 s"));
   button.addEventListener("click", async () => {
     let stream;
     try {

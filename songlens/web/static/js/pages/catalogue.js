@@ -1,7 +1,7 @@
 // 歌曲库 Catalogue: browse with facets (GET /v1/songs), search by text or by a clip
 // (POST /v1/similar), results as a list a person can scan.
 import { api } from "../api.js";
-import { bi, clear, errorBox, fmtPct, h, loading } from "../dom.js";
+import { bi, clear, errorBox, h, loading } from "../dom.js";
 import { recorder } from "../record.js";
 import { remember, songRow, summaries } from "../songs.js";
 import { taxonomy } from "../taxonomy.js";
@@ -75,8 +75,8 @@ export async function render(view, ctx) {
     const why = new Map(out.items.map((x) => [x.song_id, x]));
     showList(title, songs, (s) => {
       const item = why.get(s.song_id);
-      return h("span", { class: "reason", title: item.reasons.matched },
-               `${item.reasons.matched} · ${fmtPct(Math.min(1, item.score))}`);
+      return h("span", { class: "reason", title: "the space that matched · its score" },
+               `${item.reasons.matched} · ${item.score.toFixed(3)}`);
     });
   }
 
@@ -144,10 +144,12 @@ export async function render(view, ctx) {
                                                            "Search by a clip (same or similar)")),
                      clipInput, rec);
   const applyRanges = h("button", { type: "button", onclick: run }, bi("应用", "Apply"));
+  const range = (zh, en, ...inputs) => h("div", { class: "range" }, h("span", {}, bi(zh, en)),
+                                         h("span", { class: "inputs" }, inputs));
   const rangeBox = h("div", { class: "ranges" },
-    h("label", {}, bi("速度", "Tempo"), " BPM ", ranges.min_tempo, "–", ranges.max_tempo),
-    h("label", {}, bi("能量", "Energy"), " ", ranges.min_energy, "–", ranges.max_energy),
-    h("label", {}, bi("调", "Key"), " ", ranges.key), applyRanges);
+    range("速度", "Tempo (BPM)", ranges.min_tempo, "–", ranges.max_tempo),
+    range("能量", "Energy (0–1)", ranges.min_energy, "–", ranges.max_energy),
+    range("调", "Key", ranges.key), applyRanges);
   for (const el of Object.values(ranges)) {
     el.addEventListener("keydown", (ev) => { if (ev.key === "Enter") run(); });
   }
