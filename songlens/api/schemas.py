@@ -68,6 +68,8 @@ class SongOut(BaseModel):
                                    description="the upload's sample_rate and channels")
     models: dict[str, Any] = Field(default_factory=dict, description="models that analysed it")
     ingested_at: float | None = Field(None, description="unix seconds of the first ingestion")
+    audio_url: str | None = Field(None, description="where the kept audio file plays "
+                                  "(HTTP range requests); null when no audio is kept")
     warnings: list[str] | None = omitted_when_empty(
         "what decoding could not read: a truncated or damaged file kept in part "
         "(source.header_duration_s is what its header declared)")

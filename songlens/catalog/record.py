@@ -50,6 +50,7 @@ def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
     concatenation), ``tags`` (tag profile), sparse ``lyrics``, optional ``segments``
     multivectors; payload indexes on every field a filter reads."""
     indexes: dict[str, Any] = {"artist_key": "keyword", "audio_hash": "keyword",
+                               "audio_sha256": "keyword",
                                "title_key": "keyword", "language": "keyword",
                                "mode": "keyword", "camelot": "keyword"}
     indexes |= {tag_field(d): "keyword" for d in DIMENSIONS}
@@ -101,7 +102,9 @@ class SongRecord:
     ``audio_features`` is :meth:`songlens.content.features.AudioFeatures.to_dict`;
     ``language`` is ``{primary, scores, source}``; ``warnings`` say what decoding could not
     read (a truncated or damaged file kept in part); ``tag_probs`` (audio model → tag →
-    probability) and ``source_path`` are kept in the store but not shown in the document.
+    probability), ``source_path`` and ``audio_file`` (the kept audio file:
+    ``{sha256, ext, size}``, see :mod:`songlens.catalog.audio_files`; None when none is kept)
+    are kept in the store but not shown in the document.
     """
 
     song_id: str
@@ -122,6 +125,7 @@ class SongRecord:
     ingested_at: float | None = None
     updated_at: float | None = None
     source_path: str | None = None
+    audio_file: dict[str, Any] | None = None
 
     @property
     def primary_language(self) -> str | None:
@@ -154,6 +158,9 @@ class SongRecord:
         payload["updated_at"] = self.updated_at
         if self.source_path:
             payload["source_path"] = self.source_path
+        if self.audio_file:
+            payload["audio_file"] = self.audio_file
+            payload["audio_sha256"] = self.audio_file["sha256"]
         return payload
 
     @classmethod
@@ -173,4 +180,5 @@ class SongRecord:
                    tag_probs=payload.get("tag_probs") or {},
                    warnings=list(payload.get("warnings") or []),
                    ingested_at=payload.get("ingested_at"), updated_at=payload.get("updated_at"),
-                   source_path=payload.get("source_path"))
+                   source_path=payload.get("source_path"),
+                   audio_file=payload.get("audio_file"))

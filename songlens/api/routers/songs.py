@@ -3,14 +3,18 @@ decoding and models never run on the event loop."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path, Query, Response, UploadFile
 
 from songlens.api.deps import CatalogDep, ReadScope, SettingsDep, WriteScope
+from songlens.api.media import RangeFileResponse
 from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
+from songlens.catalog.record import SongRecord
 from songlens.content.metadata import parse_metadata
-from songlens.errors import PayloadTooLarge
+from songlens.errors import NotFound, PayloadTooLarge
 from songlens.search.similar import SimilarFilters, similar_to_song
 
 router = APIRouter(prefix="/v1/songs", tags=["songs"])
@@ -18,6 +22,17 @@ router = APIRouter(prefix="/v1/songs", tags=["songs"])
 ERRORS = {s: {"model": ErrorOut} for s in (400, 404, 413, 415, 422, 429)}
 #: a stored song's id (ingested ids are at most 128 characters; see SongMetadata.song_id)
 SongId = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+def audio_url(song_id: str, has_audio: bool) -> str | None:
+    """Where a song's kept audio is served (None when it has none)."""
+    return f"/v1/songs/{quote(song_id, safe='')}/audio" if has_audio else None
+
+
+def song_document(record: SongRecord) -> dict:
+    """The song document as ``GET /v1/songs/{id}`` shows it."""
+    return record.to_document() | {"audio_url": audio_url(record.song_id,
+                                                          bool(record.audio_file))}
 
 
 def read_upload(upload: UploadFile, max_mb: float) -> bytes:
@@ -40,7 +55,7 @@ def ingest_song(
     meta = parse_metadata(metadata)
     data = read_upload(audio, settings.audio.max_upload_mb)
     result = catalog.ingest(data, meta, filename=audio.filename or "")
-    doc = result.record.to_document()
+    doc = song_document(result.record)
     if result.replaced:
         doc["replaced"] = result.replaced
     return doc
@@ -48,7 +63,32 @@ def ingest_song(
 
 @router.get("/{song_id}", response_model=SongOut, responses=ERRORS, dependencies=[ReadScope])
 def get_song(song_id: SongId, catalog: CatalogDep) -> dict:
-    return catalog.get(song_id).to_document()
+    return song_document(catalog.get(song_id))
+
+
+AUDIO_RESPONSES = {200: {"content": {"audio/*": {}}, "description": "the whole file"},
+                   206: {"content": {"audio/*": {}}, "description": "the asked byte range(s)"},
+                   **{s: {"model": ErrorOut} for s in (400, 404, 416, 422, 429)}}
+
+
+@router.get("/{song_id}/audio", response_class=RangeFileResponse, responses=AUDIO_RESPONSES,
+            dependencies=[ReadScope])
+def song_audio(
+    song_id: SongId,
+    catalog: CatalogDep,
+    range_header: Annotated[str | None, Header(
+        alias="range", description="bytes=START-END (one or more ranges)")] = None,
+) -> RangeFileResponse:
+    """The song's kept audio file, as uploaded, with HTTP range requests (seeking): 206 with
+    ``Content-Range`` for a ``Range`` header; 404 when the song keeps no audio."""
+    ref = catalog.audio_file(song_id)
+    path = catalog.audio_files.path(ref)
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:  # deleted since: the song was replaced or deleted meanwhile
+        raise NotFound(f"song {song_id!r} has no kept audio", song_id=song_id) from None
+    return RangeFileResponse(path, media_type=ref.media_type, stat_result=stat,
+                             headers={"cache-control": "private, max-age=86400"})
 
 
 @router.delete("/{song_id}", status_code=204, responses=ERRORS, dependencies=[WriteScope])
