@@ -22,17 +22,23 @@ ARTIFACTS = ROOT / "test-artifacts" / "web"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
-    """Base URL of a real server with the three clips ingested."""
+def served(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """A real server with the three clips ingested: its base URL and its data folder."""
     reason = chromium_missing()
     if reason:
         pytest.skip(reason)
-    proc, base = start_server(tmp_path_factory.mktemp("webapp"))
+    folder = tmp_path_factory.mktemp("webapp")
+    proc, base = start_server(folder)
     try:
         ingest_songs(base)
-        yield base
+        yield base, folder / "data"
     finally:
         stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served[0]
 
 
 @pytest.fixture(scope="module")

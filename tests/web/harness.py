@@ -53,21 +53,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, *, extra_config: dict | None = None
-                 ) -> tuple[subprocess.Popen, str]:
-    """``songlens serve`` on a free loopback port with its data in ``folder``; returns once
-    /healthz answers."""
+def start_server(folder: Path, *, extra_config: dict | None = None, demo: bool = False,
+                 timeout_s: float = 180) -> tuple[subprocess.Popen, str]:
+    """``songlens serve`` on a free loopback port with its data in ``folder`` (``demo``: with
+    the demo catalog); returns once /healthz answers."""
     port = _free_port()
     cfg = folder / "songlens.yaml"
     cfg.write_text(yaml.safe_dump({"data_dir": str(folder / "data"), "log_level": "WARNING",
                                    **(extra_config or {})}))
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([sys.executable, "-m", "songlens.cli.main", "serve", "--config",
-                             str(cfg), "--port", str(port)],
+                             str(cfg), "--port", str(port), *(["--demo"] if demo else [])],
                             env=dict(os.environ, HF_HUB_OFFLINE="1"), stdout=log,
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
+    deadline = time.time() + timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError((folder / "server.log").read_text(errors="replace")[-3000:])
@@ -78,7 +78,7 @@ def start_server(folder: Path, *, extra_config: dict | None = None
             pass
         time.sleep(0.5)
     proc.terminate()
-    raise RuntimeError("server did not start within 180 s")
+    raise RuntimeError(f"server did not start within {timeout_s:.0f} s")
 
 
 def ingest_songs(base: str) -> None:

@@ -4,6 +4,7 @@ real clips ingested (see conftest.py). Screenshots go to test-artifacts/web/."""
 from __future__ import annotations
 
 import io
+import time
 
 import httpx
 import numpy as np
@@ -13,6 +14,20 @@ import soundfile as sf
 from tests.web.harness import AUDIO
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def until(page, predicate: str, *, timeout_s: float = 20.0):
+    """Wait until the JS ``predicate`` (a function body's expression) is truthy. Playwright's
+    ``wait_for_function`` polls with ``eval``, which the shell's Content-Security-Policy
+    forbids (as it should); ``evaluate`` is not subject to it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(f"() => {predicate}")
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {predicate}")
+        page.wait_for_timeout(100)
 
 
 def _titles(page, selector: str = ".results .song-row .title") -> list[str]:
@@ -49,7 +64,7 @@ def test_catalogue_browses_with_facets(open_page, shot):
     assert label.locator(".count").inner_text() == "1"
     assert page.locator(".facet.dim-scene summary").inner_text().split() == ["场景", "Scene"]
     study.check()
-    page.wait_for_function("document.querySelectorAll('.results .song-row').length === 1")
+    until(page, "document.querySelectorAll('.results .song-row').length === 1")
     assert _titles(page) == ["夜曲 Nocturne"]
     shot(page, "catalogue-facets")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -80,7 +95,7 @@ def test_song_page_shows_tags_evidence_and_chart(open_page, shot):
 def test_song_audio_loads_and_seeks(open_page):
     page = open_page("/song/chaos-god")
     audio = page.locator("#song-audio")
-    page.wait_for_function("document.querySelector('#song-audio').readyState >= 1")
+    until(page, "document.querySelector('#song-audio').readyState >= 1")
     duration = audio.evaluate("a => a.duration")
     assert 9 < duration < 11, duration
     audio.evaluate("""a => new Promise((ok, bad) => {
@@ -88,7 +103,7 @@ def test_song_audio_loads_and_seeks(open_page):
         a.addEventListener('error', () => bad(a.error && a.error.message), {once: true});
         a.currentTime = 6.5;
     })""")
-    page.wait_for_function("document.querySelector('#song-audio').readyState >= 2")
+    until(page, "document.querySelector('#song-audio').readyState >= 2")
     assert abs(audio.evaluate("a => a.currentTime") - 6.5) < 0.3
 
 
@@ -112,7 +127,7 @@ def test_playlist_builds_plays_and_exports_m3u(open_page, shot):
     urls = [x for x in lines if x.startswith("http")]
     assert len(urls) == 3 and urls[0].endswith("/v1/songs/yequ/audio")
     page.click("#pl-play")
-    page.wait_for_function("document.querySelector('#bar-audio').currentTime > 0")
+    until(page, "document.querySelector('#bar-audio').currentTime > 0")
     assert "夜曲" in page.locator("#bar-now").inner_text()
     shot(page, "playlist")
 
@@ -130,8 +145,8 @@ def test_onboarding_and_likes_change_recommendations(open_page, server, shot):
     # liking a heavy song moves the recommendations and the profile towards it
     row = page.locator("#more-songs .song-row[data-song-id='chaos-god']")
     row.locator(".fb-like").click()
-    page.wait_for_function(
-        "document.querySelector('#recs .song-row .title')?.textContent === 'Armygeddon 末日军团'")
+    until(page, "document.querySelector('#recs .song-row .title')?.textContent"
+                " === 'Armygeddon 末日军团'")
     page.wait_for_selector("#profile .top-tags:has-text('金属')")
     profile = httpx.get(f"{server}/v1/users/web-tester").json()
     assert profile["events"]["by_type"].get("like") == 1
@@ -173,3 +188,33 @@ def test_ingest_shows_progress_and_lands_on_the_song(open_page, server, shot, tm
     song_id = page.locator(".page.song").get_attribute("data-song-id")
     doc = httpx.get(f"{server}/v1/songs/{song_id}").json()
     assert doc["artist"] == "测试 Tester"
+
+
+def test_with_api_keys_the_page_asks_for_one(page, served, shot):
+    """Last in the module: it turns keys on (the server re-reads its key file within 2 s),
+    then off again."""
+    from songlens.api.security import KeyFile
+
+    base, data = served
+    keys = KeyFile(data / "api_keys.json")
+    _, secret = keys.create("web-test", ["write"])
+    try:
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{base}/v1/taxonomy").status_code != 401:
+            assert time.monotonic() < deadline, "the server did not pick up the new key"
+            time.sleep(0.2)
+        page.goto("/#/song/chaos-god")  # the shell loads without a key, the data does not
+        page.wait_for_selector("#key-dialog[open]")
+        assert "key" in page.locator("#key-reason").inner_text().lower()
+        shot(page, "api-key", full_page=False)
+        page.fill("#key-input", secret)
+        page.click("#key-dialog button[value='save']")
+        page.wait_for_selector(".page.song h1")
+        assert page.locator(".page.song h1").inner_text() == "Chaos God"
+        assert page.evaluate("() => localStorage.getItem('songlens.apiKey')") == secret
+        # a media element cannot send the key: the page fetches the audio with it instead
+        until(page, "document.querySelector('#song-audio').readyState >= 1")
+        assert page.evaluate("() => document.querySelector('#song-audio').src"
+                             ).startswith("blob:")
+    finally:
+        keys.revoke("web-test")

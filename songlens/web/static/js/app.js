@@ -41,6 +41,7 @@ async function route() {
     clear(view).append(errorBox(e));
   }
   view.dataset.ready = "1";
+  performance.mark("songlens:ready", { detail: nav });
 }
 
 function installKeyDialog() {
