@@ -54,6 +54,20 @@ def test_text_search_finds_the_song(open_page, shot, query, expected):
         shot(page, "catalogue-search")
 
 
+def test_clip_search_finds_the_same_song(open_page, shot):
+    page = open_page("/")
+    # the last 5 s of a clip, re-encoded: a near-duplicate of a catalogue song
+    y, sr = sf.read(AUDIO / "armygeddon.ogg")
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(y[-5 * sr:]), sr, format="FLAC")
+    page.set_input_files("#search-clip", files=[{"name": "excerpt.flac", "mimeType": "audio/flac",
+                                                 "buffer": buf.getvalue()}])
+    page.wait_for_selector(".results .results-title:has-text('片段搜索')")
+    page.wait_for_selector(".results .song-row")
+    assert _titles(page)[0] == "Armygeddon 末日军团"
+    shot(page, "catalogue-clip")
+
+
 def test_catalogue_browses_with_facets(open_page, shot):
     page = open_page("/")
     page.wait_for_selector(".results .song-row")

@@ -18,7 +18,7 @@ export function tagsSection(tax, doc) {
           h("summary", {}, tagChip(tax, d.key, t.tag, { en: t.en }),
             h("meter", { min: 0, max: 1, value: t.score, title: `${fmtPct(t.score)}` }),
             h("span", { class: "score-num" }, fmtPct(t.score)),
-            h("span", { class: "why-short" }, ev.length ? explain(ev[0])[1] : "")),
+            h("span", { class: "why-short" }, ev.length ? explain(ev[0]).join(" · ") : "")),
           h("ul", { class: "evidence-list" }, ev.map(evidenceItem)))));
     });
     body.append(h("div", { class: `tag-dim dim-${d.key}` }, h("h3", {}, bi(d.zh, d.en)),
