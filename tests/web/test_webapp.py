@@ -34,6 +34,12 @@ def _titles(page, selector: str = ".results .song-row .title") -> list[str]:
     return page.locator(selector).all_inner_texts()
 
 
+def test_serve_prints_the_app_url_first(served):
+    base, data = served
+    first = (data.parent / "server.log").read_text("utf-8").splitlines()[0]
+    assert first.startswith(f"songlens web app: {base}/"), first
+
+
 @pytest.mark.parametrize(("query", "expected"), [
     ("适合深夜学习的安静钢琴", "夜曲 Nocturne"),
     ("heavy guitar riffs", "Chaos God"),

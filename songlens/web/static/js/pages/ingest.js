@@ -70,7 +70,7 @@ export async function render(view, ctx) {
       field("歌名", "Title", f.title), field("艺人", "Artist", f.artist),
       field("专辑", "Album", f.album), field("语种", "Language", f.language),
       field("歌曲 ID（可选）", "Song id (optional)", f.song_id)),
-    h("div", { class: "form-grid" },
+    h("div", { class: "form-grid wide" },
       field("歌词", "Lyrics", f.lyrics),
       field("听众评论（每行一条，| 后是点赞数）", "Comments (one a line; | likes)", f.comments)),
     h("div", { class: "actions" }, submit));
