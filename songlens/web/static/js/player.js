@@ -57,7 +57,9 @@ async function playAt(i) {
   }
 }
 
-export function next() { if (index + 1 < queue.length) playAt(index + 1); }
+export function next() {
+  if (index + 1 < queue.length) playAt(index + 1); else bar().audio.pause();
+}
 export function prev() { if (index > 0) playAt(index - 1); }
 
 export function installPlayer() {

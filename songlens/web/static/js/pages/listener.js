@@ -3,7 +3,7 @@
 // events; the profile (GET /v1/users/{id}) and the recommendations (user_new_songs) follow.
 import { api } from "../api.js";
 import { bi, clear, debounce, errorBox, h, loading, section } from "../dom.js";
-import { onPlayer, playSong } from "../player.js";
+import { current, next, onPlayer, playSong } from "../player.js";
 import { remember, songRow, summaries } from "../songs.js";
 import { tagChip, tagPicker, taxonomy } from "../taxonomy.js";
 import { profileView } from "./listener_profile.js";
@@ -90,16 +90,24 @@ function listening(root, tax, userId, profile, first, ctx) {
   const recsBox = h("div", { id: "recs" });
   const moreBox = h("div", { id: "more-songs" });
   const profileBox = h("div", { id: "profile" });
+  const status = h("div", { class: "fb-status", "aria-live": "polite" });
   const post = async (song, event, extra = {}) => {
     const id = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
-    await api("/v1/feedback", { json: { events: [{ user_id: userId, song_id: song.song_id, event,
-      ts: Date.now() / 1000, event_id: id, ...extra }] } });
+    try {
+      await api("/v1/feedback", { json: { events: [{ user_id: userId, song_id: song.song_id, event,
+        ts: Date.now() / 1000, event_id: id, ...extra }] } });
+      status.replaceChildren();
+    } catch (e) {
+      status.replaceChildren(errorBox(e));
+    }
     refresh();
   };
   const buttons = (song) => h("span", { class: "feedback" },
     h("button", { type: "button", class: "fb-play", onclick: () => { playSong(song); } }, "▶ ", bi("播放", "Play")),
     h("button", { type: "button", class: "fb-skip", onclick: (ev) => {
-      ev.currentTarget.classList.add("on"); post(song, "skip");
+      ev.currentTarget.classList.add("on");
+      if (current() && current().song_id === song.song_id) next();
+      post(song, "skip");
     } }, "▶| ", bi("跳过", "Skip")),
     h("button", { type: "button", class: "fb-like", onclick: (ev) => {
       ev.currentTarget.classList.add("on"); post(song, "like");
@@ -147,6 +155,7 @@ function listening(root, tax, userId, profile, first, ctx) {
   }).catch((e) => { if (e.name !== "AbortError") clear(moreBox).append(errorBox(e)); });
 
   root.append(
+    status,
     section("为你推荐的新歌", "New songs for you", recsBox),
     section("听众画像", "Profile", profileBox),
     section("更多歌曲：听一听，表个态", "More songs: listen and react", moreBox));
