@@ -114,6 +114,7 @@ class Catalog:
         from songlens.content.features import audio_features
         from songlens.content.tagging.audio_tags import audio_evidence
         from songlens.content.tagging.fusion import fuse_tags
+        from songlens.content.tagging.timeline import tag_timeline
         from songlens.content.text.analyse import analyse_text
         from songlens.content.text.vectors import tag_profile_vector
 
@@ -159,7 +160,10 @@ class Catalog:
             source={"sample_rate": audio.source_sr, "channels": audio.source_channels,
                     "container": audio.container,
                     "header_duration_s": audio.header_duration_s},
-            warnings=list(audio.warnings),
+            warnings=list(audio.warnings), lyrics_lines=text.lines,
+            timeline=tag_timeline(analysis.extra.get("taggram") or {},
+                                  analysis.extra.get("taggram_tags") or {},
+                                  hop_s=analysis.extra.get("patch_seconds") or 0.0),
             models={"audio": self.models.audio.name, "text": self.models.text.name,
                     "sentiment": self.models.sentiment.name if self.models.sentiment
                     else "lexicon",

@@ -36,7 +36,7 @@ KEYWORD_FEATURES = ("mode", "camelot", "key")
 #: The document's fields, in the order clients see them.
 DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",
               "language", "keywords", "sentiment", "audio_hash", "source", "models",
-              "ingested_at", "warnings")
+              "ingested_at", "warnings", "timeline", "lyrics_lines")
 
 
 def tag_field(dim: str) -> str:
@@ -100,9 +100,11 @@ class SongRecord:
 
     ``tags`` maps each dimension to ``[{tag, en, score, evidence}]`` sorted by score;
     ``audio_features`` is :meth:`songlens.content.features.AudioFeatures.to_dict`;
-    ``language`` is ``{primary, scores, source}``; ``warnings`` say what decoding could not
-    read (a truncated or damaged file kept in part); ``tag_probs`` (audio model → tag →
-    probability), ``source_path`` and ``audio_file`` (the kept audio file:
+    ``language`` is ``{primary, scores, source}``; ``timeline`` is the audio tags over time
+    (:func:`songlens.content.tagging.timeline.tag_timeline`; None when the audio model gives
+    none); ``lyrics_lines`` the lyrics as sung, ``[{text, language}]``; ``warnings`` say
+    what decoding could not read (a truncated or damaged file kept in part); ``tag_probs``
+    (audio model → tag → probability), ``source_path`` and ``audio_file`` (the kept audio file:
     ``{sha256, ext, size}``, see :mod:`songlens.catalog.audio_files`; None when none is kept)
     are kept in the store but not shown in the document.
     """
@@ -126,6 +128,8 @@ class SongRecord:
     updated_at: float | None = None
     source_path: str | None = None
     audio_file: dict[str, Any] | None = None
+    timeline: dict[str, Any] | None = None
+    lyrics_lines: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def primary_language(self) -> str | None:
@@ -181,4 +185,5 @@ class SongRecord:
                    warnings=list(payload.get("warnings") or []),
                    ingested_at=payload.get("ingested_at"), updated_at=payload.get("updated_at"),
                    source_path=payload.get("source_path"),
-                   audio_file=payload.get("audio_file"))
+                   audio_file=payload.get("audio_file"), timeline=payload.get("timeline"),
+                   lyrics_lines=list(payload.get("lyrics_lines") or []))

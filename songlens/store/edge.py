@@ -256,6 +256,23 @@ class EdgeStore(VectorStore):
         req = qe.CountRequest(exact=True, filter=_filter(spec, filter))
         return int(self._call("count", lambda: shard.count(req)))
 
+    def ordered(self, spec, *, order_by, descending=False, offset=0, limit=10, filter=None,
+                fields=None):
+        shard = self._shard(spec)
+        direction = qe.Direction.Desc if descending else qe.Direction.Asc
+        req = qe.QueryRequest(limit=limit, offset=offset or None,
+                              query=qe.OrderBy(order_by, direction),
+                              filter=_filter(spec, filter),
+                              with_payload=payload_selector(spec, fields), with_vector=False)
+        return [self._hit(spec, p, 0.0) for p in self._call("ordered", lambda: shard.query(req))]
+
+    def facet(self, spec, key, *, filter=None, limit=100):
+        shard = self._shard(spec)
+        req = qe.FacetRequest(key=key, limit=limit, exact=True, filter=_filter(spec, filter))
+        res = self._call("facet", lambda: shard.facet(req))
+        return sorted(((h.value, int(h.count)) for h in res.hits),
+                      key=lambda vc: (-vc[1], str(vc[0])))
+
     def optimize(self, spec: CollectionSpec) -> None:
         shard = self._shard(spec)
         self._call("optimize", shard.optimize)

@@ -239,6 +239,24 @@ class ServerStore(VectorStore):
             self._name(spec), count_filter=_filter(spec, filter), exact=True))
         return int(res.count)
 
+    def ordered(self, spec, *, order_by, descending=False, offset=0, limit=10, filter=None,
+                fields=None):
+        self.ensure_collection(spec)
+        direction = models.Direction.DESC if descending else models.Direction.ASC
+        res = self._call("ordered", lambda: self.client.query_points(
+            self._name(spec), query=models.OrderByQuery(
+                order_by=models.OrderBy(key=order_by, direction=direction)),
+            query_filter=_filter(spec, filter), limit=limit, offset=offset,
+            with_payload=payload_selector(spec, fields), with_vectors=False))
+        return [self._hit(spec, p) for p in res.points]
+
+    def facet(self, spec, key, *, filter=None, limit=100):
+        self.ensure_collection(spec)
+        res = self._call("facet", lambda: self.client.facet(
+            self._name(spec), key, facet_filter=_filter(spec, filter), limit=limit, exact=True))
+        return sorted(((h.value, int(h.count)) for h in res.hits),
+                      key=lambda vc: (-vc[1], str(vc[0])))
+
     def close(self) -> None:
         try:
             self.client.close()

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Path, Query, Response, UploadFile
 
 from songlens.api.deps import CatalogDep, ReadScope, SettingsDep, WriteScope
 from songlens.api.media import RangeFileResponse
-from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
-from songlens.catalog.record import SongRecord
+from songlens.api.schemas import BrowseOut, ErrorOut, SimilarOut, SongOut, audio_url, song_document
+from songlens.catalog.filters import SongFilter
+from songlens.content.features.tonal import parse_key
 from songlens.content.metadata import parse_metadata
+from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import NotFound, PayloadTooLarge
+from songlens.search.browse import browse
 from songlens.search.similar import SimilarFilters, similar_to_song
 
 router = APIRouter(prefix="/v1/songs", tags=["songs"])
@@ -22,17 +24,6 @@ router = APIRouter(prefix="/v1/songs", tags=["songs"])
 ERRORS = {s: {"model": ErrorOut} for s in (400, 404, 413, 415, 422, 429)}
 #: a stored song's id (ingested ids are at most 128 characters; see SongMetadata.song_id)
 SongId = Annotated[str, Path(min_length=1, max_length=256)]
-
-
-def audio_url(song_id: str, has_audio: bool) -> str | None:
-    """Where a song's kept audio is served (None when it has none)."""
-    return f"/v1/songs/{quote(song_id, safe='')}/audio" if has_audio else None
-
-
-def song_document(record: SongRecord) -> dict:
-    """The song document as ``GET /v1/songs/{id}`` shows it."""
-    return record.to_document() | {"audio_url": audio_url(record.song_id,
-                                                          bool(record.audio_file))}
 
 
 def read_upload(upload: UploadFile, max_mb: float) -> bytes:
@@ -59,6 +50,40 @@ def ingest_song(
     if result.replaced:
         doc["replaced"] = result.replaced
     return doc
+
+
+Tags = Annotated[list[str] | None, Query(max_length=30, description="tags (Chinese or English "
+                                        "labels); the song must carry every one")]
+Unit = Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)]
+Tempo = Annotated[float | None, Query(ge=0, le=400, allow_inf_nan=False)]
+
+
+@router.get("", response_model=BrowseOut, responses=ERRORS, dependencies=[ReadScope])
+def browse_songs(
+    catalog: CatalogDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    language: Tags = None, style: Tags = None, scene: Tags = None, emotion: Tags = None,
+    theme: Tags = None,
+    min_tempo: Tempo = None, max_tempo: Tempo = None,
+    min_energy: Unit = None, max_energy: Unit = None,
+    key: Annotated[str | None, Query(max_length=20, description='"A minor", "Am", "C#", or a '
+                                     'Camelot code such as "8A"')] = None,
+    artist: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> dict:
+    """Browse the catalogue, newest first: the songs matching every filter, their total, and
+    facet counts (how many of them carry each tag, per dimension)."""
+    wanted = dict(zip(DIMENSIONS, (language, style, scene, emotion, theme), strict=True))
+    flt = SongFilter(
+        all_tags={d: tuple(dict.fromkeys(catalog.taxonomy.canonical(d, t) for t in ts))
+                  for d, ts in wanted.items() if ts},
+        ranges={f: r for f, r in (("tempo_bpm", (min_tempo, max_tempo)),
+                                  ("energy", (min_energy, max_energy))) if r != (None, None)},
+        camelot=parse_key(key) if key else (), artists=(artist,) if artist else ())
+    page = browse(catalog, flt, offset=offset, limit=limit)
+    songs = [s.__dict__ | {"audio_url": audio_url(s.song_id, s.has_audio)} for s in page.songs]
+    return {"total": page.total, "songs": songs,
+            "facets": {d: [f.__dict__ for f in fs] for d, fs in page.facets.items()}}
 
 
 @router.get("/{song_id}", response_model=SongOut, responses=ERRORS, dependencies=[ReadScope])
