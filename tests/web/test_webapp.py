@@ -80,7 +80,7 @@ def test_catalogue_browses_with_facets(open_page, shot):
     assert sorted(_titles(page)) == sorted(["夜曲 Nocturne", "Chaos God", "Armygeddon 末日军团"])
     # facets per dimension with bilingual labels and counts; ticking one filters the list
     study = page.locator(".facet input[data-dim='scene'][data-tag='学习']")
-    label = page.locator(".facet-tag", has=study)
+    label = page.locator(".facet-tag:has(input[data-dim='scene'][data-tag='学习'])")
     assert label.locator(".count").inner_text() == "1"
     assert page.locator(".facet.dim-scene summary").inner_text().split() == ["场景", "Scene"]
     study.check()
@@ -156,6 +156,8 @@ def test_onboarding_and_likes_change_recommendations(open_page, server, shot):
     page = open_page("/listener/web-tester")
     # a new listener onboards: picks 学习 (study), gets songs for it
     page.check("input[name='onb-scene'][value='学习']")
+    page.wait_for_selector(".onb-songs input[type='checkbox']")
+    assert page.locator(".onb-songs label").count() == 3  # or songs they like
     shot(page, "listener-onboarding")
     page.click("#onb-start")
     page.wait_for_selector("#recs .song-row")

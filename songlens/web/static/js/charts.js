@@ -14,7 +14,7 @@ function s(tag, attrs = {}, ...children) {
 /** Bars for values in 0..1: rows [{zh, en, value, hint}]. */
 export function barChart(rows, { title = "" } = {}) {
   const labelW = 190, barW = 220, rowH = 26, w = labelW + barW + 48;
-  const svg = s("svg", { viewBox: `0 0 ${w} ${rows.length * rowH + 4}`, class: "chart bars",
+  const svg = s("svg", { viewBox: `0 0 ${w} ${rows.length * rowH + 4}`, width: w, class: "chart bars",
                          role: "img", "aria-label": title });
   rows.forEach((r, i) => {
     const y = i * rowH + 4, v = Math.max(0, Math.min(1, Number(r.value) || 0));
@@ -35,10 +35,11 @@ export function barChart(rows, { title = "" } = {}) {
 export function heatStrip(timeline, { onSeek } = {}) {
   const tags = timeline.tags || [], values = timeline.values || [];
   const cols = Math.max(1, ...values.map((r) => r.length));
-  const labelW = 120, rowH = 18, cellW = Math.max(3, Math.min(24, 640 / cols));
+  const labelW = 110, rowH = 18, cellW = Math.max(3, 640 / cols);
   const w = labelW + cols * cellW, hgt = tags.length * rowH + 18;
   const max = Math.max(1e-6, ...values.flat().filter((v) => isFinite(v)));
-  const svg = s("svg", { viewBox: `0 0 ${w} ${hgt}`, class: "chart heat", role: "img",
+  // drawn at its natural size (shrunk to fit a phone, never blown up)
+  const svg = s("svg", { viewBox: `0 0 ${w} ${hgt}`, width: w, class: "chart heat", role: "img",
                          "aria-label": "tag timeline" });
   tags.forEach((tag, i) => {
     const y = i * rowH;

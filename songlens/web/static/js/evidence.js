@@ -1,6 +1,6 @@
 // Why a song carries a tag, in words a non-engineer reads: each evidence item of the song
 // document ({source, cue, p, model, percentile, count, example, field, ...}) as one Chinese and
-// one English sentence. When the API already words it (a `text`/`explanation` field), that wins.
+// one English sentence. The API words each item in English (`why`); that sentence is shown.
 import { bi, h } from "./dom.js";
 
 const FIELD = { title: ["标题", "title"], album: ["专辑", "album"], artist: ["艺人", "artist"],
@@ -8,10 +8,13 @@ const FIELD = { title: ["标题", "title"], album: ["专辑", "album"], artist: 
 
 function pct(v) { return `${Math.round(v * 100)}%`; }
 
-/** [zh, en] sentences for one evidence item. */
+/** [zh, en] sentences for one evidence item; the English one is the API's (`why`) when given. */
 export function explain(ev) {
-  const said = ev.explanation || ev.text || ev.says;
-  if (typeof said === "string" && said) return [said, said];
+  const [zh, en] = ourWords(ev);
+  return [zh, typeof ev.why === "string" && ev.why ? ev.why : en];
+}
+
+function ourWords(ev) {
   const cue = ev.cue ?? "";
   const strength = typeof ev.percentile === "number"
     ? [`，比 ${pct(ev.percentile)} 的歌更明显`, `, stronger than in ${pct(ev.percentile)} of songs`]

@@ -20,12 +20,14 @@ export function summaryOf(doc) {
   }
   return {
     song_id: doc.song_id, title: doc.title, artist: doc.artist, top_tags: top,
-    tempo_bpm: af.tempo_bpm ?? null, key: keyName(af), camelot: af.camelot ?? null,
+    tempo_bpm: af.tempo_bpm ?? null, key: af.key ?? null, mode: af.mode ?? null,
+    camelot: af.camelot ?? null,
     energy: af.energy ?? null, duration_s: doc.duration_s,
     audio_url: "audio_url" in doc ? doc.audio_url : `/v1/songs/${encodeURIComponent(doc.song_id)}/audio`,
   };
 }
 
+/** "A minor" from {key: "A", mode: "minor"} (a song's audio features or a summary). */
 export function keyName(af) {
   if (!af || !af.key) return null;
   return af.mode && !String(af.key).includes(" ") ? `${af.key} ${af.mode}` : af.key;
@@ -62,6 +64,6 @@ export function songRow(tax, song, { list, extra } = {}) {
            h("div", { class: "num tempo", title: "速度 Tempo" },
              song.tempo_bpm ? `${fmtNum(song.tempo_bpm)} BPM` : "–"),
            h("div", { class: "num key", title: "调性 Key" },
-             [song.key, song.camelot ? `(${song.camelot})` : null].filter(Boolean).join(" ") || "–"),
+             [keyName(song), song.camelot ? `(${song.camelot})` : null].filter(Boolean).join(" ") || "–"),
            extra ? h("div", { class: "extra" }, extra) : null);
 }

@@ -99,7 +99,7 @@ export async function render(view, ctx) {
                       h("summary", {}, d ? bi(d.zh, d.en) : dim));
       for (const c of counts) {
         if (!c.count && !chosen.has(c.tag)) continue;
-        const en = tax.en.get(`${dim}/${c.tag}`);
+        const en = c.en || tax.en.get(`${dim}/${c.tag}`);
         const box = h("input", { type: "checkbox", checked: chosen.has(c.tag), disabled,
                                  dataset: { dim, tag: c.tag },
                                  onchange: (ev) => toggle(dim, c.tag, ev.target.checked) });

@@ -61,7 +61,7 @@ function onboarding(tax, userId, ctx, done) {
   const chosen = new Set();
   api("/v1/songs", { query: { limit: 30 }, signal: ctx.signal }).then((out) => {
     remember(out.songs);
-    clear(songsBox).append(out.songs.map((s) => h("label", { class: "pick" },
+    clear(songsBox).append(...out.songs.map((s) => h("label", { class: "pick" },
       h("input", { type: "checkbox", value: s.song_id,
                    onchange: (ev) => (ev.target.checked ? chosen.add(s.song_id) : chosen.delete(s.song_id)) }),
       `${s.title} · ${s.artist}`)));

@@ -4,7 +4,7 @@ import { api, audioSource, audioUrlOf } from "../api.js";
 import { barChart, heatStrip } from "../charts.js";
 import { bi, errorBox, fmtNum, fmtTime, h, section } from "../dom.js";
 import { keyName } from "../songs.js";
-import { taxonomy } from "../taxonomy.js";
+import { tagChip, taxonomy } from "../taxonomy.js";
 import { audienceSection, similarSection, tagsSection } from "./song_parts.js";
 
 const FEATURES = [
@@ -12,9 +12,6 @@ const FEATURES = [
   ["valence", "愉悦", "Valence"], ["acousticness", "原声", "Acousticness"],
   ["instrumentalness", "器乐", "Instrumentalness"], ["speechiness", "念白", "Speechiness"],
 ];
-const LANG = { zh: "中文", cmn: "普通话", yue: "粤语", en: "英语", ja: "日语", ko: "韩语",
-               zxx: "无歌词", 华语: "华语", 粤语: "粤语", 欧美: "欧美", 日语: "日语", 韩语: "韩语" };
-
 export async function render(view, ctx) {
   const id = ctx.params[0];
   const [tax, doc] = await Promise.all([
@@ -24,7 +21,7 @@ export async function render(view, ctx) {
   const seek = (t) => { audio.currentTime = t; audio.play().catch(() => {}); };
   view.append(h("div", { class: "page song", dataset: { songId: doc.song_id } },
     header(doc, audio), tagsSection(tax, doc), featuresSection(doc),
-    timelineSection(doc, audio, seek), lyricsSection(doc),
+    timelineSection(doc, audio, seek), lyricsSection(tax, doc),
     similarSection(tax, doc, ctx), audienceSection(tax, doc, ctx)));
   const src = audioUrlOf(doc);
   if (src) {
@@ -85,11 +82,12 @@ function timelineSection(doc, audio, seek) {
     strip);
 }
 
-function lyricsSection(doc) {
+function lyricsSection(tax, doc) {
   const lines = doc.lyrics_lines || [];
   if (!lines.length) return null;
   return section("歌词", "Lyrics",
     h("ol", { class: "lyrics" }, lines.map((l) =>
-      h("li", {}, h("span", { class: "lang", title: l.language }, LANG[l.language] || l.language || "?"),
+      h("li", {}, l.language ? tagChip(tax, "language", l.language)
+                             : h("span", { class: "lang", title: "no letters" }, "–"),
         " ", h("span", { class: "line" }, l.text)))));
 }
