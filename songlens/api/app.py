@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
+from songlens.api.jobs import IngestJobs
 from songlens.api.limits import BodySizeLimit, CatchAll, HeavyGate, HeavyLimiter, body_limits
 from songlens.api.routers import (
     feedback,
+    ingest_jobs,
     playlists,
     rank,
     recall,
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         app.state.settings = settings
         app.state.heavy = HeavyLimiter.from_settings(settings)
         app.state.catalog = catalog or open_catalog(settings)
+        app.state.jobs = IngestJobs(app.state.catalog, app.state.heavy)
         try:
             app.state.coldstart = ColdStartService(app.state.catalog, settings)
             try:
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
                     on_ready(app.state.catalog)
                 yield
             finally:
+                await app.state.jobs.drain()  # an ingestion in flight finishes or fails
                 app.state.coldstart.close()
         finally:
             if owned:
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     app.include_router(similar.router)
     app.include_router(playlists.router)
     app.include_router(taxonomy.router)
+    app.include_router(ingest_jobs.router)
     for router in (feedback.router, users.router, recall.router, rank.router):
         app.include_router(router)
 
