@@ -109,7 +109,15 @@ def test_song_page_shows_tags_evidence_and_chart(open_page, shot):
     # similar songs, each playable, with their reasons
     page.wait_for_selector(".similar .song-row")
     assert page.locator(".similar .song-row button.play").count() >= 1
+    # the tag timeline as a heat strip, the lyrics with a language per line
+    assert page.locator("svg.chart.heat rect.cell").count() >= 8
+    lyrics = page.locator(".lyrics li")
+    assert lyrics.count() == 3 and "华语" in lyrics.first.inner_text()
     shot(page, "song")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "song-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the page scrolls sideways at phone width ({width} px)"
 
 
 def test_song_audio_loads_and_seeks(open_page):
@@ -163,7 +171,9 @@ def test_onboarding_and_likes_change_recommendations(open_page, server, shot):
     page.wait_for_selector("#recs .song-row")
     first = _titles(page, "#recs .title")
     assert first[0] == "夜曲 Nocturne", first
-    assert page.locator("#recs .rec-reason").first.inner_text() == "tags:scene"
+    reason = page.locator("#recs .rec-reason").first
+    assert reason.get_attribute("data-reason") == "tags:scene"
+    assert reason.inner_text().split() == ["你选的场景", "your", "chosen", "scene"]
     # liking a heavy song moves the recommendations and the profile towards it
     row = page.locator("#more-songs .song-row[data-song-id='chaos-god']")
     row.locator(".fb-like").click()
@@ -172,7 +182,8 @@ def test_onboarding_and_likes_change_recommendations(open_page, server, shot):
     page.wait_for_selector("#profile .top-tags:has-text('金属')")
     profile = httpx.get(f"{server}/v1/users/web-tester").json()
     assert profile["events"]["by_type"].get("like") == 1
-    assert page.locator("#recs .rec-reason").first.inner_text().startswith("interest")
+    assert page.locator("#recs .rec-reason").first.get_attribute("data-reason").startswith(
+        "interest:")
     shot(page, "listener")
 
 

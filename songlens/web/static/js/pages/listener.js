@@ -19,6 +19,20 @@ function rememberListener(id) {
   localStorage.setItem(RECENT, JSON.stringify(ids));
 }
 
+/** A recall reason (interest:0, short, long, tags:scene) in words; the code stays in data-reason. */
+function reasonLabel(tax, reason) {
+  const [kind, arg] = String(reason).split(":");
+  const dim = tax.dimensions.find((d) => d.key === arg);
+  const words = {
+    interest: [`像你的兴趣 ${Number(arg) + 1}`, `like your interest ${Number(arg) + 1}`],
+    short: ["像你今天听的", "like what you played today"],
+    long: ["合你的长期口味", "fits your long-term taste"],
+    tags: [`你选的${dim ? dim.zh : arg}`, `your chosen ${dim ? dim.en.toLowerCase() : arg}`],
+  }[kind] || [reason, reason];
+  return h("span", { class: "reason rec-reason", title: reason, dataset: { reason } },
+           bi(words[0], words[1]));
+}
+
 function newId() {
   const r = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
   return `listener-${r.slice(0, 8)}`;
@@ -125,7 +139,7 @@ function listening(root, tax, userId, profile, first, ctx) {
     const why = new Map(out.items.map((x) => [x.song_id, x]));
     clear(recsBox).append(songs.length ? h("ol", { class: "song-list recs" }, songs.map((s) => {
       const r = why.get(s.song_id);
-      return songRow(tax, s, { extra: [h("span", { class: "reason rec-reason" }, r.reason),
+      return songRow(tax, s, { extra: [reasonLabel(tax, r.reason),
         Object.entries(r.matched_tags || {}).map(([d, ts]) => ts.map((t) => tagChip(tax, d, t))),
         buttons(s)] });
     })) : h("p", { class: "muted" }, bi("暂时没有新歌可推荐", "No new songs to recommend right now")));
