@@ -2,7 +2,7 @@
 (playwright, the system browser), measured with the Performance API, against the JSON API calls
 behind them made directly (httpx) in the same run.
 
-    .venv/bin/python benchmarks/webapp.py [--runs 20] [--demo] [--out FILE]
+    .venv/bin/python benchmarks/webapp.py [--runs 20] [--demo] [--out benchmarks/results/webapp.md]
 
 A real ``songlens serve`` on a temp data folder with the three clips of tests/fixtures/audio
 (``--demo``: also the demo catalog, 8 full songs). For each run:
@@ -122,7 +122,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--demo", action="store_true", help="also ingest the demo catalog")
-    ap.add_argument("--out", type=Path, help="append the Markdown section to this file")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "webapp.md",
+                    help="write the Markdown section and every run's figures here")
     args = ap.parse_args()
     reason = chromium_missing()
     if reason:
@@ -159,10 +160,11 @@ Milliseconds, p50 / p90.
 | what | browser | API alone (httpx) | ratio (p50) |
 |---|---|---|---|
 """ + "".join(f"| {' | '.join(r)} |\n" for r in rows)
+    raw = "\nEvery run (ms):\n\n" + "".join(
+        f"- {k}: {', '.join(f'{v:.0f}' for v in vals)}\n" for k, vals in res.items())
     print(text)
-    if args.out:
-        with args.out.open("a", encoding="utf-8") as f:
-            f.write(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text.lstrip() + raw, encoding="utf-8")
 
 
 if __name__ == "__main__":

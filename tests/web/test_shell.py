@@ -66,6 +66,16 @@ def test_every_imported_module_exists():
             assert (script.parent / spec).resolve().is_file(), f"{script.name} imports {spec}"
 
 
+def test_every_module_is_preloaded():
+    """The shell names every module (modulepreload), so the browser fetches them in parallel
+    rather than one import level after another."""
+    html = (STATIC / "index.html").read_text("utf-8")
+    for script in SCRIPTS:
+        href = f"/web/{script.relative_to(STATIC).as_posix()}"
+        assert f'<link rel="modulepreload" href="{href}">' in html or \
+            f'<script type="module" src="{href}">' in html, f"{href} is not preloaded"
+
+
 def test_every_static_file_is_package_data():
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"][
         "package-data"]["songlens"]
