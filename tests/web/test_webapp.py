@@ -140,12 +140,17 @@ def test_playlist_builds_plays_and_exports_m3u(open_page, shot):
     page.fill("#pl-text", "适合深夜学习的安静钢琴")
     page.fill("input[name='length']", "3")
     page.select_option("select[name='flow']", "rising")
+    # at most 0.7 energy: only one of the three songs qualifies, so the bound gets relaxed
+    page.select_option("select[name='mode-energy']", "max")
+    page.locator("input[name='attr-energy']").evaluate(
+        "el => { el.value = '0.7'; el.dispatchEvent(new Event('input')); }")
+    assert page.locator(".slider:has(input[name='attr-energy']) output").inner_text() == "0.7"
     page.click("#pl-build")
     page.wait_for_selector(".playlist-items .song-row")
     assert _titles(page, ".playlist-items .title")[0] == "夜曲 Nocturne"
     # what the prompt was read as, what was relaxed, the tempo/energy curve
     read = page.locator("section:has-text('Read as')").inner_text()
-    assert "学习" in read and "Relaxed" in read
+    assert "学习" in read and "attribute bounds (min_/max_)" in read
     assert page.locator("svg.chart.curve polyline").count() == 2
     with page.expect_download() as dl:
         page.click("#pl-m3u")
@@ -185,6 +190,9 @@ def test_onboarding_and_likes_change_recommendations(open_page, server, shot):
     assert page.locator("#recs .rec-reason").first.get_attribute("data-reason").startswith(
         "interest:")
     shot(page, "listener")
+    # the other way round: the new heavy song's page names this listener as its audience
+    page.goto("/#/song/armygeddon")
+    page.wait_for_selector(".audience li a:has-text('web-tester')")
 
 
 def test_bad_upload_shows_an_error_and_stores_nothing(open_page, server, shot):
