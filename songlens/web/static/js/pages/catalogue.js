@@ -7,8 +7,9 @@ import { remember, songRow, summaries } from "../songs.js";
 import { taxonomy } from "../taxonomy.js";
 
 const DIMS = ["language", "style", "scene", "emotion", "theme"];
-//: what POST /v1/similar can filter on; the other facets apply to browsing only
+// what POST /v1/similar can filter on; the other facets apply to browsing only
 const SEARCH_FILTERS = new Set(["language", "style", "tempo"]);
+const PAGE = 50;
 
 export async function render(view, ctx) {
   const tax = await taxonomy();
@@ -28,6 +29,7 @@ export async function render(view, ctx) {
   const clipInput = h("input", { type: "file", accept: "audio/*", id: "search-clip" });
 
   const run = async () => {
+    for (const k of ["min_energy", "max_energy", "key"]) ranges[k].disabled = state.mode !== "browse";
     clear(results).append(loading("查找中", "Searching"));
     try {
       if (state.mode === "browse") await browse(); else await search();
@@ -43,11 +45,31 @@ export async function render(view, ctx) {
   };
 
   async function browse() {
-    const out = await api("/v1/songs", { query: { ...filterQuery(), limit: 100 },
-                                         signal: ctx.signal });
+    const query = filterQuery();
+    const out = await api("/v1/songs", { query: { ...query, limit: PAGE }, signal: ctx.signal });
     remember(out.songs);
     drawFacets(out.facets || {});
-    showList(bi(`${out.total} 首歌`, `${out.total} songs`), out.songs);
+    const songs = [...out.songs];
+    showList(bi(`${out.total} 首歌`, `${out.total} songs`), songs);
+    // the next page on demand (newest first; the facets above count them all)
+    const more = h("button", { type: "button", id: "more", class: "more" },
+                   bi("加载更多", "Load more"));
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try {
+        const next = await api("/v1/songs", { query: { ...query, limit: PAGE, offset: songs.length },
+                                              signal: ctx.signal });
+        remember(next.songs);
+        songs.push(...next.songs);
+        const list = results.querySelector(".song-list");
+        for (const s of next.songs) list.append(songRow(tax, s, { list: songs }));
+        more.disabled = false;
+        if (songs.length >= next.total || !next.songs.length) more.remove();
+      } catch (e) {
+        if (e.name !== "AbortError") more.replaceWith(errorBox(e));
+      }
+    });
+    if (songs.length < out.total) results.append(more);
   }
 
   async function search() {
