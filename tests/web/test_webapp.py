@@ -231,6 +231,32 @@ def test_ingest_shows_progress_and_lands_on_the_song(open_page, server, shot, tm
     assert doc["artist"] == "测试 Tester"
 
 
+def test_browsing_on_while_an_ingest_runs(open_page, server, shot):
+    """The page stays usable during an ingest: search while it runs, hear of it when it ends."""
+    a, sr = sf.read(AUDIO / "chaos_god.ogg")
+    b, _ = sf.read(AUDIO / "feelings.ogg")
+    buf = io.BytesIO()
+    sf.write(buf, np.concatenate([a, b, a[::-1]]), sr, format="WAV")  # 30 s, a new recording
+    page = open_page("/ingest")
+    page.set_input_files("#ing-audio", files=[{"name": "medley.wav", "mimeType": "audio/wav",
+                                               "buffer": buf.getvalue()}])
+    page.fill("#ing-title", "串烧 Medley")
+    with page.expect_response(lambda r: r.url.endswith("/v1/ingest-jobs")) as posted:
+        page.click("#ing-submit")
+    assert posted.value.status == 202
+    page.click("#nav a[data-page='catalogue']")
+    page.fill("#search-text", "heavy guitar riffs")
+    page.click("#search-go")
+    page.wait_for_selector(".results .results-title:has-text('文字搜索')")
+    assert _titles(page)[0] == "Chaos God"
+    assert page.locator("#notices .notice").count() == 0  # the ingest was still running
+    note = page.wait_for_selector("#notices .notice a", timeout=60_000)
+    shot(page, "ingest-notice", full_page=False)
+    assert note.inner_text() == "串烧 Medley"
+    song_id = note.get_attribute("href").removeprefix("#/song/")
+    assert httpx.get(f"{server}/v1/songs/{song_id}").json()["title"] == "串烧 Medley"
+
+
 def test_with_api_keys_the_page_asks_for_one(page, served, shot):
     """Last in the module: it turns keys on (the server re-reads its key file within 2 s),
     then off again."""

@@ -73,3 +73,17 @@ export function debounce(fn, ms) {
   let t;
   return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
 }
+
+/** A notice in the page's corner for something that ended while the user was elsewhere. */
+export function notice(node, ms = 10000) {
+  let box = document.getElementById("notices");
+  if (!box) {
+    box = h("div", { id: "notices", "aria-live": "polite" });
+    document.body.append(box);
+  }
+  const item = h("div", { class: "notice" }, node,
+                 h("button", { type: "button", class: "close", "aria-label": "关闭 Close",
+                               onclick: () => item.remove() }, "×"));
+  box.append(item);
+  setTimeout(() => item.remove(), ms);
+}

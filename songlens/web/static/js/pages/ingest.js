@@ -1,7 +1,7 @@
 // 上传 Ingest: a song with title, artist, lyrics and comments → POST /v1/ingest-jobs, then the
 // job's progress through its stages (polled; the page stays usable) → the new song's page.
 import { api } from "../api.js";
-import { bi, clear, errorBox, h } from "../dom.js";
+import { bi, clear, errorBox, h, notice } from "../dom.js";
 
 const STAGES = [["decode", "解码", "Decode"], ["audio_model", "音频模型", "Audio model"],
                 ["features", "声音特征", "Features"], ["text", "歌词与评论", "Text"],
@@ -57,7 +57,7 @@ export async function render(view, ctx) {
     body.append("metadata", JSON.stringify(meta));
     submit.disabled = true;
     try {
-      await runJob(body, progress);
+      await runJob(body, progress, ctx.signal, meta.title);
     } finally {
       submit.disabled = false;
     }
@@ -84,13 +84,15 @@ function stageList(job) {
               dataset: { stage: key } }, bi(zh, en))));
 }
 
-async function runJob(body, progress) {
+/** Post the job and follow it until done (then open the song) or failed. The user may browse
+ * on meanwhile: the job goes on, and its end is announced in a notice instead. */
+async function runJob(body, progress, signal, title) {
   clear(progress).append(h("div", { class: "card" }, h("p", {}, bi("上传中…", "Uploading…"))));
   let job;
   try {
     job = await api("/v1/ingest-jobs", { form: body });
   } catch (e) {
-    clear(progress).append(errorBox(e));
+    if (signal.aborted) notice(errorBox(e)); else clear(progress).append(errorBox(e));
     return;
   }
   const url = job.status_url || `/v1/ingest-jobs/${encodeURIComponent(job.job_id)}`;
@@ -99,17 +101,22 @@ async function runJob(body, progress) {
     try {
       state = await api(url);
     } catch (e) {
-      clear(progress).append(errorBox(e));
+      if (signal.aborted) notice(errorBox(e)); else clear(progress).append(errorBox(e));
       return;
     }
     clear(progress).append(h("div", { class: "card", dataset: { state: state.state } },
       h("h2", {}, bi("分析进度", "Progress")), stageList(state),
       state.state === "failed" ? errorBox(state.error || { message: "failed" }) : null));
+    const link = `#/song/${encodeURIComponent(state.song_id)}`;
     if (state.state === "done") {
-      location.hash = `#/song/${encodeURIComponent(state.song_id)}`;
+      if (!signal.aborted) location.hash = link;
+      else notice(h("span", {}, bi("分析完成", "Ingested"), " ", h("a", { href: link }, title)));
       return;
     }
-    if (state.state === "failed") return;
+    if (state.state === "failed") {
+      if (signal.aborted) notice(errorBox(state.error || { message: "failed" }));
+      return;
+    }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
