@@ -258,13 +258,20 @@ class EdgeStore(VectorStore):
 
     def ordered(self, spec, *, order_by, descending=False, offset=0, limit=10, filter=None,
                 fields=None):
+        # two steps: the engine reads the payload of every point it skips when asked for
+        # payloads with an offset (2.3 s at offset 9,000 of 10k songs, against 55 ms this way)
         shard = self._shard(spec)
         direction = qe.Direction.Desc if descending else qe.Direction.Asc
-        req = qe.QueryRequest(limit=limit, offset=offset or None,
-                              query=qe.OrderBy(order_by, direction),
-                              filter=_filter(spec, filter),
-                              with_payload=payload_selector(spec, fields), with_vector=False)
-        return [self._hit(spec, p, 0.0) for p in self._call("ordered", lambda: shard.query(req))]
+        req = qe.QueryRequest(limit=offset + limit, query=qe.OrderBy(order_by, direction),
+                              filter=_filter(spec, filter), with_payload=False,
+                              with_vector=False)
+        ids = [p.id for p in self._call("ordered", lambda: shard.query(req))[offset:]]
+        if not ids:
+            return []
+        recs = self._call("retrieve", lambda: shard.retrieve(
+            ids, with_payload=payload_selector(spec, fields), with_vector=False))
+        by_id = {str(r.id): r for r in recs}
+        return [self._hit(spec, by_id[str(i)], 0.0) for i in ids if str(i) in by_id]
 
     def facet(self, spec, key, *, filter=None, limit=100):
         shard = self._shard(spec)
