@@ -65,7 +65,7 @@ export function evidenceItem(ev) {
            h("span", { class: "badge" }, bi(szh, sen)), " ",
            h("span", { class: "why" }, h("span", { lang: "zh" }, zh), h("br"),
              h("span", { lang: "en" }, en)),
-           ev.example ? h("q", { class: "example" }, ev.example) : null,
+           ev.example && !en.includes(ev.example) ? h("q", { class: "example" }, ev.example) : null,
            typeof ev.p === "number" ? h("span", { class: "weight", title: "strength of this cue" },
                                         `强度 strength ${pct(ev.p)}`) : null);
 }
