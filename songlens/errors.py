@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "StoreError",
     "StoreBusy",
+    "ShuttingDown",
     "InvalidHost",
     "ModelError",
     "ConfigError",
@@ -134,6 +135,13 @@ class StoreBusy(StoreError):
     """The embedded store is held by another process."""
 
     code = "store_busy"
+
+
+class ShuttingDown(SonglensError):
+    """The catalog stopped taking writes (the server is shutting down); nothing was written."""
+
+    code = "shutting_down"
+    status = 503
 
 
 class InvalidHost(InvalidInput):

@@ -22,7 +22,7 @@ from songlens.content.resources import Resources
 from songlens.content.taxonomy import Taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
-from songlens.errors import NotFound
+from songlens.errors import NotFound, ShuttingDown
 from songlens.settings import Settings
 from songlens.store import Filter, Hit, Match, Point, VectorStore
 
@@ -47,11 +47,18 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-class _Timer:
-    """Seconds per stage; ``on_stage(name)`` is told when each stage starts (progress)."""
+#: called with (stage, seconds) as each ingestion stage ends, failed or not
+StageObserver = Callable[[str, float], None]
 
-    def __init__(self, on_stage: Callable[[str], None] | None = None) -> None:
+
+class _Timer:
+    """Seconds per stage; ``observers`` are told ``(stage, seconds)`` as each stage ends,
+    ``on_stage(stage)`` as each starts (an ingest job's progress)."""
+
+    def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = (),
+                 on_stage: Callable[[str], None] | None = None) -> None:
         self.t: dict[str, float] = {}
+        self.observers = observers
         self.on_stage = on_stage
 
     @contextmanager
@@ -62,7 +69,13 @@ class _Timer:
         try:
             yield
         finally:
-            self.t[stage] = self.t.get(stage, 0.0) + time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            self.t[stage] = self.t.get(stage, 0.0) + dt
+            for observe in self.observers:
+                try:
+                    observe(stage, dt)
+                except Exception:  # noqa: BLE001 - an observer never fails an ingestion
+                    log.exception("stage observer %r failed", observe)
 
 
 def _english_description(tags: dict[str, list[dict[str, Any]]], keywords: list[str]) -> str:
@@ -79,7 +92,11 @@ def _english_description(tags: dict[str, list[dict[str, Any]]], keywords: list[s
 
 
 class Catalog:
-    """Ingest, read and delete songs. Thread-safe; models are shared and loaded once."""
+    """Ingest, read and delete songs. Thread-safe; models are shared and loaded once.
+
+    ``stage_observers`` are called with ``(stage, seconds)`` as each ingestion stage ends
+    (``decode``, ``audio_model``, ``features``, ``text``, ``store``): the API turns them into
+    metrics without the catalog knowing about it. :meth:`close` stops writes for a shutdown."""
 
     def __init__(self, *, settings: Settings, store: VectorStore, models: Models,
                  taxonomy: Taxonomy | None = None, resources: Resources | None = None) -> None:
@@ -97,6 +114,24 @@ class Catalog:
         #: kept audio files (written only with ``audio.keep_files``; always readable)
         self.audio_files = AudioFiles(settings.data_path / "audio")
         self._write_lock = threading.Lock()
+        self._closed = False
+        self.stage_observers: list[StageObserver] = []
+
+    def close(self) -> None:
+        """Stop taking writes: wait for a write in progress to finish, then refuse every later
+        one with :class:`ShuttingDown` (an ingestion still analysing writes nothing). The store
+        stays open for its owner to close."""
+        with self._write_lock:
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ShuttingDown("the server is shutting down and takes no more writes; retry "
+                               "when it is back")
 
     # -- analysis -----------------------------------------------------------------------------
     def decode(self, data: bytes, filename: str = "") -> DecodedAudio:
@@ -118,7 +153,7 @@ class Catalog:
         from songlens.content.text.analyse import analyse_text
         from songlens.content.text.vectors import tag_profile_vector
 
-        timer = timer or _Timer()
+        timer = timer or _Timer(tuple(self.stage_observers))
         with timer("audio_model"):
             analysis = self.models.audio.analyse(audio.y)
         merged: dict[str, float] = {}
@@ -187,7 +222,8 @@ class Catalog:
         """Decode, analyse and store one upload; its bytes are kept (``audio.keep_files``).
         ``on_stage`` is told each stage as it starts: decode, audio_model, features, text,
         store."""
-        timer = _Timer(on_stage)
+        self._check_open()
+        timer = _Timer(tuple(self.stage_observers), on_stage)
         with timer("decode"):
             audio = self.decode(data, filename)
         return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path,
@@ -198,10 +234,11 @@ class Catalog:
                        keep: tuple[bytes, str] | None = None) -> IngestResult:
         """Analyse and store decoded audio; ``keep`` is ``(file bytes, container)`` to keep as
         the song's audio file (when ``audio.keep_files``)."""
-        timer = timer or _Timer()
+        timer = timer or _Timer(tuple(self.stage_observers))
         record, point = self.analyse(audio, meta, timer=timer)
         record.source_path = source_path
         with timer("store"), self._write_lock:
+            self._check_open()
             same_audio = self._hits_with(Match("audio_hash", (audio.content_hash,)))
             record.song_id = point.key = meta.song_id or (
                 same_audio[0].key if same_audio else f"h{audio.content_hash[:20]}")
@@ -233,6 +270,7 @@ class Catalog:
         """Delete a song, and its kept audio file when no other song shares it."""
         hit = self.get_hit(song_id)
         with self._write_lock:
+            self._check_open()
             self.store.delete(self.spec, [song_id])
             self._release_files([hit])
 

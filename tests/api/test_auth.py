@@ -40,6 +40,8 @@ def _song(song_id: str) -> dict:
 #: the credential's name, so each delete has its own song.
 MATRIX: list[tuple[str, str, str, dict, tuple[int, ...]]] = [
     ("GET /healthz", "GET", "/healthz", {}, (200, 200, 200, 200, 200)),
+    ("GET /readyz", "GET", "/readyz", {}, (200, 200, 200, 200, 200)),
+    ("GET /metrics", "GET", "/metrics", {}, (401, 401, 200, 200, 200)),
     ("GET /openapi.json", "GET", "/openapi.json", {}, (401, 401, 200, 200, 200)),
     ("GET /docs", "GET", "/docs", {}, (401, 401, 200, 200, 200)),
     # the web app's shell and files hold no data: they load without a key, then ask for one

@@ -46,21 +46,16 @@ def get_jobs(request: Request) -> IngestJobs:
     return request.app.state.jobs
 
 
-async def read_audio(upload: UploadFile, max_mb: float) -> bytes:
-    """The upload's bytes, refused at once when empty, too large or not an audio container
-    (its bytes are sniffed; decoding happens in the job)."""
-    limit = int(max_mb * 2**20)
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"audio upload exceeds the limit of {max_mb:.0f} MiB")
-    what = f"upload {safe_name(upload.filename or '')!r}" if upload.filename else "upload"
+def check_audio(data: bytes, filename: str) -> None:
+    """Refuse an empty upload or one that is not an audio container at once (its first bytes
+    are sniffed; decoding happens in the job)."""
+    what = f"upload {safe_name(filename)!r}" if filename else "upload"
     if not data:
         raise EmptyAudio(f"{what} is empty (0 bytes)")
     if sniff(data) is None:
         looks = describe(data)
         raise UnsupportedAudio(f"{what} is not an audio file (looks like {looks}); "
                                f"supported: {SUPPORTED}", detected=looks)
-    return data
 
 
 @router.post("", status_code=202, response_model=JobCreatedOut, responses=ERRORS,
@@ -74,7 +69,12 @@ async def create_ingest_job(
     """Start ingesting a song (the form of ``POST /v1/songs``); poll ``status_url``. A bad form
     or a file that is not audio is refused here; what only decoding finds fails the job."""
     meta = await run_in_threadpool(parse_metadata, metadata)
-    data = await read_audio(audio, settings.audio.max_upload_mb)
+    limit = int(settings.audio.max_upload_mb * 2**20)
+    data = await audio.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"audio upload exceeds the limit of "
+                              f"{settings.audio.max_upload_mb:.0f} MiB")
+    await run_in_threadpool(check_audio, data, audio.filename or "")
     jobs = get_jobs(request)
     try:
         job = jobs.submit(data, meta, audio.filename or "")

@@ -28,9 +28,9 @@ __all__ = ["OPEN_PATHS", "OPEN_PREFIXES", "SecurityMiddleware", "error_response"
 log = logging.getLogger(__name__)
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: paths anyone may call without a key (they reveal nothing sensitive): the health check and the
-#: web app's shell; the shell asks for a key and sends it with each API call it makes
-OPEN_PATHS = frozenset({"/healthz"}) | PAGE_PATHS
+#: paths anyone may call without a key (they reveal nothing sensitive): the health and readiness
+#: checks and the web app's shell; the shell asks for a key and sends it with each API call
+OPEN_PATHS = frozenset({"/healthz", "/readyz"}) | PAGE_PATHS
 #: path prefixes served without a key: the web app's static files (no data in them)
 OPEN_PREFIXES = (ASSET_PREFIX,)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
