@@ -44,6 +44,8 @@ class AudioSettings(BaseModel):
     model_path: str | None = None
     musicnn_tags: bool = True
     threads: int = Field(1, ge=1)
+    # keep each ingested song's audio file under <data_dir>/audio (the web app's player)
+    keep_files: bool = True
 
 
 class TextSettings(BaseModel):

@@ -12,18 +12,21 @@ from typing import Any
 from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
+from songlens.api.jobs import IngestJobs
 from songlens.api.limits import BodySizeLimit, CatchAll, HeavyGate, HeavyLimiter, body_limits
 from songlens.api.metrics import AppMetrics
 from songlens.api.request_log import RequestObserver
 from songlens.api.routers import (
     backup,
     feedback,
+    ingest_jobs,
     ops,
     playlists,
     rank,
     recall,
     similar,
     songs,
+    taxonomy,
     users,
 )
 from songlens.api.schemas import HealthOut
@@ -31,6 +34,7 @@ from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
 from songlens.settings import Settings, get_settings
+from songlens.web import install_web
 
 __all__ = ["create_app", "open_catalog"]
 
@@ -74,6 +78,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
             metrics.model_load.set(time.perf_counter() - t0)
         cat.stage_observers.append(metrics.observe_stage)
         metrics.watch(catalog=cat, heavy=app.state.heavy)
+        app.state.jobs = IngestJobs(cat, app.state.heavy)
         try:
             app.state.coldstart = ColdStartService(cat, settings)
             try:
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
                     on_ready(cat)
                 yield
             finally:
+                # ingest jobs in flight get the same grace as requests, then fail cleanly
+                await app.state.jobs.drain(settings.api.shutdown_grace_s)
                 if owned:
                     cat.close()
                 app.state.coldstart.close()
@@ -113,6 +120,8 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     app.include_router(songs.router)
     app.include_router(similar.router)
     app.include_router(playlists.router)
+    app.include_router(taxonomy.router)
+    app.include_router(ingest_jobs.router)
     for router in (feedback.router, users.router, recall.router, rank.router, ops.router,
                    backup.router):
         app.include_router(router)
@@ -122,5 +131,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         cat: Catalog = app.state.catalog
         return {"status": "ok", "songs": cat.count(), "store": cat.store.backend,
                 "audio_model": cat.models.audio.name, "text_model": cat.models.text.name}
+
+    install_web(app)
 
     return app

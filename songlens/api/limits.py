@@ -28,12 +28,15 @@ log = logging.getLogger(__name__)
 #: (method, path) of the requests that decode audio and run the audio model; POST /v1/similar
 #: only with a multipart body (a clip; JSON text and example queries are light)
 HEAVY_ROUTES = {("POST", "/v1/songs"): None, ("POST", "/v1/similar"): b"multipart/"}
+#: the routes that take an audio upload: the heavy ones, and POST /v1/ingest-jobs (which takes
+#: its heavy slot when its job runs, after the request: songlens.api.jobs)
+UPLOAD_ROUTES = {*HEAVY_ROUTES, ("POST", "/v1/ingest-jobs")}
 
 
 def is_upload(scope: Any) -> bool:
     """Whether a request is a multipart upload to a route that takes audio
-    (:data:`HEAVY_ROUTES`)."""
-    if (scope.get("method"), scope.get("path", "").rstrip("/")) not in HEAVY_ROUTES:
+    (:data:`UPLOAD_ROUTES`)."""
+    if (scope.get("method"), scope.get("path", "").rstrip("/")) not in UPLOAD_ROUTES:
         return False
     return (_header(scope, b"content-type") or b"").lower().startswith(b"multipart/")
 

@@ -9,14 +9,17 @@ the same models (:func:`to_json`), so both speak one shape.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from songlens.catalog.record import SongRecord
+from songlens.content.tagging.explain import with_explanations
 from songlens.search.similar import EXAMPLE_SPACES, SimilarFilters
 
-__all__ = ["TagOut", "SongOut", "HealthOut", "SimilarItem", "SimilarOut", "SimilarQuery",
-           "PlaylistOut",
-           "ErrorOut", "Score", "rounded", "to_json"]
+__all__ = ["TagOut", "SongOut", "SongSummaryOut", "BrowseOut", "FacetOut", "HealthOut",
+           "SimilarItem", "SimilarOut", "SimilarQuery", "PlaylistOut",
+           "ErrorOut", "Score", "audio_url", "rounded", "song_document", "to_json"]
 
 
 def rounded(digits: int) -> Any:
@@ -46,7 +49,20 @@ class TagOut(BaseModel):
     tag: str
     en: str
     score: float
-    evidence: list[dict[str, Any]]
+    evidence: list[dict[str, Any]] = Field(description="source (audio, lyrics, comments, "
+                                           "metadata, clap), cue, p, details, and why: a "
+                                           "sentence saying what was seen")
+
+
+class TimelineOut(BaseModel):
+    hop_s: float = Field(description="seconds from one patch to the next")
+    tags: list[str] = Field(description="the audio model's strongest tags, strongest first")
+    values: list[list[float]] = Field(description="per tag, its activation (0–1) per patch")
+
+
+class LyricLineOut(BaseModel):
+    text: str
+    language: str | None = Field(description="语种 tag of the line; null without letters")
 
 
 class SongOut(BaseModel):
@@ -74,6 +90,12 @@ class SongOut(BaseModel):
         "released_after/released_before read it): the release date, or the first ingestion "
         "when there is none; see the README")
     ingested_at: float | None = Field(None, description="unix seconds of the first ingestion")
+    audio_url: str | None = Field(None, description="where the kept audio file plays "
+                                  "(HTTP range requests); null when no audio is kept")
+    timeline: TimelineOut | None = Field(None, description="audio tags over the song; null "
+                                         "when the audio model gives none")
+    lyrics_lines: list[LyricLineOut] = Field(default_factory=list,
+                                             description="the lyrics as sung, per line")
     warnings: list[str] | None = omitted_when_empty(
         "what decoding could not read: a truncated or damaged file kept in part "
         "(source.header_duration_s is what its header declared)")
@@ -82,6 +104,41 @@ class SongOut(BaseModel):
     kept: bool | None = omitted_when_empty(
         "on_existing was 'keep' and the song was already stored: nothing was written (POST "
         "only, with status 200)")
+
+
+class TopTagOut(BaseModel):
+    tag: str
+    en: str | None = None
+    score: float
+
+
+class SongSummaryOut(BaseModel):
+    """A song in a list: enough to scan, play and pick."""
+
+    song_id: str
+    title: str
+    artist: str
+    top_tags: dict[str, list[TopTagOut]] = Field(description="the best 3 tags per dimension")
+    tempo_bpm: float | None = None
+    key: str | None = Field(None, description='tonic, e.g. "A"')
+    mode: str | None = Field(None, description="major or minor")
+    camelot: str | None = None
+    energy: float | None = None
+    duration_s: float | None = None
+    audio_url: str | None = Field(None, description="null when no audio is kept")
+    ingested_at: float | None = None
+
+
+class FacetOut(BaseModel):
+    tag: str
+    en: str
+    count: int = Field(description="songs matching the filters that carry this tag")
+
+
+class BrowseOut(BaseModel):
+    total: int = Field(description="songs matching the filters")
+    songs: list[SongSummaryOut] = Field(description="this page, newest first")
+    facets: dict[str, list[FacetOut]] = Field(description="per dimension, most frequent first")
 
 
 class HealthOut(BaseModel):
@@ -163,6 +220,19 @@ class PlaylistOut(BaseModel):
     relaxed: list[str] = Field(description="constraints relaxed to fill the playlist, in order")
     interpreted: dict[str, Any] = Field(description="what a text prompt was read as: text_tags "
                                         "({dim: {tag: weight}}), text_audio (the model)")
+
+
+def audio_url(song_id: str, has_audio: bool) -> str | None:
+    """Where a song's kept audio is served (None when it has none)."""
+    return f"/v1/songs/{quote(song_id, safe='')}/audio" if has_audio else None
+
+
+def song_document(record: SongRecord) -> dict:
+    """The song document as ``GET /v1/songs/{id}`` shows it: each piece of tag evidence with
+    a sentence saying ``why``, and where the audio plays."""
+    doc = record.to_document()
+    return doc | {"tags": with_explanations(doc["tags"]),
+                  "audio_url": audio_url(record.song_id, bool(record.audio_file))}
 
 
 class ErrorDetail(BaseModel):

@@ -9,6 +9,7 @@ title and artist. A demo song is the stems mixed back together.
 from __future__ import annotations
 
 import configparser
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -16,16 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from songlens.catalog.pipeline import Catalog
 from songlens.content.audio_io import DecodedAudio, audio_hash, load_audio_file
 from songlens.content.metadata import SongMetadata
 
-__all__ = ["DemoSong", "find_demo_songs", "load_demo_song", "ingest_demo"]
+__all__ = ["DemoSong", "find_demo_songs", "load_demo_song", "mix_demo_file", "ingest_demo"]
 
 log = logging.getLogger(__name__)
 
 STEMS = ("song.ogg", "guitar.ogg", "rhythm.ogg")
+#: peak level of a mixed demo song: -1 dBFS
+PEAK = 10 ** (-1 / 20)
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,46 @@ def load_demo_song(song: DemoSong, *, max_duration_s: float = 1200.0) -> Decoded
     mix = np.zeros(n, dtype=np.float32)
     for p in parts:
         mix[: p.y.size] += p.y
-    mix *= 10 ** (-1 / 20) / max(float(np.max(np.abs(mix))), 1e-6)
+    mix *= PEAK / max(float(np.max(np.abs(mix))), 1e-6)
     return DecodedAudio(y=mix, sr=parts[0].sr, source_sr=parts[0].source_sr,
                         source_channels=parts[0].source_channels, duration_s=n / parts[0].sr,
                         content_hash=audio_hash(mix))
+
+
+def mix_demo_file(song: DemoSong, *, block_s: float = 10.0) -> bytes:
+    """The stems mixed at their own rate and channels, as an Ogg Vorbis file (for listening:
+    the analysis reads :func:`load_demo_song`). Streamed in blocks; peak-normalised to -1 dBFS
+    from a first pass."""
+    paths = [song.folder / s for s in STEMS if (song.folder / s).exists()]
+
+    def blocks() -> Iterator[np.ndarray]:
+        stems = [sf.SoundFile(p) for p in paths]
+        try:
+            sr, ch = stems[0].samplerate, stems[0].channels
+            if any(s.samplerate != sr or s.channels != ch for s in stems):
+                raise ValueError(f"the stems of {song.folder.name!r} differ in rate or channels")
+            while True:
+                parts = [s.read(int(block_s * sr), dtype="float32", always_2d=True)
+                         for s in stems]
+                n = max(len(p) for p in parts)
+                if n == 0:
+                    return
+                mix = np.zeros((n, ch), dtype=np.float32)
+                for p in parts:
+                    mix[: len(p)] += p
+                yield mix
+        finally:
+            for s in stems:
+                s.close()
+
+    peak = max((float(np.max(np.abs(b))) for b in blocks()), default=0.0)
+    info = sf.info(str(paths[0]))
+    out = io.BytesIO()
+    with sf.SoundFile(out, "w", samplerate=info.samplerate, channels=info.channels,
+                      format="OGG", subtype="VORBIS") as w:
+        for b in blocks():
+            w.write(np.clip(b * (PEAK / max(peak, 1e-6)), -1.0, 1.0))
+    return out.getvalue()
 
 
 def ingest_demo(catalog: Catalog, sources: list[str]) -> Iterator[tuple[DemoSong, str | None]]:
@@ -79,7 +119,9 @@ def ingest_demo(catalog: Catalog, sources: list[str]) -> Iterator[tuple[DemoSong
         try:
             audio = load_demo_song(song, max_duration_s=catalog.settings.audio.max_duration_s)
             meta = SongMetadata(song_id=song.song_id, title=song.title, artist=song.artist)
-            catalog.ingest_decoded(audio, meta, source_path=str(song.folder / "song.ogg"))
+            keep = (mix_demo_file(song), "ogg") if catalog.settings.audio.keep_files else None
+            catalog.ingest_decoded(audio, meta, source_path=str(song.folder / "song.ogg"),
+                                   keep=keep)
             yield song, None
         except Exception as exc:  # noqa: BLE001 - one bad demo file must not stop the rest
             log.warning("demo song %s failed: %s", song.folder, exc)

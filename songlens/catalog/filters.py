@@ -24,8 +24,11 @@ class SongFilter:
     """All conditions must hold (AND); an empty filter lets everything through.
 
     ``tags``: ``{dim: tags}``, a song must carry one of the tags of every listed dimension;
-    ``languages``: the song's primary language is one of these tags; ``ranges``: payload field →
-    ``(min, max)`` inclusive, either end None (``{"tempo_bpm": (120, None)}``);
+    ``all_tags``: ``{dim: tags}``, a song must carry every one of these tags (facet browsing);
+    ``camelot``: Camelot key codes, one of which the song's key is; ``artists``: artist names,
+    one of which is the song's (compared folded); ``languages``: the song's primary language
+    is one of these tags; ``ranges``: payload field → ``(min, max)`` inclusive, either end
+    None (``{"tempo_bpm": (120, None)}``);
     ``ingested_after``: ``ingested_at >= value`` (unix seconds); ``released_after`` /
     ``released_before``: ``released_at >= value`` / ``released_at < value`` (unix seconds; the
     moment a song counts as released, :mod:`songlens.content.release_date`: a payload without
@@ -35,6 +38,9 @@ class SongFilter:
     """
 
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    all_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    camelot: tuple[str, ...] = ()
+    artists: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     ingested_after: float | None = None
@@ -44,7 +50,8 @@ class SongFilter:
     exclude_ids: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
-        return bool(any(self.tags.values()) or self.languages or self.ranges
+        return bool(any(self.tags.values()) or any(self.all_tags.values()) or self.camelot
+                    or self.artists or self.languages or self.ranges
                     or self.ingested_after is not None or self.released_after is not None
                     or self.released_before is not None or self.exclude_artists
                     or self.exclude_ids)
@@ -64,6 +71,12 @@ class SongFilter:
         for dim, tags in self.tags.items():
             if tags:
                 must.append(Match(tag_field(dim), tuple(tags)))
+        for dim, tags in self.all_tags.items():
+            must.extend(Match(tag_field(dim), (t,)) for t in tags)
+        if self.camelot:
+            must.append(Match("camelot", tuple(self.camelot)))
+        if self.artists:
+            must.append(Match("artist_key", tuple(artist_key(a) for a in self.artists)))
         if self.languages:
             must.append(Match("language", tuple(self.languages)))
         for name, (lo, hi) in self.ranges.items():
@@ -92,11 +105,19 @@ class SongFilter:
                 return False
         if self.languages and payload.get("language") not in self.languages:
             return False
-        if self.tags:
+        if self.tags or self.all_tags:
             have = song_tag_scores(payload)
             for dim, tags in self.tags.items():
                 if tags and not set(tags) & set(have.get(dim, {})):
                     return False
+            for dim, tags in self.all_tags.items():
+                if not set(tags) <= set(have.get(dim, {})):
+                    return False
+        if self.camelot and payload.get("camelot") not in self.camelot:
+            return False
+        if self.artists and payload.get("artist_key") not in {artist_key(a)
+                                                              for a in self.artists}:
+            return False
         for name, (lo, hi) in self.ranges.items():
             value = payload.get(name)
             if not isinstance(value, int | float) or (lo is not None and value < lo) or (

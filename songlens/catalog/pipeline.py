@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from songlens.catalog.audio_files import AudioFiles, AudioRef
 from songlens.catalog.record import SongRecord, songs_spec
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
@@ -53,12 +54,19 @@ StageObserver = Callable[[str, float], None]
 
 
 class _Timer:
-    def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = ()) -> None:
+    """Seconds per stage; ``observers`` are told ``(stage, seconds)`` as each stage ends,
+    ``on_stage(stage)`` as each starts (an ingest job's progress)."""
+
+    def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = (),
+                 on_stage: Callable[[str], None] | None = None) -> None:
         self.t: dict[str, float] = {}
         self.observers = observers
+        self.on_stage = on_stage
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
+        if self.on_stage is not None:
+            self.on_stage(stage)
         t0 = time.perf_counter()
         try:
             yield
@@ -105,6 +113,8 @@ class Catalog:
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
                                segment_dim=models.audio.segment_dim)
         store.ensure_collection(self.spec)
+        #: kept audio files (written only with ``audio.keep_files``; always readable)
+        self.audio_files = AudioFiles(settings.data_path / "audio")
         self._write_lock = threading.Lock()
         self._closed = False
         self.stage_observers: list[StageObserver] = []
@@ -141,6 +151,7 @@ class Catalog:
         from songlens.content.features import audio_features
         from songlens.content.tagging.audio_tags import audio_evidence
         from songlens.content.tagging.fusion import fuse_tags
+        from songlens.content.tagging.timeline import tag_timeline
         from songlens.content.text.analyse import analyse_text
         from songlens.content.text.vectors import tag_profile_vector
 
@@ -186,7 +197,10 @@ class Catalog:
             source={"sample_rate": audio.source_sr, "channels": audio.source_channels,
                     "container": audio.container,
                     "header_duration_s": audio.header_duration_s},
-            warnings=list(audio.warnings),
+            warnings=list(audio.warnings), lyrics_lines=text.lines,
+            timeline=tag_timeline(analysis.extra.get("taggram") or {},
+                                  analysis.extra.get("taggram_tags") or {},
+                                  hop_s=analysis.extra.get("patch_seconds") or 0.0),
             models={"audio": self.models.audio.name, "text": self.models.text.name,
                     "sentiment": self.models.sentiment.name if self.models.sentiment
                     else "lexicon",
@@ -205,12 +219,17 @@ class Catalog:
 
     # -- writes -------------------------------------------------------------------------------
     def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "",
-               source_path: str | None = None) -> IngestResult:
+               source_path: str | None = None,
+               on_stage: Callable[[str], None] | None = None) -> IngestResult:
+        """Decode, analyse and store one upload; its bytes are kept (``audio.keep_files``).
+        ``on_stage`` is told each stage as it starts: decode, audio_model, features, text,
+        store."""
         self._check_open()
-        timer = _Timer(tuple(self.stage_observers))
+        timer = _Timer(tuple(self.stage_observers), on_stage)
         with timer("decode"):
             audio = self.decode(data, filename)
-        return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path)
+        return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path,
+                                   keep=(data, audio.container))
 
     def existing(self, meta: SongMetadata, audio_hash: str) -> SongRecord | None:
         """The stored song a new ingestion would replace: the same ``song_id``, or without one
@@ -218,12 +237,14 @@ class Catalog:
         if meta.song_id:
             hits = self.store.get(self.spec, [meta.song_id])
             return SongRecord.from_payload(hits[0].payload) if hits else None
-        same = self._keys_with(Match("audio_hash", (audio_hash,)))
-        return self.get(same[0]) if same else None
+        same = self._hits_with(Match("audio_hash", (audio_hash,)))
+        return self.get(same[0].key) if same else None
 
     def ingest_decoded(self, audio: DecodedAudio, meta: SongMetadata, *,
-                       timer: _Timer | None = None, source_path: str | None = None
-                       ) -> IngestResult:
+                       timer: _Timer | None = None, source_path: str | None = None,
+                       keep: tuple[bytes, str] | None = None) -> IngestResult:
+        """Analyse and store decoded audio; ``keep`` is ``(file bytes, container)`` to keep as
+        the song's audio file (when ``audio.keep_files``)."""
         timer = timer or _Timer(tuple(self.stage_observers))
         if meta.on_existing == "keep":
             kept = self.existing(meta, audio.content_hash)
@@ -234,9 +255,9 @@ class Catalog:
         record.source_path = source_path
         with timer("store"), self._write_lock:
             self._check_open()
-            same_audio = self._keys_with(Match("audio_hash", (audio.content_hash,)))
+            same_audio = self._hits_with(Match("audio_hash", (audio.content_hash,)))
             record.song_id = point.key = meta.song_id or (
-                same_audio[0] if same_audio else f"h{audio.content_hash[:20]}")
+                same_audio[0].key if same_audio else f"h{audio.content_hash[:20]}")
             now = time.time()
             old = self.store.get(self.spec, [record.song_id])
             first = old[0].payload.get("ingested_at") if old else None
@@ -244,11 +265,21 @@ class Catalog:
             record.release_date = meta.release_date or (
                 old[0].payload.get("release_date") if old else None)
             record.updated_at = now
+            written = None
+            if keep is not None and self.settings.audio.keep_files:
+                ref, created = self.audio_files.put(*keep)
+                record.audio_file, written = ref.to_dict(), ref if created else None
             point.payload = record.to_payload()
-            self.store.upsert(self.spec, [point])
-            replaced = [k for k in same_audio if k != record.song_id]
+            try:
+                self.store.upsert(self.spec, [point])
+            except BaseException:
+                if written is not None:  # all or nothing: no file without its song
+                    self.audio_files.remove(written)
+                raise
+            replaced = [h.key for h in same_audio if h.key != record.song_id]
             if replaced:  # the same recording under another id: the new one replaces it
                 self.store.delete(self.spec, replaced)
+            self._release_files([*old, *same_audio])
         log.info("ingested %s (%s - %s) in %.2fs", record.song_id, meta.artist, meta.title,
                  sum(timer.t.values()))
         return IngestResult(record=record, replaced=replaced, timings=dict(timer.t))
@@ -260,15 +291,33 @@ class Catalog:
             yield
 
     def delete(self, song_id: str) -> None:
-        self.get_hit(song_id)
+        """Delete a song, and its kept audio file when no other song shares it."""
+        hit = self.get_hit(song_id)
         with self._write_lock:
             self._check_open()
             self.store.delete(self.spec, [song_id])
+            self._release_files([hit])
+
+    def _release_files(self, hits: list[Hit]) -> None:
+        """Delete the kept files of these (former) payloads that no stored song references
+        any more. Called under the write lock, after the store was changed."""
+        for ref in {AudioRef.from_dict(h.payload.get("audio_file")) for h in hits} - {None}:
+            if not self.store.count(self.spec, filter=Filter(
+                    must=(Match("audio_sha256", (ref.sha256,)),))):
+                self.audio_files.remove(ref)
+
+    def audio_file(self, song_id: str) -> AudioRef:
+        """The song's kept audio file (raises NotFound when it has none, or it is gone)."""
+        ref = AudioRef.from_dict(self.get(song_id).audio_file)
+        if ref is None or not self.audio_files.exists(ref):
+            raise NotFound(f"song {song_id!r} has no kept audio", song_id=song_id)
+        return ref
 
     # -- reads --------------------------------------------------------------------------------
-    def _keys_with(self, cond: Match) -> list[str]:
-        hits, _ = self.store.scroll(self.spec, filter=Filter(must=(cond,)), limit=100)
-        return [h.key for h in hits]
+    def _hits_with(self, cond: Match) -> list[Hit]:
+        hits, _ = self.store.scroll(self.spec, filter=Filter(must=(cond,)), limit=100,
+                                    fields=["audio_file"])
+        return hits
 
     def get_hit(self, song_id: str, *, with_vectors: bool = False) -> Hit:
         hits = self.store.get(self.spec, [song_id], with_vectors=with_vectors)

@@ -39,7 +39,8 @@ KEYWORD_FEATURES = ("mode", "camelot", "key")
 #: The document's fields, in the order clients see them.
 DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",
               "language", "keywords", "sentiment", "audio_hash", "source", "models",
-              "release_date", "released_at", "ingested_at", "warnings")
+              "release_date", "released_at", "ingested_at", "warnings", "timeline",
+              "lyrics_lines")
 
 
 def tag_field(dim: str) -> str:
@@ -53,6 +54,7 @@ def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
     concatenation), ``tags`` (tag profile), sparse ``lyrics``, optional ``segments``
     multivectors; payload indexes on every field a filter reads."""
     indexes: dict[str, Any] = {"artist_key": "keyword", "audio_hash": "keyword",
+                               "audio_sha256": "keyword",
                                "title_key": "keyword", "language": "keyword",
                                "mode": "keyword", "camelot": "keyword"}
     indexes |= {tag_field(d): "keyword" for d in DIMENSIONS}
@@ -102,10 +104,14 @@ class SongRecord:
 
     ``tags`` maps each dimension to ``[{tag, en, score, evidence}]`` sorted by score;
     ``audio_features`` is :meth:`songlens.content.features.AudioFeatures.to_dict`;
-    ``language`` is ``{primary, scores, source}``; ``warnings`` say what decoding could not
-    read (a truncated or damaged file kept in part); ``release_date`` is ``YYYY[-MM[-DD]]`` as
-    the catalogue or the file's tags gave it (None: unknown); ``tag_probs`` (audio model → tag →
-    probability) and ``source_path`` are kept in the store but not shown in the document.
+    ``language`` is ``{primary, scores, source}``; ``timeline`` is the audio tags over time
+    (:func:`songlens.content.tagging.timeline.tag_timeline`; None when the audio model gives
+    none); ``lyrics_lines`` the lyrics as sung, ``[{text, language}]``; ``warnings`` say
+    what decoding could not read (a truncated or damaged file kept in part); ``release_date`` is
+    ``YYYY[-MM[-DD]]`` as the catalogue or the file's tags gave it (None: unknown);
+    ``tag_probs`` (audio model → tag → probability), ``source_path`` and ``audio_file`` (the kept
+    audio file: ``{sha256, ext, size}``, see :mod:`songlens.catalog.audio_files`; None when none
+    is kept) are kept in the store but not shown in the document.
     """
 
     song_id: str
@@ -127,6 +133,9 @@ class SongRecord:
     ingested_at: float | None = None
     updated_at: float | None = None
     source_path: str | None = None
+    audio_file: dict[str, Any] | None = None
+    timeline: dict[str, Any] | None = None
+    lyrics_lines: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def primary_language(self) -> str | None:
@@ -165,6 +174,9 @@ class SongRecord:
         payload["updated_at"] = self.updated_at
         if self.source_path:
             payload["source_path"] = self.source_path
+        if self.audio_file:
+            payload["audio_file"] = self.audio_file
+            payload["audio_sha256"] = self.audio_file["sha256"]
         return payload
 
     @classmethod
@@ -185,4 +197,6 @@ class SongRecord:
                    warnings=list(payload.get("warnings") or []),
                    release_date=payload.get("release_date"),
                    ingested_at=payload.get("ingested_at"), updated_at=payload.get("updated_at"),
-                   source_path=payload.get("source_path"))
+                   source_path=payload.get("source_path"),
+                   audio_file=payload.get("audio_file"), timeline=payload.get("timeline"),
+                   lyrics_lines=list(payload.get("lyrics_lines") or []))

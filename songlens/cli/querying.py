@@ -39,7 +39,7 @@ def show(
     api_key: ApiKeyOpt = None,
 ) -> None:
     """Show one song: tags with evidence, audio features."""
-    from songlens.api.schemas import SongOut, to_json
+    from songlens.api.schemas import SongOut, song_document, to_json
 
     settings = command_settings(config, data_dir=data_dir)
     remote = find_server(settings, server, api_key)
@@ -48,7 +48,7 @@ def show(
             doc = to_json(SongOut, remote.song(song_id))
     else:
         with opened_catalog(settings) as catalog:
-            doc = to_json(SongOut, catalog.get(song_id).to_document())
+            doc = to_json(SongOut, song_document(catalog.get(song_id)))
     if as_json:
         console.print_json(json.dumps(doc, ensure_ascii=False))
         return

@@ -37,7 +37,8 @@ def serve(
         help="serve a non-loopback address without API keys (security.allow_unauthenticated)")
     ] = False,
 ) -> None:
-    """Run the HTTP API (docs at /docs). Without API keys it binds loopback only."""
+    """Run the web app (at /) and the HTTP API (docs at /docs). Without API keys it binds
+    loopback only."""
     import uvicorn
 
     from songlens.api.app import create_app
@@ -47,6 +48,9 @@ def serve(
         update={"allow_unauthenticated": settings.security.allow_unauthenticated or insecure})
     settings = settings.model_copy(update={"security": security, "api": settings.api.model_copy(
         update={"host": host or settings.api.host, "port": port or settings.api.port})})
+    # the first line a user sees: where to point the browser
+    err.print(f"songlens web app: {remote_cli.local_url(settings.api.host, settings.api.port)}/"
+              "  (API docs at /docs)", highlight=False, soft_wrap=True)
     on_ready = None
     if demo:
         def on_ready(catalog) -> None:

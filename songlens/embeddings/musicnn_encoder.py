@@ -102,6 +102,7 @@ class MusicnnEncoder(AudioEncoder):
             "n_patches": int(patches.shape[0]),
             "patch_seconds": float(patches.shape[1] * 256 / 16000),
             "taggram": taggrams,
+            "taggram_tags": {t.model: list(t.tags) for t in self.taggers},
         }
         return AudioAnalysis(vector=vector, tag_probs=tag_probs, extra=extra,
                              patch_vectors=l2_normalise(np.concatenate(per_patch, axis=1)))

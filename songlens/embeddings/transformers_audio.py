@@ -164,6 +164,9 @@ class TransformersAudioEncoder(AudioEncoder):
             m = self.musicnn.analyse(y)
             tag_probs.update(m.tag_probs)
             extra["musicnn"] = {"n_patches": m.extra.get("n_patches")}
+            for k in ("taggram", "taggram_tags", "patch_seconds"):  # the tag timeline
+                if k in m.extra:
+                    extra[k] = m.extra[k]
         if probs is not None and self.max_labels:
             order = np.argsort(-probs, kind="stable")[: self.max_labels]
             tag_probs[self.name] = {self.backend.labels[i]: float(probs[i]) for i in order}

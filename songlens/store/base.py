@@ -186,7 +186,24 @@ class VectorStore(ABC):
         """One page of points matching ``filter``; returns (hits, next offset or None)."""
 
     @abstractmethod
+    def ordered(self, spec: CollectionSpec, *, order_by: str, descending: bool = False,
+                offset: int = 0, limit: int = 10, filter: Filter | None = None,
+                fields: Sequence[str] | None = None) -> list[Hit]:
+        """One page of the points matching ``filter``, ordered by the float-indexed payload
+        field ``order_by`` (points without it are left out): ``offset`` points skipped, at most
+        ``limit`` returned, payload ``fields`` only (nested paths such as
+        ``tags.style[].tag`` allowed), no vectors."""
+
+    @abstractmethod
     def count(self, spec: CollectionSpec, *, filter: Filter | None = None) -> int: ...
+
+    @abstractmethod
+    def facet(self, spec: CollectionSpec, key: str, *, filter: Filter | None = None,
+              limit: int = 100) -> list[tuple[str | int | bool, int]]:
+        """The values of the indexed keyword field ``key`` among the points matching
+        ``filter``, with how many points carry each (a list field counts once per point),
+        most frequent first (ties by value), at most ``limit``; exact counts. Counted by the
+        engine from its payload index: no payload is read into memory."""
 
     def optimize(self, spec: CollectionSpec) -> None:  # noqa: B027 - a server needs nothing
         """Build the search indexes (HNSW graphs) for what was written since the last call.

@@ -260,6 +260,30 @@ class EdgeStore(VectorStore):
         req = qe.CountRequest(exact=True, filter=_filter(spec, filter))
         return int(self._call("count", lambda: shard.count(req)))
 
+    def ordered(self, spec, *, order_by, descending=False, offset=0, limit=10, filter=None,
+                fields=None):
+        # two steps: the engine reads the payload of every point it skips when asked for
+        # payloads with an offset (2.3 s at offset 9,000 of 10k songs, against 55 ms this way)
+        shard = self._shard(spec)
+        direction = qe.Direction.Desc if descending else qe.Direction.Asc
+        req = qe.QueryRequest(limit=offset + limit, query=qe.OrderBy(order_by, direction),
+                              filter=_filter(spec, filter), with_payload=False,
+                              with_vector=False)
+        ids = [p.id for p in self._call("ordered", lambda: shard.query(req))[offset:]]
+        if not ids:
+            return []
+        recs = self._call("retrieve", lambda: shard.retrieve(
+            ids, with_payload=payload_selector(spec, fields), with_vector=False))
+        by_id = {str(r.id): r for r in recs}
+        return [self._hit(spec, by_id[str(i)], 0.0) for i in ids if str(i) in by_id]
+
+    def facet(self, spec, key, *, filter=None, limit=100):
+        shard = self._shard(spec)
+        req = qe.FacetRequest(key=key, limit=limit, exact=True, filter=_filter(spec, filter))
+        res = self._call("facet", lambda: shard.facet(req))
+        return sorted(((h.value, int(h.count)) for h in res.hits),
+                      key=lambda vc: (-vc[1], str(vc[0])))
+
     def optimize(self, spec: CollectionSpec) -> None:
         shard = self._shard(spec)
         self._call("optimize", shard.optimize)

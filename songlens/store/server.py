@@ -239,6 +239,32 @@ class ServerStore(VectorStore):
             self._name(spec), count_filter=_filter(spec, filter), exact=True))
         return int(res.count)
 
+    def ordered(self, spec, *, order_by, descending=False, offset=0, limit=10, filter=None,
+                fields=None):
+        # ids first, payloads of the page only (as the embedded backend does)
+        self.ensure_collection(spec)
+        direction = models.Direction.DESC if descending else models.Direction.ASC
+        res = self._call("ordered", lambda: self.client.query_points(
+            self._name(spec), query=models.OrderByQuery(
+                order_by=models.OrderBy(key=order_by, direction=direction)),
+            query_filter=_filter(spec, filter), limit=offset + limit, with_payload=False,
+            with_vectors=False))
+        ids = [p.id for p in res.points[offset:]]
+        if not ids:
+            return []
+        recs = self._call("retrieve", lambda: self.client.retrieve(
+            self._name(spec), ids, with_payload=payload_selector(spec, fields),
+            with_vectors=False))
+        by_id = {str(r.id): r for r in recs}
+        return [self._hit(spec, by_id[str(i)]) for i in ids if str(i) in by_id]
+
+    def facet(self, spec, key, *, filter=None, limit=100):
+        self.ensure_collection(spec)
+        res = self._call("facet", lambda: self.client.facet(
+            self._name(spec), key, facet_filter=_filter(spec, filter), limit=limit, exact=True))
+        return sorted(((h.value, int(h.count)) for h in res.hits),
+                      key=lambda vc: (-vc[1], str(vc[0])))
+
     def close(self) -> None:
         try:
             self.client.close()

@@ -69,3 +69,19 @@ def test_release_windows_agree_in_the_store_and_in_memory(tmp_path):
     # a payload written before release dates existed is read as released when ingested
     old = {k: v for k, v in songs["undated"].items() if k != "released_at"}
     assert week.matches("old", old)
+
+
+def test_all_tags_camelot_and_artists():
+    songs = {f"s{i}": _payload(i, camelot="8A" if i < 2 else "9B") for i in range(4)}
+    songs["s0"]["tags"]["style"].append({"tag": "流行", "en": "", "score": 0.5, "evidence": []})
+    every = SongFilter(all_tags={"style": ("民谣", "流行")})
+    assert [k for k, p in songs.items() if every.matches(k, p)] == ["s0"]
+    assert [k for k, p in songs.items() if SongFilter(camelot=("8A",)).matches(k, p)] == [
+        "s0", "s1"]
+    assert [k for k, p in songs.items()
+            if SongFilter(artists=("artist  1",)).matches(k, p)] == ["s1", "s3"]
+    store = SongFilter(all_tags={"style": ("民谣", "流行")}, camelot=("8A",),
+                       artists=("Artist 1",)).to_store()
+    assert [(c.key, c.values) for c in store.must] == [
+        ("tag_style", ("民谣",)), ("tag_style", ("流行",)), ("camelot", ("8A",)),
+        ("artist_key", ("artist1",))]

@@ -16,6 +16,7 @@ from songlens.content.features import (
     camelot_code,
     camelot_step,
 )
+from songlens.content.features.tonal import parse_key
 from songlens.errors import AudioTooShort, EmptyAudio, InvalidInput
 
 SR = 16000
@@ -147,6 +148,20 @@ def test_key_and_mode_of_progression(tonic: str, mode: str) -> None:
 )
 def test_camelot_codes(key: str, mode: str, code: str) -> None:
     assert camelot_code(key=key, mode=mode) == code
+
+
+@pytest.mark.parametrize(("text", "codes"), [
+    ("A minor", ("8A",)), ("Am", ("8A",)), ("a min", ("8A",)), ("C# major", ("3B",)),
+    ("Db major", ("3B",)), ("Bbm", ("3A",)), ("E Major", ("12B",)), ("AM", ("11B",)),
+    ("A", ("11B", "8A")), ("8A", ("8A",)), (" 12b ", ("12B",))])
+def test_parse_key(text: str, codes: tuple[str, ...]) -> None:
+    assert parse_key(text) == codes
+
+
+@pytest.mark.parametrize("text", ["H", "8C", "13A", "A dorian", "", "C##"])
+def test_parse_key_refuses_what_is_not_a_key(text: str) -> None:
+    with pytest.raises(InvalidInput, match="Camelot code"):
+        parse_key(text)
 
 
 @pytest.mark.parametrize(("a", "b", "step"), [

@@ -367,6 +367,7 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
                 sources = {e["source"] for ts in doc["tags"].values() for t in ts
                            for e in t["evidence"]}
                 assert "clap" in sources, doc["tags"]
+                assert len(doc["timeline"]["tags"]) == 8  # from musicnn's taggram
             hit = catalog.get_hit("chaos_god", with_vectors=True)
             assert hit.vectors["audio"].shape == (16,)
             assert {"MSD_musicnn", "MTT_musicnn"} <= set(hit.payload["tag_probs"])

@@ -174,6 +174,30 @@ def test_scroll_pages_cover_everything_once(store):
     assert sorted(seen) == sorted(p.key for p in _points())
 
 
+def test_facet_counts_each_point_once_per_value(store):
+    # tag_style of song i: ["摇滚", "流行", "民谣"][i % 3:]; 40 songs, tempo 60 + 3i
+    assert store.facet(SPEC, "tag_style") == [("民谣", 40), ("流行", 27), ("摇滚", 14)]
+    slow = Filter(must=(Range("tempo_bpm", lte=90.0),))  # songs 0..10
+    assert store.facet(SPEC, "tag_style", filter=slow) == [("民谣", 11), ("流行", 8),
+                                                            ("摇滚", 4)]
+    rock = Filter(must=(Match("tag_style", ("摇滚",)), Match("artist", ("artist-0",))))
+    assert store.facet(SPEC, "artist", filter=rock) == [("artist-0", 3)]  # songs 0, 15, 30
+    assert store.facet(SPEC, "tag_style", limit=1) == [("民谣", 40)]
+
+
+def test_ordered_pages_by_a_float_field(store):
+    page = store.ordered(SPEC, order_by="tempo_bpm", descending=True, offset=2, limit=3,
+                         fields=["title", "tag_style"])
+    assert _keys(page) == ["song-37", "song-36", "song-35"]  # tempo 60 + 3i, highest first
+    assert page[0].payload == {"song_id": "song-37", "title": "第37首",
+                               "tag_style": ["流行", "民谣"]}
+    assert page[0].vectors is None
+    rock = Filter(must=(Match("tag_style", ("摇滚",)),))  # songs 0, 3, 6, ...
+    assert _keys(store.ordered(SPEC, order_by="tempo_bpm", filter=rock, limit=3)) == [
+        "song-0", "song-3", "song-6"]
+    assert store.ordered(SPEC, order_by="tempo_bpm", offset=40, limit=5) == []
+
+
 def test_get_roundtrip_replace_and_delete(store):
     [hit] = store.get(SPEC, ["song-3"], with_vectors=True)
     assert hit.payload["title"] == "第3首" and hit.payload["song_id"] == "song-3"

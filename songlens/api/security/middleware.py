@@ -21,14 +21,18 @@ from songlens.errors import (
     SonglensError,
     Unauthorized,
 )
+from songlens.web import ASSET_PREFIX, PAGE_PATHS
 
-__all__ = ["OPEN_PATHS", "SecurityMiddleware", "error_response", "same_origin"]
+__all__ = ["OPEN_PATHS", "OPEN_PREFIXES", "SecurityMiddleware", "error_response", "same_origin"]
 
 log = logging.getLogger(__name__)
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: paths anyone may call without a key (they reveal nothing sensitive)
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+#: paths anyone may call without a key (they reveal nothing sensitive): the health and readiness
+#: checks and the web app's shell; the shell asks for a key and sends it with each API call
+OPEN_PATHS = frozenset({"/healthz", "/readyz"}) | PAGE_PATHS
+#: path prefixes served without a key: the web app's static files (no data in them)
+OPEN_PREFIXES = (ASSET_PREFIX,)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -97,7 +101,8 @@ class SecurityMiddleware:
                                   "127.0.0.1, ::1); add others to security.allowed_hosts")
             self._check_origin(scope, headers)
             client = (scope.get("client") or ("unknown", 0))[0]
-            if scope.get("path") in OPEN_PATHS:
+            path = scope.get("path", "")
+            if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
                 caller = Caller(id=f"ip:{client}", scopes=())
             else:
                 caller = self.guard.authenticate(headers.get("authorization"), client)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import librosa
 import numpy as np
@@ -11,7 +12,7 @@ from songlens.content.features.common import clip01
 from songlens.errors import InvalidInput
 
 __all__ = ["DEFAULT_KEY_PROFILE", "KEY_NAMES", "KEY_PROFILES", "camelot_code", "camelot_step",
-           "chroma_summary", "estimate_key"]
+           "chroma_summary", "estimate_key", "parse_key"]
 
 KEY_NAMES: tuple[str, ...] = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -52,6 +53,36 @@ def camelot_code(*, key: str, mode: str) -> str:
     major_pc = pc if mode == "major" else (pc + 3) % 12  # a minor key sits on its relative major
     number = (7 * major_pc + 8) % 12 or 12  # each fifth up is one step round the wheel; C = 8
     return f"{number}{'B' if mode == 'major' else 'A'}"
+
+
+_FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E",
+          "E#": "F", "B#": "C"}
+_KEY_TEXT = re.compile(r"\s*([A-Ga-g])\s*([#b♯♭]?)\s*(major|minor|maj|min|m|)\s*", re.I)
+_CAMELOT_TEXT = re.compile(r"\s*(1[0-2]|[1-9])\s*([AB])\s*", re.I)
+
+
+def parse_key(text: str) -> tuple[str, ...]:
+    """Camelot codes of a key as people write it: ``"A minor"``, ``"Am"``, ``"C# major"``,
+    ``"Db"``, a Camelot code (``"8A"``); a key without a mode means both
+    (``parse_key("A") == ("11B", "8A")``).
+
+    Raises
+    ------
+    InvalidInput
+        For anything else.
+    """
+    if m := _CAMELOT_TEXT.fullmatch(text):
+        return (f"{int(m.group(1))}{m.group(2).upper()}",)
+    m = _KEY_TEXT.fullmatch(text)
+    if m is None:
+        raise InvalidInput(f"unknown key {text[:40]!r}; write it as 'A minor', 'C# major', 'Am', "
+                           "'Db' or a Camelot code such as '8A'")
+    name = m.group(1).upper() + m.group(2).replace("♯", "#").replace("♭", "b")
+    name = _FLATS.get(name, name)
+    mode = m.group(3)
+    modes = ("major", "minor") if not mode else \
+        ("major",) if mode == "M" or mode.lower() in ("major", "maj") else ("minor",)
+    return tuple(camelot_code(key=name, mode=md) for md in modes)
 
 
 def camelot_step(a: str | None, b: str | None) -> int:

@@ -12,7 +12,7 @@ from songlens.content.tagging.fusion import metadata_evidence
 from songlens.content.taxonomy import Evidence
 from songlens.content.text.clean import clean_lyrics, normalise_unicode, to_simplified
 from songlens.content.text.comments import comments_evidence, weigh_comments
-from songlens.content.text.language import LanguageResult, detect_language
+from songlens.content.text.language import LanguageResult, detect_language, line_languages
 from songlens.content.text.lexicon import aggregate_hits, match_line
 from songlens.content.text.sentiment import valence_evidence, weighted_valence
 from songlens.content.text.vectors import cjk_share, sparse_lyrics_vector
@@ -37,7 +37,9 @@ class TextAnalysis:
     ``evidence`` holds lyrics, comments, metadata and language evidence for
     :func:`songlens.content.tagging.fusion.fuse_tags`; ``tokens``/``sparse`` are the lyrics
     (and title) tokens and their sparse vector; ``dense_text`` is the text for a sentence model;
-    ``sentiment`` the valence in [-1, 1]; ``cjk_share`` the CJK share of lyrics and title.
+    ``sentiment`` the valence in [-1, 1]; ``cjk_share`` the CJK share of lyrics and title;
+    ``lines`` the cleaned lyric lines as sung, each with its language
+    (:func:`~songlens.content.text.language.line_languages`).
     """
 
     language: LanguageResult
@@ -48,6 +50,7 @@ class TextAnalysis:
     sentiment: float = 0.0
     dense_text: str = ""
     cjk_share: float = 0.0
+    lines: list[dict[str, str | None]] = field(default_factory=list)
 
 
 def _mean(values: Sequence[float], weights: Sequence[float]) -> float:
@@ -183,7 +186,8 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     share = cjk_share(" ".join([title, cl.text]))
     return TextAnalysis(language=language, evidence=evidence, keywords=keywords, tokens=tokens,
                         sparse=sparse, sentiment=float(sentiment), dense_text=dense_text,
-                        cjk_share=share)
+                        cjk_share=share,
+                        lines=line_languages(cl.original, cantonese=resources.cantonese))
 
 
 def _dense_text(title: str, artist: str, album: str | None, lines: Sequence[str],

@@ -28,7 +28,7 @@ from pathlib import Path
 from songlens.content.text.scripts import HAN_CHAR, HAN_RUN, HANGUL_CHAR, KANA_CHAR, LATIN
 
 __all__ = ["CantoneseModel", "LanguageResult", "cantonese_probability", "catalogue_language",
-           "detect_language"]
+           "detect_language", "line_languages"]
 
 _LATIN_WORD = re.compile(f"[{LATIN}]+(?:'[A-Za-z]+)?")
 _LATIN_SYLLABLES_PER_WORD = 1.3
@@ -229,3 +229,21 @@ def detect_language(text: str | None, *, cantonese: CantoneseModel,
         primary = "粤语" if raw["粤语"] > raw["华语"] else "华语"
     return LanguageResult(primary, scores)
 
+
+
+def line_languages(text: str, *, cantonese: CantoneseModel, max_lines: int = 500,
+                   max_chars: int = 300) -> list[dict[str, str | None]]:
+    """Each line of cleaned lyrics with its language tag: ``[{"text", "language"}]``, in the
+    order sung (repeats kept); ``language`` is None for a line with no letters. At most
+    ``max_lines`` lines of at most ``max_chars`` characters (``…`` marks a cut)."""
+    out: list[dict[str, str | None]] = []
+    for line in (text or "").split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if len(out) == max_lines:
+            break
+        shown = line if len(line) <= max_chars else line[:max_chars - 1] + "…"
+        out.append({"text": shown,
+                    "language": detect_language(line[:max_chars], cantonese=cantonese).primary})
+    return out

@@ -124,3 +124,18 @@ def test_lines_that_are_also_cantonese_read_mandarin_in_a_mandarin_lyric_sheet(
 ])
 def test_catalogue_language_codes(value, tag):
     assert catalogue_language(value) == tag
+
+
+def test_line_languages_keeps_the_sung_order_and_tags_each_line(resources):
+    from songlens.content.text.language import line_languages
+
+    text = "深夜一个人在图书馆自习\nI miss you every night\n我哋今日唔返屋企\n\n2024\n夜空ノムコウ"
+    lines = line_languages(text, cantonese=resources.cantonese)
+    assert lines == [{"text": "深夜一个人在图书馆自习", "language": "华语"},
+                     {"text": "I miss you every night", "language": "欧美"},
+                     {"text": "我哋今日唔返屋企", "language": "粤语"},
+                     {"text": "2024", "language": None},
+                     {"text": "夜空ノムコウ", "language": "日语"}]
+    long = line_languages("啊" * 400 + "\n" + "\n".join(["la la"] * 600),
+                          cantonese=resources.cantonese, max_lines=3, max_chars=10)
+    assert [x["text"] for x in long] == ["啊" * 9 + "…", "la la", "la la"]

@@ -1,0 +1,81 @@
+"""Browsing the catalogue: one page of the songs a filter lets through, newest first, with the
+count of each tag among all of them (facets). Reads payload fields only, never a vector, and
+the engine counts the facets from its payload indexes, so memory follows the page, not the
+catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from songlens.catalog.filters import SongFilter
+from songlens.catalog.pipeline import Catalog
+from songlens.catalog.record import tag_field
+from songlens.content.taxonomy import DIMENSIONS
+
+__all__ = ["BrowsePage", "FacetCount", "SongSummary", "TOP_TAGS", "browse"]
+
+#: tags per dimension a summary shows
+TOP_TAGS = 3
+_FIELDS = ["title", "artist", "duration_s", "tempo_bpm", "energy", "key", "mode", "camelot",
+           "audio_file", "ingested_at",
+           *(f"tags.{d}[].{k}" for d in DIMENSIONS for k in ("tag", "en", "score"))]
+
+
+@dataclass
+class SongSummary:
+    song_id: str
+    title: str
+    artist: str
+    top_tags: dict[str, list[dict[str, Any]]]
+    duration_s: float | None = None
+    tempo_bpm: float | None = None
+    energy: float | None = None
+    key: str | None = None
+    mode: str | None = None
+    camelot: str | None = None
+    has_audio: bool = False
+    ingested_at: float | None = None
+
+    @classmethod
+    def from_payload(cls, key: str, p: dict[str, Any]) -> SongSummary:
+        tags = p.get("tags") or {}
+        return cls(song_id=key, title=p.get("title") or "", artist=p.get("artist") or "",
+                   top_tags={d: list(tags.get(d) or [])[:TOP_TAGS] for d in DIMENSIONS},
+                   duration_s=p.get("duration_s"), tempo_bpm=p.get("tempo_bpm"),
+                   energy=p.get("energy"), key=p.get("key"), mode=p.get("mode"),
+                   camelot=p.get("camelot"), has_audio=bool(p.get("audio_file")),
+                   ingested_at=p.get("ingested_at"))
+
+
+@dataclass
+class FacetCount:
+    tag: str
+    en: str
+    count: int
+
+
+@dataclass
+class BrowsePage:
+    total: int
+    songs: list[SongSummary]
+    facets: dict[str, list[FacetCount]] = field(default_factory=dict)
+
+
+def browse(catalog: Catalog, flt: SongFilter | None = None, *, offset: int = 0,
+           limit: int = 50) -> BrowsePage:
+    """Songs passing ``flt``, newest first (``offset``, ``limit``), their total, and per
+    dimension how many of them carry each tag (most first; tags no song carries left out)."""
+    store_filter = (flt or SongFilter()).to_store()
+    spec, store, tax = catalog.spec, catalog.store, catalog.taxonomy
+    hits = store.ordered(spec, order_by="ingested_at", descending=True, offset=offset,
+                         limit=limit, filter=store_filter, fields=_FIELDS)
+    facets = {}
+    for dim in DIMENSIONS:
+        counts = store.facet(spec, tag_field(dim), filter=store_filter,
+                             limit=len(tax.tags[dim]))
+        facets[dim] = [FacetCount(tag=str(t), en=tax.en.get((dim, str(t)), str(t)), count=n)
+                       for t, n in counts]
+    return BrowsePage(total=store.count(spec, filter=store_filter),
+                      songs=[SongSummary.from_payload(h.key, h.payload) for h in hits],
+                      facets=facets)
