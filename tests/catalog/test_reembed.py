@@ -16,7 +16,8 @@ from songlens.errors import ConfigError
 from songlens.store import open_store
 
 SONGS = [
-    ("zh", "夜曲", "深夜一个人在图书馆自习\n窗外下着雨 安静的钢琴", ["考研的时候天天听", "失恋的时候听哭了"]),
+    ("zh", "夜曲", "深夜一个人在图书馆自习\n窗外下着雨 安静的钢琴",
+     ["考研的时候天天听", "失恋的时候听哭了"]),
     ("en", "Road", "Driving down the coast in summer\nwindows down, singing loud", ["road trip!"]),
     ("ja", "夏の日", "夏の海へドライブ 君と二人", ["夏になると聴きたくなる"]),
 ]
