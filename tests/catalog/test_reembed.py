@@ -132,3 +132,18 @@ def test_same_dimension_in_place(test_settings_factory, models, e5_text_encoder,
     cat.store.close()
     np.testing.assert_array_equal(new.vectors["audio"], old.vectors["audio"])
     assert not np.allclose(new.vectors["text"], old.vectors["text"], atol=1e-3)
+
+
+def test_cli_on_a_store_without_songs(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from songlens.cli.main import app as cli
+
+    r = CliRunner().invoke(cli, ["reembed-text", "--data-dir", str(tmp_path), "--json"],
+                           env={"SONGLENS_TEXT__MODEL": "use-multilingual-v3"})
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert (report["model"], report["mode"], report["total"]) == (
+        "use-multilingual-v3", "nothing to do", 0)
