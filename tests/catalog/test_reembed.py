@@ -32,11 +32,11 @@ def _songs(music_clips):
 
 
 @pytest.fixture(scope="module")
-def minilm_store(test_settings_factory, models, resources, music_clips):
+def minilm_store(test_settings_factory, models, minilm_text_encoder, resources, music_clips):
     """Settings and the vectors of a store of three songs written with MiniLM (then closed)."""
     settings = test_settings_factory(audio={"max_duration_s": 30})
     store = open_store(path=settings.qdrant_path)
-    cat = Catalog(settings=settings, store=store, models=models, resources=resources)
+    cat = _catalog(settings, store, models, minilm_text_encoder, resources)
     for data, meta in _songs(music_clips):
         cat.ingest(data, meta)
     before = {h.key: h for h in store.get(cat.spec, [s[0] for s in SONGS], with_vectors=True)}
@@ -44,17 +44,22 @@ def minilm_store(test_settings_factory, models, resources, music_clips):
     return settings, before
 
 
+def _catalog(settings, store, models, text, resources):
+    return Catalog(settings=settings, store=store, models=Models(audio=models.audio, text=text),
+                   resources=resources)
+
+
 def _open(settings, models, text, resources):
     store = open_store(path=settings.qdrant_path)
     try:
-        return Catalog(settings=settings, store=store, models=Models(audio=models.audio, text=text),
-                       resources=resources)
+        return _catalog(settings, store, models, text, resources)
     except Exception:
         store.close()
         raise
 
 
-def test_minilm_to_use_staged_resumable(minilm_store, models, use_text_encoder, resources):
+def test_minilm_to_use_staged_resumable(minilm_store, models, minilm_text_encoder,
+                                        use_text_encoder, resources):
     settings, before = minilm_store
     assert before["zh"].payload["models"]["text_input"] == "tag-description"  # MiniLM: no Chinese
     assert before["zh"].payload["text_source"]["text"].startswith("夜曲")
@@ -108,14 +113,14 @@ def test_minilm_to_use_staged_resumable(minilm_store, models, use_text_encoder, 
         cat.store.close()
     # and the old model no longer opens it, naming the command
     with pytest.raises(ConfigError, match=COMMAND):
-        _open(settings, models, models.text, resources)
+        _open(settings, models, minilm_text_encoder, resources)
 
 
-def test_same_dimension_in_place(test_settings_factory, models, e5_text_encoder, resources,
-                                 music_clips):
+def test_same_dimension_in_place(test_settings_factory, models, minilm_text_encoder,
+                                 e5_text_encoder, resources, music_clips):
     settings = test_settings_factory(audio={"max_duration_s": 30})
     store = open_store(path=settings.qdrant_path)
-    cat = Catalog(settings=settings, store=store, models=models, resources=resources)
+    cat = _catalog(settings, store, models, minilm_text_encoder, resources)
     data, meta = next(_songs(music_clips))
     cat.ingest(data, meta)
     old = store.get(cat.spec, ["zh"], with_vectors=True)[0]

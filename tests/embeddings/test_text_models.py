@@ -42,9 +42,10 @@ def test_e5_small_uses_both_prefixes(e5_text_encoder):
     assert 0.5 < float(q @ p) < 0.999  # "query: " and "passage: " embed differently
 
 
-def test_minilm_is_english_only(models):
-    assert not models.text.multilingual
-    assert models.text.can_read(PAIR[0]) < 0.5 < models.text.can_read(PAIR[1])
+def test_minilm_is_english_only(minilm_text_encoder):
+    enc = minilm_text_encoder
+    assert not enc.multilingual and enc.dim == 384
+    assert enc.can_read(PAIR[0]) < 0.5 < enc.can_read(PAIR[1])
 
 
 def test_names_and_aliases():
