@@ -7,7 +7,8 @@ first 31 bits of a BLAKE2b digest of the UTF-8 token, stable across processes an
 
 Dense tag profile (the ``tags`` space, beside the multilingual ``text`` vector; it was the
 stand-in for Chinese text while the text model was English-only all-MiniLM-L6-v2, whose
-vocabulary turns a Chinese lyric into ``[UNK]`` tokens). The tag profile places a song in the taxonomy:
+vocabulary turns a Chinese lyric into ``[UNK]`` tokens). The tag profile places a song in the
+taxonomy:
 one block per dimension (language, style, scene, emotion, theme; 71 tags with the shipped
 taxonomy), each block L2-normalised and scaled by a block weight, the whole vector unit-length.
 Two songs are close when they share language, style, scene and emotion evidence, which is what
