@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "StoreError",
     "StoreBusy",
+    "ShuttingDown",
     "InvalidHost",
     "ModelError",
     "ConfigError",
@@ -33,6 +34,8 @@ __all__ = [
     "Forbidden",
     "ForbiddenOrigin",
     "RateLimited",
+    "InvalidArchive",
+    "BackupInProgress",
 ]
 
 
@@ -136,6 +139,13 @@ class StoreBusy(StoreError):
     code = "store_busy"
 
 
+class ShuttingDown(SonglensError):
+    """The catalog stopped taking writes (the server is shutting down); nothing was written."""
+
+    code = "shutting_down"
+    status = 503
+
+
 class InvalidHost(InvalidInput):
     """The request's Host is not a name this server answers to (DNS rebinding defence)."""
 
@@ -200,3 +210,17 @@ class RateLimited(SonglensError):
     def __init__(self, message: str, *, retry_after_s: int, **details: object) -> None:
         super().__init__(message, retry_after_s=retry_after_s, **details)
         self.retry_after_s = retry_after_s
+
+
+class InvalidArchive(InvalidInput):
+    """A backup archive that is not one songlens wrote, is damaged, or tries to write outside
+    its target (``restore`` treats every archive as hostile)."""
+
+    code = "invalid_archive"
+
+
+class BackupInProgress(SonglensError):
+    """Another backup of this server is being written; one at a time."""
+
+    code = "backup_in_progress"
+    status = 409

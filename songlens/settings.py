@@ -75,6 +75,9 @@ class ApiSettings(BaseModel):
     # input sizes: a multipart text part (the song metadata), any non-multipart (JSON) body
     max_metadata_mb: float = Field(8.0, gt=0, le=256)
     max_json_mb: float = Field(2.0, gt=0, le=256)
+    # on SIGTERM/SIGINT: how long requests in flight (an ingestion) may run on before they are
+    # cancelled; a cancelled ingestion writes nothing
+    shutdown_grace_s: float = Field(60.0, ge=0, le=3600)
 
 
 class SecuritySettings(BaseModel):

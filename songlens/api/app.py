@@ -4,6 +4,7 @@ at start-up); nothing heavy happens at import time."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,19 @@ from fastapi import FastAPI
 
 from songlens.api.errors import install_error_handlers
 from songlens.api.limits import BodySizeLimit, CatchAll, HeavyGate, HeavyLimiter, body_limits
-from songlens.api.routers import feedback, playlists, rank, recall, similar, songs, users
+from songlens.api.metrics import AppMetrics
+from songlens.api.request_log import RequestObserver
+from songlens.api.routers import (
+    backup,
+    feedback,
+    ops,
+    playlists,
+    rank,
+    recall,
+    similar,
+    songs,
+    users,
+)
 from songlens.api.schemas import HealthOut
 from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
@@ -44,26 +57,37 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
                on_ready: Any = None) -> FastAPI:
     """Build the app. Pass ``catalog`` to share one already opened (tests); ``on_ready(catalog)``
     runs after start-up (the demo ingests its catalog there). The cold-start service (feedback
-    log, user profiles, ranker) opens after the catalog and closes before it."""
+    log, user profiles, ranker) opens after the catalog and closes before it. At shutdown (the
+    server no longer takes requests; those in flight ended or were cancelled) an owned catalog
+    stops taking writes before its store closes: a cancelled ingestion writes nothing."""
     settings = settings or get_settings()
+    metrics = AppMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = catalog is None
         app.state.settings = settings
         app.state.heavy = HeavyLimiter.from_settings(settings)
-        app.state.catalog = catalog or open_catalog(settings)
+        t0 = time.perf_counter()
+        cat = app.state.catalog = catalog or open_catalog(settings)
+        if owned:
+            metrics.model_load.set(time.perf_counter() - t0)
+        cat.stage_observers.append(metrics.observe_stage)
+        metrics.watch(catalog=cat, heavy=app.state.heavy)
         try:
-            app.state.coldstart = ColdStartService(app.state.catalog, settings)
+            app.state.coldstart = ColdStartService(cat, settings)
             try:
                 if on_ready is not None:
-                    on_ready(app.state.catalog)
+                    on_ready(cat)
                 yield
             finally:
+                if owned:
+                    cat.close()
                 app.state.coldstart.close()
         finally:
+            cat.stage_observers.remove(metrics.observe_stage)
             if owned:
-                app.state.catalog.store.close()
+                cat.store.close()
 
     app = FastAPI(
         title="songlens",
@@ -74,19 +98,23 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         form_limits={"max_part_size": int(settings.api.max_metadata_mb * 2**20)},
         **NO_DEFAULT_DOCS,
     )
+    app.state.metrics = metrics
     install_error_handlers(app)
     # Added innermost first. From the outside in: the catch-all (every failure in the JSON
     # contract), CORS and the security layer (origin, key, rate limit: before any body is read or
-    # a heavy slot taken), size limits, admission of heavy requests.
+    # a heavy slot taken), size limits, admission of heavy requests. Around them all, the
+    # request observer: request id, access log line and metrics for every answer.
     app.add_middleware(HeavyGate)
     max_bytes, max_json_bytes = body_limits(settings)
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes, max_json_bytes=max_json_bytes)
     install_security(app, settings)
     app.add_middleware(CatchAll)
+    app.add_middleware(RequestObserver, metrics=metrics)
     app.include_router(songs.router)
     app.include_router(similar.router)
     app.include_router(playlists.router)
-    for router in (feedback.router, users.router, recall.router, rank.router):
+    for router in (feedback.router, users.router, recall.router, rank.router, ops.router,
+                   backup.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], response_model=HealthOut)

@@ -97,6 +97,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
+        from songlens.api.request_log import HEADER, current_request_id  # it imports us
+
+        rid = current_request_id()
+        log.exception("unhandled error on %s (request_id=%s)", request.url.path, rid)
+        # this answer is sent outside the middleware that adds the id to every other one
         return JSONResponse(error_body("internal_error", "internal error; see the server log"),
-                            status_code=500)
+                            status_code=500, headers={HEADER: rid} if rid else None)

@@ -67,12 +67,21 @@ class SongOut(BaseModel):
     source: dict[str, Any] = Field(default_factory=dict,
                                    description="the upload's sample_rate and channels")
     models: dict[str, Any] = Field(default_factory=dict, description="models that analysed it")
+    release_date: str | None = Field(None, description="YYYY-MM-DD, YYYY-MM or YYYY, as the "
+                                     "metadata or the file's tags gave it")
+    released_at: float | None = Field(
+        None, description="unix seconds the song counts as released (new-song windows and "
+        "released_after/released_before read it): the release date, or the first ingestion "
+        "when there is none; see the README")
     ingested_at: float | None = Field(None, description="unix seconds of the first ingestion")
     warnings: list[str] | None = omitted_when_empty(
         "what decoding could not read: a truncated or damaged file kept in part "
         "(source.header_duration_s is what its header declared)")
     replaced: list[str] | None = omitted_when_empty(
         "songs with the same audio under other ids, replaced by this one (POST only)")
+    kept: bool | None = omitted_when_empty(
+        "on_existing was 'keep' and the song was already stored: nothing was written (POST "
+        "only, with status 200)")
 
 
 class HealthOut(BaseModel):

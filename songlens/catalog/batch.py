@@ -42,6 +42,7 @@ def find_audio_files(paths: Iterable[str | Path]) -> list[Path]:
 class BatchReport:
     ingested: list[tuple[str, str]] = field(default_factory=list)   # (path, song_id)
     skipped: list[str] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)       # on_existing="keep"
     failed: list[tuple[str, str]] = field(default_factory=list)     # (path, reason)
 
 
@@ -74,8 +75,11 @@ class Manifest:
 
 
 def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force: bool = False,
-                 on_done: Callable[[Path, str, str | None], None] | None = None) -> BatchReport:
-    """Ingest ``files``; ``on_done(path, status, detail)`` is called after each (for progress)."""
+                 on_done: Callable[[Path, str, str | None], None] | None = None,
+                 on_existing: str = "update") -> BatchReport:
+    """Ingest ``files``; ``on_done(path, status, detail)`` is called after each (for progress).
+    ``on_existing``: what to do with a song already stored (``update`` or ``keep``, see
+    :class:`~songlens.content.metadata.SongMetadata`)."""
     catalog.settings.data_path.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(catalog.settings.data_path / "ingest_manifest.json")
 
@@ -83,12 +87,12 @@ def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force
         known = None if force else manifest.unchanged(p)
         if known and catalog.store.get(catalog.spec, [known]):
             return "skipped", known
-        meta = parse_metadata(read_file_metadata(p))
+        meta = parse_metadata(read_file_metadata(p) | {"on_existing": on_existing})
         result = catalog.ingest(p.read_bytes(), meta, filename=p.name,
                                 source_path=str(p.resolve()))
         song_id = result.record.song_id
         manifest.record(p, song_id)
-        return "ingested", song_id
+        return ("kept" if result.kept else "ingested"), song_id
 
     return run_batch(files, one, workers=workers, on_done=on_done)
 
@@ -96,8 +100,9 @@ def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force
 def run_batch(files: list[Path], one: Callable[[Path], tuple[str, str | None]], *,
               workers: int = 1,
               on_done: Callable[[Path, str, str | None], None] | None = None) -> BatchReport:
-    """``one(path)`` for every file on ``workers`` threads: it returns ("ingested", song_id) or
-    ("skipped", song_id); what it raises is that file's failure, never the batch's."""
+    """``one(path)`` for every file on ``workers`` threads: it returns ("ingested", song_id),
+    ("kept", song_id) or ("skipped", song_id); what it raises is that file's failure, never the
+    batch's."""
     report = BatchReport()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(one, p): p for p in files}
@@ -112,6 +117,8 @@ def run_batch(files: list[Path], one: Callable[[Path], tuple[str, str | None]], 
                 status, detail = "failed", f"{type(exc).__name__}: {exc}"
             if status == "ingested":
                 report.ingested.append((str(p), detail or ""))
+            elif status == "kept":
+                report.kept.append((str(p), detail or ""))
             elif status == "skipped":
                 report.skipped.append(str(p))
             else:

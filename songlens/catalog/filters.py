@@ -26,20 +26,27 @@ class SongFilter:
     ``tags``: ``{dim: tags}``, a song must carry one of the tags of every listed dimension;
     ``languages``: the song's primary language is one of these tags; ``ranges``: payload field →
     ``(min, max)`` inclusive, either end None (``{"tempo_bpm": (120, None)}``);
-    ``ingested_after``: ``ingested_at >= value`` (unix seconds); ``exclude_artists``: artist
-    names (compared folded); ``exclude_ids``: song (or user) ids to leave out.
+    ``ingested_after``: ``ingested_at >= value`` (unix seconds); ``released_after`` /
+    ``released_before``: ``released_at >= value`` / ``released_at < value`` (unix seconds; the
+    moment a song counts as released, :mod:`songlens.content.release_date`: a payload without
+    it, written before release dates existed, is read as released when ingested);
+    ``exclude_artists``: artist names (compared folded); ``exclude_ids``: song (or user) ids to
+    leave out.
     """
 
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     languages: tuple[str, ...] = ()
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     ingested_after: float | None = None
+    released_after: float | None = None
+    released_before: float | None = None
     exclude_artists: tuple[str, ...] = ()
     exclude_ids: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(any(self.tags.values()) or self.languages or self.ranges
-                    or self.ingested_after is not None or self.exclude_artists
+                    or self.ingested_after is not None or self.released_after is not None
+                    or self.released_before is not None or self.exclude_artists
                     or self.exclude_ids)
 
     def with_(self, **changes: Any) -> SongFilter:
@@ -51,6 +58,9 @@ class SongFilter:
         must: list[Match | Range] = []
         if self.ingested_after is not None:
             must.append(Range("ingested_at", gte=float(self.ingested_after)))
+        if self.released_after is not None or self.released_before is not None:
+            must.append(Range("released_at", gte=_float(self.released_after),
+                              lt=_float(self.released_before)))
         for dim, tags in self.tags.items():
             if tags:
                 must.append(Match(tag_field(dim), tuple(tags)))
@@ -74,6 +84,12 @@ class SongFilter:
             when = payload.get("ingested_at")  # missing or null: no match, as in the store
             if not isinstance(when, int | float) or when < self.ingested_after:
                 return False
+        if self.released_after is not None or self.released_before is not None:
+            when = payload.get("released_at", payload.get("ingested_at"))
+            if not isinstance(when, int | float) or (
+                    self.released_after is not None and when < self.released_after) or (
+                    self.released_before is not None and when >= self.released_before):
+                return False
         if self.languages and payload.get("language") not in self.languages:
             return False
         if self.tags:
@@ -90,3 +106,7 @@ class SongFilter:
                 artist_key(a) for a in self.exclude_artists}:
             return False
         return True
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)

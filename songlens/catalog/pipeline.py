@@ -1,13 +1,14 @@
 """The song catalog: ingestion (audio + text → features, tags, vectors → one Qdrant point) and
 reads. All-or-nothing: everything is computed before one atomic upsert, so a failure at any step
-leaves nothing behind; re-ingesting the same ``song_id`` or the same audio replaces the point."""
+leaves nothing behind; re-ingesting the same ``song_id`` or the same audio replaces the point
+(``on_existing="update"``, the default) or leaves the stored one as it is (``"keep"``)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from songlens.content.resources import Resources
 from songlens.content.taxonomy import Taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
-from songlens.errors import ConfigError, NotFound, VectorSizeMismatch
+from songlens.errors import ConfigError, NotFound, ShuttingDown, VectorSizeMismatch
 from songlens.settings import Settings
 from songlens.store import Filter, Hit, Match, Point, VectorStore
 
@@ -43,12 +44,18 @@ def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
 class IngestResult:
     record: SongRecord
     replaced: list[str] = field(default_factory=list)
+    kept: bool = False  # on_existing="keep" found the song stored: nothing was written
     timings: dict[str, float] = field(default_factory=dict)
 
 
+#: called with (stage, seconds) as each ingestion stage ends, failed or not
+StageObserver = Callable[[str, float], None]
+
+
 class _Timer:
-    def __init__(self) -> None:
+    def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = ()) -> None:
         self.t: dict[str, float] = {}
+        self.observers = observers
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
@@ -56,11 +63,21 @@ class _Timer:
         try:
             yield
         finally:
-            self.t[stage] = self.t.get(stage, 0.0) + time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            self.t[stage] = self.t.get(stage, 0.0) + dt
+            for observe in self.observers:
+                try:
+                    observe(stage, dt)
+                except Exception:  # noqa: BLE001 - an observer never fails an ingestion
+                    log.exception("stage observer %r failed", observe)
 
 
 class Catalog:
-    """Ingest, read and delete songs. Thread-safe; models are shared and loaded once."""
+    """Ingest, read and delete songs. Thread-safe; models are shared and loaded once.
+
+    ``stage_observers`` are called with ``(stage, seconds)`` as each ingestion stage ends
+    (``decode``, ``audio_model``, ``features``, ``text``, ``store``): the API turns them into
+    metrics without the catalog knowing about it. :meth:`close` stops writes for a shutdown."""
 
     def __init__(self, *, settings: Settings, store: VectorStore, models: Models,
                  taxonomy: Taxonomy | None = None, resources: Resources | None = None) -> None:
@@ -76,6 +93,24 @@ class Catalog:
                                segment_dim=models.audio.segment_dim)
         self._open_collection()
         self._write_lock = threading.Lock()
+        self._closed = False
+        self.stage_observers: list[StageObserver] = []
+
+    def close(self) -> None:
+        """Stop taking writes: wait for a write in progress to finish, then refuse every later
+        one with :class:`ShuttingDown` (an ingestion still analysing writes nothing). The store
+        stays open for its owner to close."""
+        with self._write_lock:
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ShuttingDown("the server is shutting down and takes no more writes; retry "
+                               "when it is back")
 
     def _open_collection(self) -> None:
         """Open (or create) the songs collection; a store written with another text model is a
@@ -109,7 +144,7 @@ class Catalog:
         from songlens.content.text.analyse import analyse_text
         from songlens.content.text.vectors import tag_profile_vector
 
-        timer = timer or _Timer()
+        timer = timer or _Timer(tuple(self.stage_observers))
         with timer("audio_model"):
             analysis = self.models.audio.analyse(audio.y)
         merged: dict[str, float] = {}
@@ -171,18 +206,34 @@ class Catalog:
     # -- writes -------------------------------------------------------------------------------
     def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "",
                source_path: str | None = None) -> IngestResult:
-        timer = _Timer()
+        self._check_open()
+        timer = _Timer(tuple(self.stage_observers))
         with timer("decode"):
             audio = self.decode(data, filename)
         return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path)
 
+    def existing(self, meta: SongMetadata, audio_hash: str) -> SongRecord | None:
+        """The stored song a new ingestion would replace: the same ``song_id``, or without one
+        the same audio. None when there is none."""
+        if meta.song_id:
+            hits = self.store.get(self.spec, [meta.song_id])
+            return SongRecord.from_payload(hits[0].payload) if hits else None
+        same = self._keys_with(Match("audio_hash", (audio_hash,)))
+        return self.get(same[0]) if same else None
+
     def ingest_decoded(self, audio: DecodedAudio, meta: SongMetadata, *,
                        timer: _Timer | None = None, source_path: str | None = None
                        ) -> IngestResult:
-        timer = timer or _Timer()
+        timer = timer or _Timer(tuple(self.stage_observers))
+        if meta.on_existing == "keep":
+            kept = self.existing(meta, audio.content_hash)
+            if kept is not None:
+                log.info("kept %s: already stored (on_existing=keep)", kept.song_id)
+                return IngestResult(record=kept, kept=True, timings=dict(timer.t))
         record, point = self.analyse(audio, meta, timer=timer)
         record.source_path = source_path
         with timer("store"), self._write_lock:
+            self._check_open()
             same_audio = self._keys_with(Match("audio_hash", (audio.content_hash,)))
             record.song_id = point.key = meta.song_id or (
                 same_audio[0] if same_audio else f"h{audio.content_hash[:20]}")
@@ -190,6 +241,8 @@ class Catalog:
             old = self.store.get(self.spec, [record.song_id])
             first = old[0].payload.get("ingested_at") if old else None
             record.ingested_at = float(first) if isinstance(first, int | float) else now
+            record.release_date = meta.release_date or (
+                old[0].payload.get("release_date") if old else None)
             record.updated_at = now
             point.payload = record.to_payload()
             self.store.upsert(self.spec, [point])
@@ -200,9 +253,16 @@ class Catalog:
                  sum(timer.t.values()))
         return IngestResult(record=record, replaced=replaced, timings=dict(timer.t))
 
+    @contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """Ingestions and deletions wait while this is held (a consistent backup)."""
+        with self._write_lock:
+            yield
+
     def delete(self, song_id: str) -> None:
         self.get_hit(song_id)
         with self._write_lock:
+            self._check_open()
             self.store.delete(self.spec, [song_id])
 
     # -- reads --------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ here is renamed everywhere.
 The payload holds the document's fields plus copies made for the store's payload indexes (the
 fields filters and ordering read): ``tag_<dim>`` (the tag names of each dimension), the float
 audio features at the top level, ``mode``/``camelot``/``key``, ``title_key``/``artist_key``
-(folded names for duplicate detection and artist exclusion), and ``language``, which in the
+(folded names for duplicate detection and artist exclusion), ``released_at`` (the moment the
+song counts as released, from ``release_date`` and ``ingested_at``: see
+:mod:`songlens.content.release_date`), and ``language``, which in the
 payload is the primary language tag (indexed) while the document's ``language`` is the whole
 detection result (stored as ``language_detail``). These names are what stores written by earlier
 versions hold, so they stay.
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from songlens.content.release_date import released_at
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.store import CollectionSpec
 
@@ -36,7 +39,7 @@ KEYWORD_FEATURES = ("mode", "camelot", "key")
 #: The document's fields, in the order clients see them.
 DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",
               "language", "keywords", "sentiment", "audio_hash", "source", "models",
-              "ingested_at", "warnings")
+              "release_date", "released_at", "ingested_at", "warnings")
 
 
 def tag_field(dim: str) -> str:
@@ -53,7 +56,7 @@ def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
                                "title_key": "keyword", "language": "keyword",
                                "mode": "keyword", "camelot": "keyword"}
     indexes |= {tag_field(d): "keyword" for d in DIMENSIONS}
-    indexes |= {f: "float" for f in (*FLOAT_FIELDS, "ingested_at")}
+    indexes |= {f: "float" for f in (*FLOAT_FIELDS, "ingested_at", "released_at")}
     return CollectionSpec(name=name, key_field="song_id",
                           dense={"audio": audio_dim, "text": text_dim,
                                  "fused": audio_dim + text_dim, "tags": tags_dim},
@@ -100,7 +103,8 @@ class SongRecord:
     ``tags`` maps each dimension to ``[{tag, en, score, evidence}]`` sorted by score;
     ``audio_features`` is :meth:`songlens.content.features.AudioFeatures.to_dict`;
     ``language`` is ``{primary, scores, source}``; ``warnings`` say what decoding could not
-    read (a truncated or damaged file kept in part); ``tag_probs`` (audio model → tag →
+    read (a truncated or damaged file kept in part); ``release_date`` is ``YYYY[-MM[-DD]]`` as
+    the catalogue or the file's tags gave it (None: unknown); ``tag_probs`` (audio model → tag →
     probability), ``source_path`` and ``text_source`` (the text excerpt the text model reads, for
     re-embedding with another model: :mod:`songlens.catalog.text_vectors`) are kept in the store
     but not shown in the document.
@@ -121,6 +125,7 @@ class SongRecord:
     models: dict[str, Any] = field(default_factory=dict)
     tag_probs: dict[str, dict[str, float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    release_date: str | None = None
     ingested_at: float | None = None
     updated_at: float | None = None
     source_path: str | None = None
@@ -129,6 +134,12 @@ class SongRecord:
     @property
     def primary_language(self) -> str | None:
         return self.language.get("primary")
+
+    @property
+    def released_at(self) -> float | None:
+        """When the song counts as released (unix seconds): the release date, read against the
+        first ingestion (:func:`songlens.content.release_date.released_at`)."""
+        return released_at(self.release_date, self.ingested_at)
 
     def tag_names(self, dim: str) -> list[str]:
         return [t["tag"] for t in self.tags.get(dim, [])]
@@ -177,6 +188,7 @@ class SongRecord:
                    source=payload.get("source") or {}, models=payload.get("models") or {},
                    tag_probs=payload.get("tag_probs") or {},
                    warnings=list(payload.get("warnings") or []),
+                   release_date=payload.get("release_date"),
                    ingested_at=payload.get("ingested_at"), updated_at=payload.get("updated_at"),
                    source_path=payload.get("source_path"),
                    text_source=payload.get("text_source") or {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -32,12 +33,22 @@ from songlens.cli.common import (
 )
 
 
+class OnExisting(StrEnum):
+    update = "update"
+    keep = "keep"
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="audio files or folders (recursive)")],
     config: ConfigOpt = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel files")] = 1,
     force: Annotated[bool, typer.Option(help="re-ingest unchanged files too")] = False,
+    on_existing: Annotated[OnExisting, typer.Option(
+        "--on-existing",
+        help="a song already stored (same song id, or same audio): 'update' analyses and "
+             "replaces it (its first ingestion time stays), 'keep' leaves it as it is")
+    ] = OnExisting.update,
     data_dir: DataDirOpt = None,
     server: ServerOpt = None,
     api_key: ApiKeyOpt = None,
@@ -60,18 +71,21 @@ def ingest(
         with calling_server(remote):
             remote.health()
             report = _with_progress(files, lambda done: _upload_files(
-                remote, settings, files, workers=workers, force=force, on_done=done))
+                remote, settings, files, workers=workers, force=force, on_done=done,
+                on_existing=on_existing.value))
         if report.ingested:
             err.print("[dim]the server searches songs posted to it exactly (a full scan) until "
                       "'songlens optimize' runs with the server stopped[/dim]")
     else:
         with opened_catalog(settings) as catalog:
             report = _with_progress(files, lambda done: ingest_files(
-                catalog, files, workers=workers, force=force, on_done=done))
+                catalog, files, workers=workers, force=force, on_done=done,
+                on_existing=on_existing.value))
             if report.ingested:
                 _optimize(catalog)
-    console.print(f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged, "
-                  f"failed {len(report.failed)}")
+    kept = f", kept {len(report.kept)} already stored" if report.kept else ""
+    console.print(f"ingested {len(report.ingested)}, skipped {len(report.skipped)} unchanged"
+                  f"{kept}, failed {len(report.failed)}")
     if report.failed:
         table = Table("file", "reason", title="failures")
         for path, reason in report.failed:
@@ -94,7 +108,8 @@ def _with_progress(files: list[Path], run) -> BatchReport:
 
 
 def _upload_files(remote: remote_cli.Remote, settings: Settings, files: list[Path], *,
-                  workers: int, force: bool, on_done) -> BatchReport:
+                  workers: int, force: bool, on_done, on_existing: str = "update"
+                  ) -> BatchReport:
     """`ingest` through a server: the metadata the local path would use, the same manifest (so
     re-runs skip unchanged files that the catalogue still has)."""
     from songlens.catalog.batch import Manifest, run_batch
@@ -107,11 +122,11 @@ def _upload_files(remote: remote_cli.Remote, settings: Settings, files: list[Pat
         known = None if force else manifest.unchanged(p)
         if known and remote.has_song(known):
             return "skipped", known
-        meta = read_file_metadata(p)
+        meta = read_file_metadata(p) | {"on_existing": on_existing}
         parse_metadata(meta)  # refused here as the local path would, before any upload
-        song_id = remote.ingest(p, meta)["song_id"]
-        manifest.record(p, song_id)
-        return "ingested", song_id
+        doc = remote.ingest(p, meta)
+        manifest.record(p, doc["song_id"])
+        return ("kept" if doc.get("kept") else "ingested"), doc["song_id"]
 
     return run_batch(files, one, workers=workers, on_done=on_done)
 

@@ -186,6 +186,25 @@ class Remote:
                              files={"audio": (path.name, data, "application/octet-stream")},
                              data={"metadata": json.dumps(metadata, ensure_ascii=False)})
 
+    def backup(self, dest: Path) -> None:
+        """Stream the server's backup archive (``POST /v1/admin/backup``) into the file
+        ``dest``."""
+        import httpx
+
+        try:
+            with self.http.stream("POST", "/v1/admin/backup",
+                                  timeout=httpx.Timeout(3600.0, connect=5.0)) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise _error(r)
+                with dest.open("wb") as out:
+                    for chunk in r.iter_bytes(1 << 20):
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise RemoteError("server_unreachable",
+                              f"the backup download from {self.url} broke off: "
+                              f"{type(exc).__name__}: {exc}") from exc
+
 
 def _error(r: Any) -> RemoteError:
     try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -64,8 +66,10 @@ def serve(
         err.print(application.state.guard.startup_line())
     except SonglensError as exc:
         fail(exc)
+    # songlens.access logs each request (with its id), so uvicorn's own access log is off
     config = uvicorn.Config(application, host=settings.api.host, port=settings.api.port,
-                            log_level=settings.log_level.lower())
+                            log_level=settings.log_level.lower(), access_log=False,
+                            timeout_graceful_shutdown=settings.api.shutdown_grace_s)
     server = _recorded_server_class()(config, data_dir=settings.data_path)
     try:
         server.run()
@@ -103,5 +107,14 @@ def _recorded_server_class():
                 await super().shutdown(sockets)
             finally:
                 remote_cli.remove_state(self.data_dir)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """As uvicorn's, but a SIGTERM or SIGINT that led to a graceful shutdown is not
+            raised again afterwards: the stop that was asked for is a clean exit (status 0),
+            not a death by signal."""
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
 
     return RecordedServer

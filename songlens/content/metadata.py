@@ -6,10 +6,11 @@ import logging
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from songlens.content.release_date import parse_release_date
 from songlens.errors import InvalidMetadata
 
 __all__ = ["Comment", "SongMetadata", "clean_text", "parse_metadata", "read_file_metadata"]
@@ -63,6 +64,18 @@ class SongMetadata(BaseModel):
                     "ja, ko, zxx) or a name (Mandarin, Cantonese, 国语 …). It decides the "
                     "song's language over the lyrics, which cannot tell Cantonese written "
                     "in standard Chinese from Mandarin.")
+    release_date: str | None = Field(
+        None, max_length=64,
+        description="when the song was released: YYYY-MM-DD, YYYY-MM or YYYY (a time after a "
+                    "full date is ignored). New-song windows and the released_after/"
+                    "released_before filters read it; without it a song counts as released "
+                    "when first ingested. Re-posting without it keeps the stored one.")
+    on_existing: Literal["update", "keep"] = Field(
+        "update",
+        description="when the song (the same song_id, or without one the same audio) is "
+                    "already stored: 'update' analyses it again and replaces it (its first "
+                    "ingestion time stays); 'keep' leaves the stored song as it is and "
+                    "returns it")
 
     @field_validator("song_id")
     @classmethod
@@ -100,6 +113,11 @@ class SongMetadata(BaseModel):
             raise ValueError(f"unknown language {_excerpt(v, 40)}: give one of 华语 粤语 欧美 "
                              "日语 韩语 纯音乐, or a code such as zh, yue, zh-HK, en, ja, ko, zxx")
         return tag
+
+    @field_validator("release_date")
+    @classmethod
+    def _release_date(cls, v: str | None) -> str | None:
+        return None if v is None or not v.strip() else parse_release_date(v)
 
     @field_validator("lyrics")
     @classmethod
@@ -160,6 +178,9 @@ _TAG_KEYS = {
     "album": ("album", "TALB", "\xa9alb", "ALBUM"),
     "lyrics": ("lyrics", "unsyncedlyrics", "USLT", "\xa9lyr", "LYRICS", "UNSYNCEDLYRICS"),
     "language": ("language", "TLAN", "LANGUAGE"),
+    # ID3 release time, then recording time (mutagen reads ID3v2.3 TYER as TDRC); Vorbis and
+    # FLAC DATE; MP4 ©day
+    "release_date": ("TDRL", "TDRC", "DATE", "date", "\xa9day"),
 }
 
 
@@ -180,12 +201,14 @@ def _first(tags: Any, keys: tuple[str, ...]) -> str | None:
 
 
 def read_file_metadata(path: str | Path) -> dict[str, Any]:
-    """Title, artist, album and lyrics for a local audio file.
+    """Title, artist, album, lyrics, language and release date for a local audio file.
 
     Lyrics come from a sidecar ``<name>.lrc`` or ``<name>.txt`` beside the file, else from embedded
     tags (ID3 USLT, Vorbis LYRICS, MP4 ©lyr) read with mutagen; title and artist from the tags,
     else the file name (``Artist - Title.mp3`` is split); the language from ID3 TLAN or a
-    Vorbis LANGUAGE tag when it names one songlens knows (others are dropped with a log line).
+    Vorbis LANGUAGE tag when it names one songlens knows (others are dropped with a log line);
+    the release date from ID3 TDRL, else TDRC, Vorbis/FLAC DATE or MP4 ©day, when it is a date
+    (a bad one is dropped with a log line, never failing the file).
     """
     import mutagen
 
@@ -207,6 +230,12 @@ def read_file_metadata(path: str | Path) -> dict[str, Any]:
             log.info("%s: language tag %r is not one songlens knows; ignored", p,
                      meta["language"][:40])
             del meta["language"]
+    if meta.get("release_date"):
+        try:
+            meta["release_date"] = parse_release_date(meta["release_date"])
+        except ValueError as exc:
+            log.info("%s: %s; ignored", p, exc)
+            del meta["release_date"]
     for ext in (".lrc", ".txt"):
         side = p.with_suffix(ext)
         if side.exists():

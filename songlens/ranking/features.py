@@ -147,7 +147,9 @@ def build_features(*, profile: UserProfile | None, song_payload: Mapping[str, An
         f["lang_match=na"] = 1.0
 
     # freshness
-    ing = song_payload.get("ingested_at")
+    # the song's age since release (``released_at``: its release date, or its first ingestion
+    # when it has none; payloads written before release dates existed hold only the latter)
+    ing = song_payload.get("released_at", song_payload.get("ingested_at"))
     if ing is not None:
         age = max(ts - float(ing), 0.0) / DAY
         f[f"fresh={_bucket(age, cfg.age_edges_days)}"] = 1.0

@@ -349,6 +349,10 @@ class Ranker:
                 if meta.get("format") != SNAPSHOT_FORMAT:
                     raise ModelError(f"ranker snapshot {str(path)!r} has format "
                                      f"{meta.get('format')!r}; this build reads {SNAPSHOT_FORMAT}")
+                bits = meta["config"].get("n_bits")
+                if not (isinstance(bits, int) and 8 <= bits <= 26):  # as settings allow
+                    raise ModelError(f"ranker snapshot {str(path)!r}: n_bits {bits!r} is "
+                                     "outside 8-26")
                 r = cls(RankerConfig.from_dict(meta["config"]))
                 r.version, r.n_seen = int(meta["version"]), int(meta["n_seen"])
                 r.counts[data["count_idx"]] = data["count_val"]

@@ -17,8 +17,8 @@ songs, a diversity knob and artist spacing. The steps:
 When the hard filters leave fewer songs than ``length``, they are relaxed in this order and the
 response says what was relaxed: attribute bounds (``min_``/``max_``) first, then required tags
 dimension by dimension (theme, scene, emotion, style, language), which become preferred tags.
-Exclusions are never relaxed. Ties break on ``song_id`` and the optional ``seed`` only jitters
-equal scores, so a request always gives the same playlist.
+Exclusions and release-date bounds are never relaxed. Ties break on ``song_id`` and the optional
+``seed`` only jitters equal scores, so a request always gives the same playlist.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
+from songlens.content.release_date import parse_release_date, release_period
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput
 from songlens.search.ordering import order, select_mmr
@@ -72,6 +73,10 @@ class PlaylistRequest(BaseModel):
     seed_songs: list[str] = Field(default_factory=list, max_length=20)
     exclude_songs: list[str] = Field(default_factory=list, max_length=1000)
     exclude_artists: list[str] = Field(default_factory=list, max_length=200)
+    released_after: str | None = Field(None, max_length=64, description=(
+        "only songs released on or after this date (YYYY-MM-DD, YYYY-MM or YYYY); never relaxed"))
+    released_before: str | None = Field(None, max_length=64, description=(
+        "only songs released before this date (YYYY-MM-DD, YYYY-MM or YYYY); never relaxed"))
     flow: Literal["none", "arc", "rising", "falling", "harmonic"] = "none"
     seed: int = Field(0, ge=0, le=2**32 - 1, description="jitters equal scores only")
 
@@ -86,6 +91,11 @@ class PlaylistRequest(BaseModel):
     @property
     def targets(self) -> dict[str, float]:
         return self._targets
+
+    @field_validator("released_after", "released_before")
+    @classmethod
+    def _date(cls, v: str | None) -> str | None:
+        return None if v is None else parse_release_date(v)
 
     @model_validator(mode="after")
     def _attributes(self) -> PlaylistRequest:
@@ -177,8 +187,11 @@ def _filter(required: dict[str, dict[str, float]],
     return SongFilter(tags={d: tuple(tags) for d, tags in required.items() if tags},
                       ranges={ATTRIBUTES[name][0]: b for name, b in bounds.items()},
                       exclude_artists=tuple(req.exclude_artists),
-                      exclude_ids=frozenset(req.exclude_songs) | frozenset(req.seed_songs)
-                      ).to_store()
+                      exclude_ids=frozenset(req.exclude_songs) | frozenset(req.seed_songs),
+                      released_after=release_period(req.released_after)[0]
+                      if req.released_after else None,
+                      released_before=release_period(req.released_before)[0]
+                      if req.released_before else None).to_store()
 
 
 def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str, float],

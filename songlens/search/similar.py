@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.catalog.record import tag_field
 from songlens.content.features import camelot_step
 from songlens.content.metadata import SongMetadata
+from songlens.content.release_date import parse_release_date, release_period
 from songlens.content.taxonomy import DIMENSIONS, Taxonomy
 from songlens.embeddings.encoders import segment_vectors
 from songlens.errors import InvalidInput
@@ -45,7 +46,12 @@ class SimilarFilters(BaseModel):
     min_tempo: float | None = Field(None, ge=0, le=400)
     max_tempo: float | None = Field(None, ge=0, le=400)
     exclude_artists: list[str] = Field(default_factory=list)
-    days: float | None = Field(None, gt=0, description="only songs ingested in the last N days")
+    days: float | None = Field(None, gt=0, description="only songs released in the last N days "
+                               "(released_at: the release date, or the first ingestion)")
+    released_after: str | None = Field(None, max_length=64, description=(
+        "only songs released on or after this date (YYYY-MM-DD, YYYY-MM or YYYY)"))
+    released_before: str | None = Field(None, max_length=64, description=(
+        "only songs released before this date (YYYY-MM-DD, YYYY-MM or YYYY)"))
 
     @model_validator(mode="before")
     @classmethod
@@ -57,6 +63,11 @@ class SimilarFilters(BaseModel):
                                  f"{', '.join(cls.model_fields)}")
         return data
 
+    @field_validator("released_after", "released_before")
+    @classmethod
+    def _date(cls, v: str | None) -> str | None:
+        return None if v is None else parse_release_date(v)
+
     def to_song_filter(self, taxonomy: Taxonomy, *, now: float | None = None) -> SongFilter:
         """The filter these choices mean; tags are made canonical (raises
         :class:`~songlens.errors.UnknownTag`)."""
@@ -65,8 +76,15 @@ class SimilarFilters(BaseModel):
         ranges = {}
         if self.min_tempo is not None or self.max_tempo is not None:
             ranges["tempo_bpm"] = (self.min_tempo, self.max_tempo)
-        since = None if self.days is None else (now or time.time()) - self.days * DAY
-        return SongFilter(tags=tags, ranges=ranges, ingested_after=since,
+        now = now or time.time()
+        after = [now - self.days * DAY] if self.days is not None else []
+        before = [now + 1.0] if self.days is not None else []  # not a pre-release yet to come
+        if self.released_after:
+            after.append(release_period(self.released_after)[0])
+        if self.released_before:
+            before.append(release_period(self.released_before)[0])
+        return SongFilter(tags=tags, ranges=ranges, released_after=max(after, default=None),
+                          released_before=min(before, default=None),
                           exclude_artists=tuple(self.exclude_artists))
 
 

@@ -24,7 +24,8 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -138,6 +139,15 @@ class ColdStartService:
     def learner(self) -> OnlineRanker:
         return self.loop.learner
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Feedback, profile and ranker writes wait while this is held; the ranker is
+        snapshotted first if it learnt anything since its last snapshot, so the log, the
+        profiles and the ranker's snapshot agree (a consistent backup)."""
+        with self._lock:
+            self.loop.snapshot_if_pending()
+            yield
+
     def close(self) -> None:
         """Snapshot the ranker if it learnt anything since the last one; close the log."""
         with self._lock:
@@ -222,6 +232,8 @@ class ColdStartService:
             out.append(RecalledSong(
                 song_id=it.id, score=it.score, reason=it.reason, title=pl.get("title"),
                 artist=pl.get("artist"), ingested_at=pl.get("ingested_at"),
+                release_date=pl.get("release_date"),
+                released_at=pl.get("released_at", pl.get("ingested_at")),
                 matched_tags=_matched_tags(affinity, pl),
                 interactions=None if interactions is None else interactions.get(it.id, 0)))
         return out
@@ -246,14 +258,19 @@ class ColdStartService:
 
     def recall_user_new_songs(self, user_id: str, *, k: int = 20,
                               window_days: float | None = None) -> NewSongsRecall:
-        """(b) A user → new songs (ingested within ``window_days`` and with fewer than
-        ``coldstart.few_interactions`` interactions) the user has not heard, per interest."""
+        """(b) A user → new songs (released within the last ``window_days``, read from
+        ``released_at``: the release date, or the first ingestion when there is none; a
+        back-catalogue song ingested today is not new, a pre-release is not new before its
+        date; and with fewer than ``coldstart.few_interactions`` interactions) the user has not
+        heard, per interest."""
         profile, _ = self.users.get(user_id)
         days = window_days or self.cs.new_song_window_days
         heard = frozenset(le.event.song_id for le in self.log.iter_events(user_id=user_id)
                           if le.event.event != "impression")
         search, payloads = _capturing(self.songs_search)
-        filt = SongFilter(ingested_after=time.time() - days * DAY, exclude_ids=heard)
+        now = time.time()
+        filt = SongFilter(released_after=now - days * DAY, released_before=now + 1.0,
+                          exclude_ids=heard)
         rec = UserNewSongsRecaller(search, space=self.space, short_share=self.cs.short_share,
                                    tag_weight=self.cs.recall_tag_weight)
         if rec.sources(profile):

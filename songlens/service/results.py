@@ -122,6 +122,8 @@ class RecalledSong:
     title: str | None
     artist: str | None
     ingested_at: float | None
+    release_date: str | None
+    released_at: float | None
     matched_tags: dict[str, list[str]]
     interactions: int | None = None
 

@@ -12,9 +12,12 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from songlens.errors import StoreError
 
 __all__ = [
     "CollectionSpec", "Point", "Hit", "Match", "Range", "Filter", "Prefetch",
@@ -200,6 +203,14 @@ class VectorStore(ABC):
     @abstractmethod
     def drop_collection(self, spec: CollectionSpec) -> None:
         """Delete the collection and everything in it (no error when it does not exist)."""
+
+    def snapshot(self, name: str, dest: Path) -> int | None:
+        """Write a Qdrant snapshot of collection ``name`` to the file ``dest``, consistent as of
+        the call (writes to it wait meanwhile); the number of points in it, or None when the
+        collection does not exist."""
+        raise StoreError(f"songlens writes snapshots of the embedded store only; back up a "
+                         f"Qdrant server ({self.backend} backend) with its own snapshots "
+                         "(POST /collections/{name}/snapshots)")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import tarfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,7 +17,13 @@ from typing import Any, TypeVar
 import numpy as np
 import qdrant_edge as qe
 
-from songlens.errors import ConfigError, StoreBusy, StoreError, VectorSizeMismatch
+from songlens.errors import (
+    ConfigError,
+    InvalidArchive,
+    StoreBusy,
+    StoreError,
+    VectorSizeMismatch,
+)
 from songlens.store.base import (
     CollectionSpec,
     Filter,
@@ -28,8 +37,9 @@ from songlens.store.base import (
     point_id,
     vector_selector,
 )
+from songlens.store.safe_tar import check_members
 
-__all__ = ["EdgeStore"]
+__all__ = ["EdgeStore", "restore_snapshot"]
 
 RRF_K = 60  # reciprocal rank fusion constant, the same on both backends
 
@@ -277,6 +287,49 @@ class EdgeStore(VectorStore):
         shard = self._shard(spec)
         self._call("optimize", shard.optimize)
 
+    def snapshot(self, name: str, dest: Path) -> int | None:
+        """The collection's shard folder, flushed, as a tar file: the shard snapshot that
+        ``EdgeShard.unpack_snapshot`` restores (qdrant-edge-py 0.9.0 has no call that writes
+        one). Everything this store does waits while the files are copied, so the copy is a
+        point in time; a collection not open here is opened for the copy (and refused with
+        :class:`StoreBusy` while another process holds it).
+
+        GNU tar writes it, with ``--sparse``: the engine preallocates its WAL segments and
+        vector chunks as sparse files (hundreds of MB that are mostly holes even for one song),
+        which Python's tarfile would write out in full; the engine's unpacker reads GNU sparse
+        members and restores the holes."""
+        where = self.path / name
+        with self._lock:
+            shard, opened_here = self._shards.get(name), False
+            if shard is None:
+                if not (where / "edge_config.json").exists():
+                    return None
+                try:
+                    shard, opened_here = qe.EdgeShard.load(str(where)), True
+                except Exception as exc:  # noqa: BLE001
+                    if "WouldBlock" in str(exc):
+                        raise StoreBusy(f"collection {name!r} is open in another process") \
+                            from exc
+                    raise StoreError(f"qdrant edge: cannot open collection {name!r}") from exc
+            try:
+                shard.flush()
+                n = int(shard.count(qe.CountRequest(exact=True)))
+                done = subprocess.run(
+                    ["tar", "--create", "--sparse", "--format=gnu", "--owner=0", "--group=0",
+                     "--numeric-owner", "--file", str(dest), "--directory", str(where), "--",
+                     *sorted(os.listdir(where))], capture_output=True, timeout=None)
+                if done.returncode != 0:
+                    log.error("tar of %s failed: %s", where, done.stderr.decode(errors="replace"))
+                    raise StoreError(f"qdrant edge: snapshot of {name!r} failed (tar exit "
+                                     f"{done.returncode}; the log says why)")
+            except OSError as exc:
+                raise StoreError(f"qdrant edge: snapshot of {name!r} failed: "
+                                 f"{exc.strerror or type(exc).__name__}") from exc
+            finally:
+                if opened_here:
+                    shard.close()
+            return n
+
     def close(self) -> None:
         with self._lock:
             for name, shard in self._shards.items():
@@ -286,3 +339,34 @@ class EdgeStore(VectorStore):
                 except Exception as exc:  # noqa: BLE001
                     log.warning("closing shard %s: %s", name, exc)
             self._shards.clear()
+
+
+def restore_snapshot(snapshot: Path, where: Path, *, max_members: int = 100_000,
+                     max_bytes: int, max_file_size: int = 1 << 40) -> int:
+    """Unpack a shard snapshot (:meth:`EdgeStore.snapshot`) into the new folder ``where``,
+    open it to check it and return its number of points. The snapshot is checked first as a
+    hostile archive (:func:`~songlens.store.safe_tar.check_members`).
+
+    Raises
+    ------
+    InvalidArchive
+        The snapshot is not a tar of plain files inside the shard, or is over the bounds.
+    StoreError
+        The engine cannot unpack or open it.
+    """
+    try:
+        with tarfile.open(snapshot, "r:") as tar:
+            check_members(tar, max_members=max_members, max_bytes=max_bytes,
+                          max_file_size=max_file_size, what=f"shard snapshot {snapshot.name}")
+    except tarfile.TarError as exc:
+        raise InvalidArchive(f"shard snapshot {snapshot.name} is not a tar file: {exc}") from exc
+    try:
+        qe.EdgeShard.unpack_snapshot(str(snapshot), str(where))
+        shard = qe.EdgeShard.load(str(where))
+        try:
+            return int(shard.count(qe.CountRequest(exact=True)))
+        finally:
+            shard.close()
+    except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
+        raise StoreError(f"qdrant edge: shard snapshot {snapshot.name} does not restore: "
+                         f"{type(exc).__name__}") from exc

@@ -40,6 +40,8 @@ def _song(song_id: str) -> dict:
 #: the credential's name, so each delete has its own song.
 MATRIX: list[tuple[str, str, str, dict, tuple[int, ...]]] = [
     ("GET /healthz", "GET", "/healthz", {}, (200, 200, 200, 200, 200)),
+    ("GET /readyz", "GET", "/readyz", {}, (200, 200, 200, 200, 200)),
+    ("GET /metrics", "GET", "/metrics", {}, (401, 401, 200, 200, 200)),
     ("GET /openapi.json", "GET", "/openapi.json", {}, (401, 401, 200, 200, 200)),
     ("GET /docs", "GET", "/docs", {}, (401, 401, 200, 200, 200)),
     ("GET /v1/songs/{id}", "GET", "/v1/songs/m-song", {}, (401, 401, 200, 200, 200)),
@@ -65,6 +67,7 @@ MATRIX: list[tuple[str, str, str, dict, tuple[int, ...]]] = [
                            "ts": 1_700_000_000}]}}, (401, 401, 403, 200, 200)),
     ("POST /v1/songs", "POST", "/v1/songs", _song("posted"), (401, 401, 403, 201, 201)),
     ("DELETE /v1/songs/{id}", "DELETE", "/v1/songs/del-{cred}", {}, (401, 401, 403, 204, 204)),
+    ("POST /v1/admin/backup", "POST", "/v1/admin/backup", {}, (401, 401, 403, 403, 200)),
     ("GET /v1/no-such-path", "GET", "/v1/no-such-path", {}, (401, 401, 404, 404, 404)),
 ]
 
@@ -119,7 +122,8 @@ def test_auth_matrix(secured, case, cred):
         assert r.headers["www-authenticate"].startswith("Bearer")
     if expected == 403:
         assert r.json()["error"]["code"] == "forbidden"
-        assert "write" in r.json()["error"]["message"]
+        needs = "admin" if "/admin/" in case[2] else "write"
+        assert f"needs '{needs}'" in r.json()["error"]["message"]
 
 
 def test_refused_writes_change_nothing(secured):

@@ -288,7 +288,8 @@ def test_json_shapes_and_rounding(fed):
     assert set(view["audio"]) == {"tempo_bpm", "energy"}
     assert all(list(v) == ["mean", "std"] for v in view["audio"].values())
 
-    song_keys = ["song_id", "score", "reason", "title", "artist", "ingested_at", "matched_tags"]
+    song_keys = ["song_id", "score", "reason", "title", "artist", "ingested_at", "release_date",
+                 "released_at", "matched_tags"]
     new = fed.client.post("/v1/recall", json={"mode": "user_new_songs", "user_id": "ua"}).json()
     assert list(new) == ["mode", "user_id", "window_days", "items"] and new["items"]
     assert new["window_days"] == 14.0
@@ -402,3 +403,31 @@ def test_train_rebuilds_the_same_profiles(world, fed, monkeypatch):
     body = fed.client.post("/v1/rank", json={"user_id": "ua", "song_ids": ["B2", "A2"]}).json()
     assert body["ranker"]["version"] == 1  # one batch fit, warm-started from its snapshot
     assert body["items"][0]["song_id"] == "A2"
+
+
+def test_new_songs_are_new_by_release_not_by_ingestion(world, fed):
+    """Songs ingested today: a back-catalogue one (1998) is not new, a pre-release is not new
+    before its date, one released two days ago is; an undated one counts from ingestion."""
+    from datetime import UTC, datetime, timedelta
+
+    y, sr = sf.read(AUDIO / "chaos_god.ogg")
+    today = datetime.now(UTC).date()
+    dates = {"A3": "1998", "A4": str(today + timedelta(days=200)),
+             "A5": str(today - timedelta(days=2))}
+    for i, (sid, when) in enumerate(dates.items()):
+        buf = io.BytesIO()
+        sf.write(buf, y[(i + 1) * len(y) // 8: (i + 5) * len(y) // 8], sr, format="WAV")
+        r = fed.client.post("/v1/songs", files={"audio": ("x.wav", buf.getvalue())},
+                            data={"metadata": json.dumps({"song_id": sid, "title": sid,
+                                                          "artist": "Muldjord",
+                                                          "release_date": when})})
+        assert r.status_code == 201, r.text
+    try:
+        body = fed.client.post("/v1/recall", json={"mode": "user_new_songs", "user_id": "ua",
+                                                   "k": 20}).json()
+        got = {it["song_id"]: it for it in body["items"]}
+        assert {"A2", "A5"} <= set(got) and not {"A3", "A4"} & set(got)
+        assert got["A5"]["release_date"] == dates["A5"] and got["A2"]["release_date"] is None
+        assert got["A2"]["released_at"] == got["A2"]["ingested_at"]
+    finally:
+        world.catalog.store.delete(world.catalog.spec, list(dates))

@@ -105,6 +105,66 @@ def test_reposting_replaces_never_duplicates(client, catalog, music_clips):
     assert client.get("/v1/songs/feelings").status_code == 404
 
 
+def test_release_date_and_what_a_repost_keeps(client, catalog, music_clips):
+    meta = {"song_id": "dated", "title": "Dated", "artist": "Sectoid",
+            "release_date": "1998-03-01"}
+    r = post_song(client, music_clips["feelings"], meta)
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["release_date"] == "1998-03-01" and "kept" not in doc
+    assert doc["released_at"] == 888_796_799.0 < doc["ingested_at"]  # its day's last second
+    # keep: the stored song as it was, 200, nothing analysed or written
+    written = catalog.get("dated").updated_at
+    again = post_song(client, music_clips["feelings"], meta | {"title": "Other",
+                                                                "on_existing": "keep"})
+    assert again.status_code == 200 and again.json()["kept"] is True
+    assert again.json()["title"] == "Dated" and catalog.get("dated").updated_at == written
+    # update (the default) replaces; a release_date not sent keeps the stored one
+    r = post_song(client, music_clips["feelings"], {"song_id": "dated", "title": "Renamed"})
+    assert r.status_code == 201 and r.json()["title"] == "Renamed"
+    assert r.json()["release_date"] == "1998-03-01"
+    assert r.json()["ingested_at"] == doc["ingested_at"]
+    r = post_song(client, music_clips["feelings"], {"song_id": "dated", "title": "Renamed",
+                                                    "release_date": "2001"})
+    assert r.json()["release_date"] == "2001"
+    # keep without a song_id: the same audio is the same song
+    r = post_song(client, music_clips["feelings"], {"title": "x", "on_existing": "keep"})
+    assert r.status_code == 200 and r.json()["song_id"] == "dated"
+    for bad in ("1998-02-30", "soon", "3000"):
+        assert_error(post_song(client, music_clips["feelings"],
+                               {"song_id": "dated", "title": "x", "release_date": bad}),
+                     422, "invalid_metadata")
+    assert client.get("/v1/songs/dated").json()["release_date"] == "2001"
+
+
+def test_similar_filters_on_release(client, catalog, music_clips):
+    post_song(client, music_clips["armygeddon"], {"song_id": "rel-new", "title": "New"})
+    post_song(client, music_clips["chaos_god"], {"song_id": "rel-old", "title": "Old",
+                                                 "release_date": "1975"})
+    post_song(client, music_clips["feelings"], {"song_id": "rel-q", "title": "Q"})
+
+    def similar(**params):
+        r = client.get("/v1/songs/rel-q/similar", params={"k": 50, **params})
+        assert r.status_code == 200, r.text
+        return {it["song_id"] for it in r.json()["items"]}
+
+    assert {"rel-new", "rel-old"} <= similar()
+    recent = similar(days=7)  # a back-catalogue song ingested today is not new
+    assert "rel-new" in recent and "rel-old" not in recent
+    assert similar(released_before="1980") == {"rel-old"}
+    assert "rel-old" not in similar(released_after="1980-01")
+    r = client.post("/v1/similar", json={"positive": ["rel-q"], "k": 50,
+                                         "filters": {"released_before": "1976-01-01"}})
+    assert {it["song_id"] for it in r.json()["items"]} == {"rel-old"}
+    # a year alone counts as that year's end (the latest it can be): before mid-1975 it is not
+    assert similar(released_before="1975-06") == set()
+    assert_error(client.get("/v1/songs/rel-q/similar", params={"released_after": "1980-13"}),
+                 422, "invalid_input")
+    assert_error(client.post("/v1/similar", json={"positive": ["rel-q"],
+                                                  "filters": {"released_after": "x"}}),
+                 422, "invalid_input")
+
+
 def test_similar_by_song_and_by_clip_and_text(client, music_clips):
     post_song(client, music_clips["armygeddon"], {"song_id": "armygeddon",
                                                   "title": "Armygeddon", "artist": "Muldjord"})
@@ -243,6 +303,9 @@ def test_healthz_and_docs(client):
         for method, op in ops.items():
             for status, resp in op["responses"].items():
                 if status.startswith("2") and status != "204":
+                    if path == "/v1/admin/backup":  # a tar archive, not JSON
+                        assert list(resp["content"]) == ["application/x-tar"]
+                        continue
                     schema = resp["content"]["application/json"]["schema"]
                     named = [schema] if "$ref" in schema else schema.get("oneOf", [])
                     assert named and all("$ref" in s for s in named), (method, path, schema)

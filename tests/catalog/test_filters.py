@@ -34,3 +34,38 @@ def test_a_missing_or_null_value_does_not_match():
     assert not flt.matches("a", _payload(1, ingested_at=None))
     assert not flt.matches("a", {k: v for k, v in _payload(1).items() if k != "ingested_at"})
     assert not flt.matches("a", _payload(1, tempo_bpm=None))
+
+
+def test_release_windows_agree_in_the_store_and_in_memory(tmp_path):
+    """released_after/released_before read ``released_at``: the release date against the first
+    ingestion; the same songs pass in a real Qdrant Edge store and in memory."""
+    import numpy as np
+
+    from songlens.catalog.record import songs_spec
+    from songlens.content.release_date import release_period
+    from songlens.store import Point, open_store
+
+    now = T0 + 400 * 86_400  # 2024-12-18, ingested the day before
+    dates = {"undated": None, "back-catalogue": "1998-03", "year-of-ingestion": "2024",
+             "pre-release": "2025-06-01", "this-week": "2024-12-14"}
+    songs = {sid: SongRecord(song_id=sid, title=sid, artist="a", ingested_at=now - 86_400,
+                             release_date=d).to_payload() for sid, d in dates.items()}
+    spec = songs_spec("songs", audio_dim=2, text_dim=2, tags_dim=2)
+    with open_store(path=tmp_path / "q") as store:
+        store.ensure_collection(spec)
+        store.upsert(spec, [Point(key=sid, vectors={"audio": np.ones(2)}, payload=pl)
+                            for sid, pl in songs.items()])
+        week = SongFilter(released_after=now - 7 * 86_400, released_before=now)
+        y2024 = SongFilter(released_after=release_period("2024")[0],
+                           released_before=release_period("2025")[0])
+        for flt, expected in ((week, {"undated", "year-of-ingestion", "this-week"}),
+                              (y2024, {"undated", "year-of-ingestion", "this-week"}),
+                              (SongFilter(released_before=release_period("2000")[0]),
+                               {"back-catalogue"}),
+                              (SongFilter(released_after=now), {"pre-release"})):
+            in_store = {h.key for h in store.scroll(spec, filter=flt.to_store(), limit=10)[0]}
+            assert in_store == expected
+            assert {k for k, p in songs.items() if flt.matches(k, p)} == expected
+    # a payload written before release dates existed is read as released when ingested
+    old = {k: v for k, v in songs["undated"].items() if k != "released_at"}
+    assert week.matches("old", old)

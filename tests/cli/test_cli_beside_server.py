@@ -87,6 +87,10 @@ def test_verbs_go_through_the_running_server(server, tmp_path):
     r = _cli("ingest", str(music), "--config", cfg)
     assert "ingested 0, skipped 2 unchanged, failed 1" in r.stdout, r.output
     assert httpx.get(f"{base}/healthz").json()["songs"] == 2
+    # --force reads the files again; --on-existing keep leaves the stored songs as they are
+    r = _cli("ingest", str(music), "--config", cfg, "--force", "--on-existing", "keep")
+    assert "ingested 0, skipped 0 unchanged, kept 2 already stored, failed 1" in r.stdout, \
+        r.output
 
     manifest = json.loads((server["data"] / "ingest_manifest.json").read_text())
     ids = {Path(p).stem: rec[2] for p, rec in manifest.items()}
@@ -147,6 +151,40 @@ def test_api_key_from_the_environment(server):
     assert _cli("keys", "revoke", "cli-test", "--config", cfg).exit_code == 0
 
 
+def test_backup_while_the_server_runs(server, tmp_path_factory):
+    base, cfg = server["base"], str(server["cfg"])
+    song = SEEN["show"]["song_id"]
+    events = [{"user_id": "fan", "song_id": song, "event": "impression", "ts": 1.7e9},
+              {"user_id": "fan", "song_id": song, "event": "complete", "ts": 1.7e9 + 200,
+               "play_ms": 200_000},
+              {"user_id": "fan", "song_id": song, "event": "like", "ts": 1.7e9 + 201}]
+    assert httpx.post(f"{base}/v1/feedback", json={"events": events}).json()["new"] == 3
+    out = tmp_path_factory.mktemp("backups")
+    archive = out / "songlens.tar"
+    r = _cli("backup", str(archive), "--config", cfg)
+    assert r.exit_code == 0, r.output
+    assert f"using the songlens server at {base}" in r.stderr
+    assert "backed up 2 songs, 1 users, 3 feedback events" in r.stdout
+    assert not list(out.glob(".*"))  # the download's temporary file is gone
+    SEEN["backup"] = archive
+    # with API keys in force, a backup needs an admin key
+    secrets = {}
+    for scope in ("read", "admin"):
+        r = _cli("keys", "create", f"backup-{scope}", "--scope", scope, "--config", cfg)
+        assert r.exit_code == 0, r.output
+        secrets[scope] = r.stdout.strip().splitlines()[0]
+    deadline = time.time() + 10
+    while httpx.get(f"{base}/v1/songs/{song}").status_code != 401:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    r = _cli("backup", str(out / "b.tar"), "--config", cfg, "--api-key", secrets["read"])
+    assert r.exit_code == 2 and "forbidden" in r.stderr and not (out / "b.tar").exists()
+    r = _cli("backup", str(out / "b.tar"), "--config", cfg, "--api-key", secrets["admin"])
+    assert r.exit_code == 0 and "backed up 2 songs" in r.stdout, r.output
+    for scope in secrets:
+        assert _cli("keys", "revoke", f"backup-{scope}", "--config", cfg).exit_code == 0
+
+
 def test_clean_shutdown_and_the_same_answers_locally(server):
     proc, cfg = server["proc"], str(server["cfg"])
     proc.terminate()
@@ -159,6 +197,15 @@ def test_clean_shutdown_and_the_same_answers_locally(server):
     r = _cli("similar", song, "--config", cfg, "--json", "-k", "2")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == SEEN["similar"]
+    # the backup taken while the server ran, restored into a fresh folder: the same answers
+    fresh = str(server["data"].parent / "restored")
+    r = _cli("restore", str(SEEN["backup"]), "--data-dir", fresh)
+    assert r.exit_code == 0 and "restored 2 songs, 1 users, 3 feedback events" in r.stdout, \
+        r.output
+    r = _cli("show", song, "--data-dir", fresh, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == SEEN["show"], r.output
+    r = _cli("similar", song, "--data-dir", fresh, "--json", "-k", "2")
+    assert r.exit_code == 0 and json.loads(r.stdout) == SEEN["similar"], r.output
 
 
 def test_stale_state_is_ignored(tmp_path):

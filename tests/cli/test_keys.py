@@ -79,6 +79,11 @@ def test_create_list_revoke_then_use_over_http(config_file, catalog):
         assert r.exit_code == 2 and "not_found" in r.output
 
 
+#: a SIGTERM that lands once uvicorn handles signals stops the server gracefully, after its
+#: start-up (loading the models: 20-30 s on a busy 2-core machine) has finished
+STOP_S = 120
+
+
 def _serve(config: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "songlens.cli.main", "serve", "--config",
@@ -116,11 +121,11 @@ def test_serve_says_which_mode_it_is_in(config_file):
             _first_line_with(proc, needle)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            proc.wait(timeout=STOP_S)
     assert keys("create", "svc", "-s", "write", config=config_file).exit_code == 0
     proc = _serve(config_file, "--host", "0.0.0.0")
     try:
         _first_line_with(proc, "1 API key(s) in force; reads need a key")
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=STOP_S)

@@ -36,7 +36,8 @@ def synth(catalog):
         text = l2_normalise(rng.normal(size=spec.dense["text"]))
         artist = f"歌手{i % 6}"
         payload = SongRecord(song_id=f"p{i:02d}", title=f"歌{i}", artist=artist, tags=tags,
-                             duration_s=200.0, audio_hash=f"h{i}",
+                             duration_s=200.0, audio_hash=f"h{i}", ingested_at=1.7e9,
+                             release_date=str(1990 + i % 30),
                              audio_features={"energy": i / 60, "tempo_bpm": 80.0 + i * 2,
                                              "camelot": KEYS[i % 6], "valence": 0.5}
                              ).to_payload()
@@ -119,6 +120,17 @@ def test_seeds_exclusions_and_m3u(synth):
     assert all(it.artist != "歌手1" for it in pl.items)
     text = to_m3u(pl)
     assert text.startswith("#EXTM3U\n#EXTINF:200,歌手") and "songlens:song/" in text
+
+
+def test_release_bounds_filter_and_are_never_relaxed(synth):
+    pl = generate_playlist(synth, PlaylistRequest(released_after="1995", released_before="2000",
+                                                  preferred={"scene": ["运动"]},
+                                                  length=20, artist_spacing=0))
+    years = sorted({int(synth.get(i).release_date) for i in _ids(pl)})
+    assert years == [1995, 1996, 1997, 1998, 1999]  # 10 songs: fewer than asked, not relaxed
+    assert len(pl.items) == 10 and not any("release" in r for r in pl.relaxed)
+    with pytest.raises(ValueError, match="not a date"):
+        PlaylistRequest(released_after="the nineties")
 
 
 def test_request_validation():

@@ -66,6 +66,11 @@ class RecalledSongOut(BaseModel):
     title: str | None
     artist: str | None
     ingested_at: float | None
+    release_date: str | None = Field(description="YYYY[-MM[-DD]] when the catalogue or the "
+                                     "file's tags gave one")
+    released_at: float | None = Field(description="unix seconds the song counts as released "
+                                      "(new-song windows read it): its release date, or its "
+                                      "first ingestion when it has none")
     matched_tags: dict[str, list[str]] = MATCHED
 
 

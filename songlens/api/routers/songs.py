@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from pydantic import ValidationError
 
 from songlens.api.deps import CatalogDep, ReadScope, SettingsDep, WriteScope
 from songlens.api.schemas import ErrorOut, SimilarOut, SongOut
 from songlens.content.metadata import parse_metadata
-from songlens.errors import PayloadTooLarge
+from songlens.errors import InvalidInput, PayloadTooLarge
 from songlens.search.similar import SimilarFilters, similar_to_song
 
 router = APIRouter(prefix="/v1/songs", tags=["songs"])
@@ -35,14 +36,22 @@ def ingest_song(
     settings: SettingsDep,
     audio: Annotated[UploadFile, File(description="mp3, ogg, flac, wav, m4a")],
     metadata: Annotated[str, Form(description='JSON: {"song_id"?, "title", "artist", "album", '
-                                               '"lyrics", "comments": [{"text", "likes"}]}')],
+                                               '"lyrics", "comments": [{"text", "likes"}], '
+                                               '"language"?, "release_date"?, '
+                                               '"on_existing"?: "update"|"keep"}')],
+    response: Response,
 ) -> dict:
+    """201 with the stored song; 200 with the song as it was when ``on_existing`` is ``keep``
+    and it is already stored (``kept: true``)."""
     meta = parse_metadata(metadata)
     data = read_upload(audio, settings.audio.max_upload_mb)
     result = catalog.ingest(data, meta, filename=audio.filename or "")
     doc = result.record.to_document()
     if result.replaced:
         doc["replaced"] = result.replaced
+    if result.kept:
+        doc["kept"] = True
+        response.status_code = 200
     return doc
 
 
@@ -70,10 +79,20 @@ def similar_songs(
     max_tempo: Annotated[float | None, Query(ge=0, le=400, allow_inf_nan=False)] = None,
     exclude_artist: Annotated[list[str] | None, Query()] = None,
     days: Annotated[float | None, Query(gt=0, allow_inf_nan=False,
-                                        description="ingested in the last N days")] = None,
+                                        description="released in the last N days (see "
+                                                    "released_at)")] = None,
+    released_after: Annotated[str | None, Query(max_length=64, description=(
+        "released on or after this date: YYYY-MM-DD, YYYY-MM or YYYY"))] = None,
+    released_before: Annotated[str | None, Query(max_length=64, description=(
+        "released before this date (YYYY-MM-DD, YYYY-MM or YYYY)"))] = None,
 ) -> dict:
-    filters = SimilarFilters(language=language or [], style=style or [], min_tempo=min_tempo,
-                             max_tempo=max_tempo, exclude_artists=exclude_artist or [],
-                             days=days)
+    try:
+        filters = SimilarFilters(language=language or [], style=style or [],
+                                 min_tempo=min_tempo, max_tempo=max_tempo,
+                                 exclude_artists=exclude_artist or [], days=days,
+                                 released_after=released_after, released_before=released_before)
+    except ValidationError as exc:
+        raise InvalidInput("; ".join(str(e["msg"]).removeprefix("Value error, ")
+                                     for e in exc.errors()[:5])) from exc
     return {"items": similar_to_song(catalog, song_id, k=k, space=space,
                                      filter=filters.to_song_filter(catalog.taxonomy))}

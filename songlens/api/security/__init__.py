@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 
+from songlens.api.docs import install_docs
 from songlens.api.security.access import (
     ADMIN,
     READ,
@@ -56,18 +56,6 @@ def install_security(app: FastAPI, settings: Settings) -> Guard:
     app.add_exception_handler(Unauthorized, _with_headers)
     app.add_exception_handler(RateLimited, _with_headers)
 
-    read = [Depends(READ)]
-
-    @app.get("/openapi.json", include_in_schema=False, dependencies=read)
-    def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False, dependencies=read)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
-
-    @app.get("/redoc", include_in_schema=False, dependencies=read)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
+    install_docs(app, dependencies=[Depends(READ)])
 
     return guard
