@@ -136,10 +136,18 @@ def reasons_for(query: Mapping[str, Any] | None, hit: Hit, space: str) -> Reason
     return out
 
 
+def _ordered(hits: list[Hit]) -> list[Hit]:
+    """By score, equal scores by song id: reciprocal-rank fusion often ties (two songs each
+    first in one space), and Qdrant returns ties in storage order, which a restored or
+    re-optimised store changes."""
+    return sorted(hits, key=lambda h: (-round(h.score, 6), h.key))
+
+
 def _dedupe(hits: list[Hit], query: Mapping[str, Any] | None, k: int) -> list[Hit]:
     """Drop the query's own duplicates (same audio or same normalised title+artist) and repeats
     of one recording among the results."""
     seen_hash, seen_title = set(), set()
+    hits = _ordered(hits)
     if query:
         seen_hash.add(query.get("audio_hash"))
         seen_title.add(query.get("title_key"))
@@ -256,7 +264,7 @@ def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
     clap = catalog.models.audio.encode_text([text])
     if clap is not None:
         prefetch.append(Prefetch("audio", np.asarray(clap[0]), limit=max(50, k)))
-    hits = catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k,
-                                filter=filter.to_store() if filter else None)
+    hits = _ordered(catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k,
+                                         filter=filter.to_store() if filter else None))
     matched = "+".join(p.using for p in prefetch)
     return _songs(hits, None, matched)
