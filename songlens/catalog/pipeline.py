@@ -11,19 +11,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from songlens.catalog.audio_files import AudioFiles, AudioRef
 from songlens.catalog.record import SongRecord, songs_spec
+from songlens.catalog.text_vectors import text_source, text_vector
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
 from songlens.content.resources import Resources
 from songlens.content.taxonomy import Taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
-from songlens.errors import NotFound, ShuttingDown
+from songlens.errors import ConfigError, NotFound, ShuttingDown, VectorSizeMismatch
 from songlens.settings import Settings
 from songlens.store import Filter, Hit, Match, Point, VectorStore
 
@@ -80,19 +80,6 @@ class _Timer:
                     log.exception("stage observer %r failed", observe)
 
 
-def _english_description(tags: dict[str, list[dict[str, Any]]], keywords: list[str]) -> str:
-    """An English rendering of a song's tags, for text the sentence model cannot read."""
-    parts = []
-    for dim in ("language", "style", "emotion", "scene", "theme"):
-        names = [t["en"] for t in tags.get(dim, [])[:3]]
-        if names:
-            parts.append(f"{dim}: {', '.join(names)}")
-    ascii_kw = [k for k in keywords if k.isascii()][:8]
-    if ascii_kw:
-        parts.append("keywords: " + ", ".join(ascii_kw))
-    return ". ".join(parts) or "song"
-
-
 class Catalog:
     """Ingest, read and delete songs. Thread-safe; models are shared and loaded once.
 
@@ -112,7 +99,7 @@ class Catalog:
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
                                segment_dim=models.audio.segment_dim)
-        store.ensure_collection(self.spec)
+        self._open_collection()
         #: kept audio files (written only with ``audio.keep_files``; always readable)
         self.audio_files = AudioFiles(settings.data_path / "audio")
         self._write_lock = threading.Lock()
@@ -134,6 +121,19 @@ class Catalog:
         if self._closed:
             raise ShuttingDown("the server is shutting down and takes no more writes; retry "
                                "when it is back")
+
+    def _open_collection(self) -> None:
+        """Open (or create) the songs collection; a store written with another text model is a
+        ConfigError that names the migration command."""
+        from songlens.catalog.reembed import check_text_model, dimension_message
+
+        try:
+            self.store.ensure_collection(self.spec)
+        except VectorSizeMismatch as exc:
+            if set(exc.changed) <= {"text", "fused"}:
+                raise ConfigError(dimension_message(self.spec, exc.changed)) from exc
+            raise
+        check_text_model(self.store, self.spec, self.models.text)
 
     # -- analysis -----------------------------------------------------------------------------
     def decode(self, data: bytes, filename: str = "") -> DecodedAudio:
@@ -177,11 +177,10 @@ class Catalog:
                 list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
             tags = {d: [t.to_dict() for t in ts]
                     for d, ts in fuse_tags(evidence, resources=self.resources).items()}
-            readable = text.dense_text.strip() and text.cjk_share < 0.3 and \
-                self.models.text.can_read(text.dense_text) > 0.8
-            dense_source = text.dense_text if readable else \
-                f"{meta.title}. " * meta.title.isascii() + _english_description(tags, text.keywords)
-            text_vec = self.models.text.encode([dense_source])[0]
+            source = text_source(text.dense_text, text.cjk_share)
+            text_vec, text_input = text_vector(self.models.text, source=source,
+                                               title=meta.title, tags=tags,
+                                               keywords=list(text.keywords))
             tags_vec = tag_profile_vector(tags, self.taxonomy)
         fused = fuse_vectors(analysis.vector, text_vec,
                              audio_weight=self.settings.fusion.audio_weight,
@@ -204,7 +203,8 @@ class Catalog:
             models={"audio": self.models.audio.name, "text": self.models.text.name,
                     "sentiment": self.models.sentiment.name if self.models.sentiment
                     else "lexicon",
-                    "text_input": "lyrics" if readable else "tag-description"},
+                    "text_input": text_input},
+            text_source=source,
             tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
                        for m, probs in analysis.tag_probs.items()})
         vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}

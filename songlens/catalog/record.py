@@ -109,9 +109,11 @@ class SongRecord:
     none); ``lyrics_lines`` the lyrics as sung, ``[{text, language}]``; ``warnings`` say
     what decoding could not read (a truncated or damaged file kept in part); ``release_date`` is
     ``YYYY[-MM[-DD]]`` as the catalogue or the file's tags gave it (None: unknown);
-    ``tag_probs`` (audio model → tag → probability), ``source_path`` and ``audio_file`` (the kept
-    audio file: ``{sha256, ext, size}``, see :mod:`songlens.catalog.audio_files`; None when none
-    is kept) are kept in the store but not shown in the document.
+    ``tag_probs`` (audio model → tag → probability), ``source_path``, ``text_source`` (the text
+    excerpt the text model reads, for re-embedding with another model:
+    :mod:`songlens.catalog.text_vectors`) and ``audio_file`` (the kept audio file: ``{sha256, ext,
+    size}``, see :mod:`songlens.catalog.audio_files`; None when none is kept) are kept in the
+    store but not shown in the document.
     """
 
     song_id: str
@@ -136,6 +138,7 @@ class SongRecord:
     audio_file: dict[str, Any] | None = None
     timeline: dict[str, Any] | None = None
     lyrics_lines: list[dict[str, Any]] = field(default_factory=list)
+    text_source: dict[str, Any] = field(default_factory=dict)
 
     @property
     def primary_language(self) -> str | None:
@@ -177,6 +180,8 @@ class SongRecord:
         if self.audio_file:
             payload["audio_file"] = self.audio_file
             payload["audio_sha256"] = self.audio_file["sha256"]
+        if self.text_source:
+            payload["text_source"] = self.text_source
         return payload
 
     @classmethod
@@ -199,4 +204,5 @@ class SongRecord:
                    ingested_at=payload.get("ingested_at"), updated_at=payload.get("updated_at"),
                    source_path=payload.get("source_path"),
                    audio_file=payload.get("audio_file"), timeline=payload.get("timeline"),
-                   lyrics_lines=list(payload.get("lyrics_lines") or []))
+                   lyrics_lines=list(payload.get("lyrics_lines") or []),
+                   text_source=payload.get("text_source") or {})

@@ -1,12 +1,19 @@
-"""The ``songlens`` command line: serve, ingest, optimize, show, similar, playlist, train, keys,
-backup, restore.
+"""The ``songlens`` command line: serve, ingest, optimize, show, similar, playlist, train,
+reembed-text, keys, backup, restore.
 
 Each group of commands lives in its own module and registers itself on the one typer app of
 :mod:`songlens.cli.common`."""
 
 from __future__ import annotations
 
-from songlens.cli import backup, ingesting, querying, serving, training  # noqa: F401 - register
+from songlens.cli import (  # noqa: F401 - register
+    backup,
+    ingesting,
+    querying,
+    reembedding,
+    serving,
+    training,
+)
 from songlens.cli import keys as keys_cli
 from songlens.cli.common import app
 

@@ -136,10 +136,18 @@ def reasons_for(query: Mapping[str, Any] | None, hit: Hit, space: str) -> Reason
     return out
 
 
+def _ordered(hits: list[Hit]) -> list[Hit]:
+    """By score, equal scores by song id: reciprocal-rank fusion often ties (two songs each
+    first in one space), and Qdrant returns ties in storage order, which a restored or
+    re-optimised store changes."""
+    return sorted(hits, key=lambda h: (-round(h.score, 6), h.key))
+
+
 def _dedupe(hits: list[Hit], query: Mapping[str, Any] | None, k: int) -> list[Hit]:
     """Drop the query's own duplicates (same audio or same normalised title+artist) and repeats
     of one recording among the results."""
     seen_hash, seen_title = set(), set()
+    hits = _ordered(hits)
     if query:
         seen_hash.add(query.get("audio_hash"))
         seen_title.add(query.get("title_key"))
@@ -230,9 +238,13 @@ def similar_to_audio(catalog: Catalog, data: bytes, *, filename: str = "", k: in
 
 def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
                     filter: SongFilter | None = None) -> list[SimilarSong]:
-    """Songs for a free-text query: the dense text space and the sparse lyrics vector, fused by
-    reciprocal rank; with a CLAP model configured, the audio space joins through its text tower."""
+    """Songs for a free-text query: the dense text space (the query role of the text model
+    against the songs' lyrics and comments) and the sparse lyrics vector, fused by reciprocal
+    rank; with a multilingual text model, also the tags space for the taxonomy tags whose
+    descriptions the query is closest to (:mod:`songlens.search.prompt`); with a CLAP model
+    configured, the audio space joins through its text tower."""
     from songlens.content.text.analyse import analyse_text
+    from songlens.search.prompt import dense_prompt_tags
 
     _check(k, "text")
     text = SongMetadata(title=text[:1000] or " ").title
@@ -240,13 +252,19 @@ def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
         raise InvalidInput("text must not be empty")
     analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[],
                             resources=catalog.resources)
-    prefetch = [Prefetch("text", catalog.models.text.encode([text])[0], limit=max(50, k))]
+    encoder = catalog.models.text
+    query = encoder.encode_queries([text])[0]
+    prefetch = [Prefetch("text", query, limit=max(50, k))]
     if analysed.sparse[0]:
         prefetch.append(Prefetch("lyrics", analysed.sparse, limit=max(50, k)))
+    if encoder.multilingual:
+        wanted = dense_prompt_tags(catalog, query)
+        if wanted:
+            prefetch.append(Prefetch("tags", catalog.tag_query_vector(wanted), limit=max(50, k)))
     clap = catalog.models.audio.encode_text([text])
     if clap is not None:
         prefetch.append(Prefetch("audio", np.asarray(clap[0]), limit=max(50, k)))
-    hits = catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k,
-                                filter=filter.to_store() if filter else None)
+    hits = _ordered(catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k,
+                                         filter=filter.to_store() if filter else None))
     matched = "+".join(p.using for p in prefetch)
     return _songs(hits, None, matched)

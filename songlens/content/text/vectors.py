@@ -5,9 +5,10 @@ and no IDF (the Qdrant collection's IDF modifier supplies it from the corpus). T
 first 31 bits of a BLAKE2b digest of the UTF-8 token, stable across processes and machines
 (Python's ``hash()`` is salted per process). Queries use the same function.
 
-Dense tag profile: the default sentence model (all-MiniLM-L6-v2) has almost no CJK in its
-vocabulary, so a Chinese lyric becomes a string of ``[UNK]`` tokens and its embedding is noise
-that makes every Chinese song look alike. The tag profile instead places a song in the taxonomy:
+Dense tag profile (the ``tags`` space, beside the multilingual ``text`` vector; it was the
+stand-in for Chinese text while the text model was English-only all-MiniLM-L6-v2, whose
+vocabulary turns a Chinese lyric into ``[UNK]`` tokens). The tag profile places a song in the
+taxonomy:
 one block per dimension (language, style, scene, emotion, theme; 71 tags with the shipped
 taxonomy), each block L2-normalised and scaled by a block weight, the whole vector unit-length.
 Two songs are close when they share language, style, scene and emotion evidence, which is what
