@@ -362,7 +362,8 @@ class ColdStartService:
         now = time.time()
         feats = [build_features(profile=profile, song_payload=hits[s].payload,
                                 song_vectors=hits[s].vectors, ts=now, hour=hour,
-                                weekday=weekday, song_counts=counts.get(s)) for s in ids]
+                                weekday=weekday, song_counts=counts.get(s),
+                                recent_counts=self.loop.recent.snapshot(s, now)) for s in ids]
         with self._lock:
             ranker = self.learner.ranker
             preds = [ranker.predict(f) for f in feats]

@@ -30,6 +30,7 @@ from songlens.coldstart.interests import SimilarityBackground
 from songlens.coldstart.profiles import ProfileConfig, UserProfile
 from songlens.coldstart.user_store import UserStore
 from songlens.errors import PayloadTooLarge
+from songlens.ranking.counters import RecentCounts
 from songlens.ranking.features import build_features
 from songlens.ranking.online import OnlineRanker
 from songlens.ranking.ranker import RankerConfig
@@ -96,6 +97,8 @@ class FeedbackLoop:
         self._background_at = -float("inf")
         self.refresh_background()
         self.learner = self._new_learner(warm=warm_start)
+        # what catch_up replays is counted there
+        self.recent = self._recent_from_log(upto=self.learner.seq)
         if warm_start:
             self.catch_up()
 
@@ -104,6 +107,16 @@ class FeedbackLoop:
         make = OnlineRanker.open if warm else OnlineRanker
         return make(self.settings.data_path / "ranker", config=config,
                     window_s=self.cs.label_window_s, keep=self.cs.snapshots_kept)
+
+    def _recent_from_log(self, *, upto: int, tail: int = 50_000) -> RecentCounts:
+        """Real-time counters from up to ``tail`` logged events up to ``upto`` (so a restart
+        keeps them)."""
+        recent = RecentCounts()
+        for le in self.log.iter_events(max(upto - tail, 0)):
+            if le.seq > upto:
+                break
+            recent.add(le.event)
+        return recent
 
     def refresh_background(self) -> None:
         """Re-sample the catalogue's similarity background the interest thresholds follow
@@ -134,11 +147,11 @@ class FeedbackLoop:
             counts[le.event.song_id][le.event.event] -= 1
         return counts
 
-    @staticmethod
-    def _features(profile: UserProfile, song: Hit, ts: float, counts: Counter
+    def _features(self, profile: UserProfile, song: Hit, ts: float, counts: Counter
                   ) -> dict[str, float]:
         return build_features(profile=profile, song_payload=song.payload,
-                              song_vectors=song.vectors, ts=ts, song_counts=dict(counts))
+                              song_vectors=song.vectors, ts=ts, song_counts=dict(counts),
+                              recent_counts=self.recent.snapshot(song.key, ts))
 
     def _apply(self, logged: Sequence[LoggedEvent], songs: Mapping[str, Hit],
                profiles: dict[str, list], counts: dict[str, Counter]) -> set[str]:
@@ -162,6 +175,7 @@ class FeedbackLoop:
                 if le.seq > self.learner.seq:
                     self.learner.add(le.seq, ev, partial(self._features, entry[0], song, ev.ts,
                                                          counts[ev.song_id].copy()))
+                self.recent.add(ev)
                 if le.seq > entry[1]:
                     entry[0].update(ev, song.payload, song.vectors)
                     entry[1] = le.seq
@@ -257,6 +271,7 @@ class FeedbackLoop:
         return summary
 
     def _rebuild(self, on_progress: Callable[[int], None] | None, t0: float) -> RebuildSummary:
+        self.recent = RecentCounts()
         profiles: dict[str, list] = {}
         counts: dict[str, Counter] = defaultdict(Counter)
         songs: dict[str, Hit] = {}
