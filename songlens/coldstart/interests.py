@@ -11,10 +11,12 @@ keeps a mass-weighted mean in every space and a mass (the caller decays it).
 Thresholds. With a fixed ``new_cos`` / ``merge_cos`` a real catalogue defeats the split: real
 embeddings share a large common direction, so songs of unrelated sources sit at cosine 0.4–0.7
 and never fall below 0.3. With a :class:`SimilarityBackground` (a sample of the catalogue's song
-vectors, kept by the catalogue side) the thresholds follow the catalogue instead: a song joins a
-centroid when it is closer to it than the ``quantile`` of catalogue songs are (the centroid's
-own neighbourhood: 0.9 = its nearest tenth of the catalogue), and two centroids merge when each
-lies inside the other's neighbourhood.
+vectors, kept by the catalogue side) the thresholds follow the catalogue instead. Cosines are
+then taken after subtracting the catalogue's mean vector (the shared direction that makes
+everything look alike), a song joins a centroid when it is closer to it than the ``quantile`` of
+catalogue songs are (the centroid's own neighbourhood: 0.8 = its nearest fifth of the
+catalogue), and two centroids merge when each lies inside the other's neighbourhood. The
+centroids' stored means stay in the original space (recall searches with them).
 
 Cap. As MIND grows capsules with the history length, the number of centroids is capped at
 ``interest_cap(n)`` = ``min(max_centroids, 1 + floor(log2(n)))`` for ``n`` positive songs so
@@ -75,23 +77,34 @@ class SimilarityBackground:
         if not 0.0 < quantile < 1.0:
             raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
         n = np.linalg.norm(m, axis=1)
-        self.sample = m[n > _EPS] / n[n > _EPS, None]
+        m = m[n > _EPS] / n[n > _EPS, None]
+        self._raw = m
+        self.mean = m.mean(axis=0)
+        c = m - self.mean
+        nc = np.linalg.norm(c, axis=1)
+        self.sample = c / np.maximum(nc, _EPS)[:, None]
         self.space, self.quantile = space, float(quantile)
+
+    def view(self, v: np.ndarray | None) -> np.ndarray | None:
+        """``v`` less the catalogue mean, unit length (None for None or a zero result)."""
+        return None if v is None else unit(np.asarray(v, dtype=np.float64) - self.mean)
 
     def __len__(self) -> int:
         return len(self.sample)
 
     def threshold(self, direction: np.ndarray) -> float:
-        """The cosine a song needs to be among the ``quantile`` closest to ``direction``."""
+        """The cosine a song needs to be among the ``quantile`` closest to ``direction`` (both
+        as :meth:`view` gives them)."""
         return float(np.quantile(self.sample @ direction, self.quantile))
 
     def pair_cosines(self, n: int = 2000, seed: int = 0) -> np.ndarray:
-        """Cosines of ``n`` random song pairs of the sample (for reports)."""
+        """Cosines of ``n`` random song pairs of the sample, as they come (not centred)."""
         rng = np.random.default_rng(seed)
-        i = rng.integers(0, len(self.sample), size=n)
-        j = rng.integers(0, len(self.sample), size=n)
+        m = self._raw
+        i = rng.integers(0, len(m), size=n)
+        j = rng.integers(0, len(m), size=n)
         keep = i != j
-        return np.einsum("ij,ij->i", self.sample[i[keep]], self.sample[j[keep]])
+        return np.einsum("ij,ij->i", m[i[keep]], m[j[keep]])
 
 
 def interest_cap(n_positive: int, max_centroids: int) -> int:
@@ -127,16 +140,20 @@ def add_to_interests(centroids: list[Centroid], vecs: Mapping[str, np.ndarray], 
     if not centroids:
         centroids.append(Centroid(mass, {s: v.copy() for s, v in vecs.items()}))
         return
+    if background is not None:
+        key = background.view(key)
+        if key is None:  # the catalogue's mean song: says nothing about which interest
+            return
     sims, joins = [], []
     for c in centroids:
-        d = c.direction(space)
+        d = _dir(c, space, background)
         sims.append(float(np.dot(d, key)) if d is not None else -1.0)
         joins.append(background.threshold(d) if background is not None and d is not None
                      else new_cos)
     best = int(np.argmax(sims))
     if all(s < t for s, t in zip(sims, joins, strict=True)):
         if len(centroids) >= max_centroids:
-            i, j, cos_ij = _closest_pair(centroids, space)
+            i, j, cos_ij = _closest_pair(centroids, space, background)
             if cos_ij > sims[best]:
                 _merge(centroids, i, j)
             else:
@@ -146,12 +163,12 @@ def add_to_interests(centroids: list[Centroid], vecs: Mapping[str, np.ndarray], 
     else:
         _absorb(centroids[best], vecs, mass)
     while len(centroids) > 1:
-        i, j, cos = _closest_pair(centroids, space)
+        i, j, cos = _closest_pair(centroids, space, background)
         if background is None:
             if cos < merge_cos:
                 return
         else:
-            di, dj = centroids[i].direction(space), centroids[j].direction(space)
+            di, dj = _dir(centroids[i], space, background), _dir(centroids[j], space, background)
             if di is None or dj is None or cos < max(background.threshold(di),
                                                      background.threshold(dj)):
                 return
@@ -168,11 +185,18 @@ def _absorb(c: Centroid, vecs: Mapping[str, np.ndarray], mass: float) -> None:
     c.mass = tot
 
 
-def _closest_pair(centroids: list[Centroid], space: str) -> tuple[int, int, float]:
+def _dir(c: Centroid, space: str, background: SimilarityBackground | None
+         ) -> np.ndarray | None:
+    """A centroid's direction in ``space`` as assignment sees it (centred with a background)."""
+    return c.direction(space) if background is None else background.view(c.means.get(space))
+
+
+def _closest_pair(centroids: list[Centroid], space: str,
+                  background: SimilarityBackground | None = None) -> tuple[int, int, float]:
     best = (0, 1, -2.0)
     for i in range(len(centroids)):
         for j in range(i + 1, len(centroids)):
-            a, b = centroids[i].direction(space), centroids[j].direction(space)
+            a, b = _dir(centroids[i], space, background), _dir(centroids[j], space, background)
             cos = float(np.dot(a, b)) if a is not None and b is not None else -1.0
             if cos > best[2]:
                 best = (i, j, cos)

@@ -190,7 +190,10 @@ def test_similarity_background_validates_and_cap_grows_with_history():
     with pytest.raises(ValueError, match="shape"):
         SimilarityBackground(np.zeros(3), space="fused")
     bg = SimilarityBackground(np.eye(4), space="fused", quantile=0.5)
-    assert bg.threshold(np.array([1.0, 0, 0, 0])) == 0.0
+    # centred on the catalogue mean: e0 is at cosine 1 to itself, -1/3 to the three others
+    e0 = bg.view(np.array([1.0, 0, 0, 0]))
+    assert bg.threshold(e0) == pytest.approx(-1 / 3)
+    assert np.allclose(bg.pair_cosines(50), 0.0)  # as they come: orthogonal
     assert [interest_cap(n, 4) for n in (0, 1, 2, 3, 4, 7, 8, 100)] == [1, 1, 2, 2, 3, 3, 4, 4]
     assert ProfileConfig().interest_cap(1) == 4  # growth is off by default
     assert ProfileConfig(interest_growth=True).interest_cap(1) == 1
