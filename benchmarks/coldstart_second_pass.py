@@ -120,6 +120,7 @@ def main() -> None:
     scored: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
     nd: dict[str, list[float]] = defaultdict(list)
     multi_rec: dict[str, list[float]] = defaultdict(list)
+    oracle: list[tuple[np.ndarray, np.ndarray]] = []  # the simulator's true p(complete)
     timings: dict[str, float] = defaultdict(float)
 
     def keep(f: dict[str, float], variant: str) -> dict[str, float]:
@@ -197,6 +198,13 @@ def main() -> None:
         timings["features"] += time.time() - t0
         if d >= args.train_days:
             t0 = time.time()
+            by_user: dict[str, list[int]] = defaultdict(list)
+            for i, lab in enumerate(labs):
+                by_user[lab.user_id].append(i)
+            p_true = np.zeros(len(labs))
+            for uid, ix in by_user.items():
+                p_true[ix] = sim.p_complete_many(users[uid], [labs[i].song_id for i in ix])
+            oracle.append((np.array(yc), p_true))
             for v, r in rankers.items():
                 Xv = [keep(x, v) for x in X]
                 P = r.predict_many(Xv)
@@ -288,6 +296,9 @@ def main() -> None:
         P = np.concatenate([p for _, _, p in scored[v]])
         lines.append(f"| {v} | {auc(yc_all, P[:, 0]):.4f} | {auc(yl_all, P[:, 1]):.4f} | "
                      f"{auc(yc_all, P[:, 2]):.4f} | {np.mean(nd[v]):.4f} |")
+    yo = np.concatenate([a for a, _ in oracle])
+    po = np.concatenate([b for _, b in oracle])
+    lines.append(f"| ceiling: the simulator's true p(complete) | {auc(yo, po):.4f} | – | – | – |")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines)
