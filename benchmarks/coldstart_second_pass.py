@@ -61,15 +61,15 @@ GROUPS = {
     "tag crosses": lambda k: k.startswith("xt:"),
     "real-time counters": lambda k: k.startswith("rt:"),
     "recency": lambda k: k.startswith("rec:"),
+    "catalogue percentiles": lambda k: k.startswith("pct:"),
 }
 OLD = tuple(GROUPS.values())
 #: variant -> predicate of the features it drops
 VARIANTS = {
     "before (previous features)": lambda k: any(g(k) for g in OLD),
     "previous − artist affinity": lambda k: any(g(k) for g in OLD) or _is_artist(k),
-    "previous + tag crosses": lambda k: GROUPS["real-time counters"](k) or GROUPS["recency"](k),
-    "previous + real-time counters": lambda k: GROUPS["tag crosses"](k) or GROUPS["recency"](k),
-    "previous + recency": lambda k: GROUPS["tag crosses"](k) or GROUPS["real-time counters"](k),
+    **{f"previous + {name}": (lambda k, g=g: not g(k) and any(h(k) for h in OLD))
+       for name, g in GROUPS.items()},
     "after (all)": lambda k: False,
 }
 

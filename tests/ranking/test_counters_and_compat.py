@@ -75,3 +75,35 @@ def test_snapshot_of_the_previous_build_still_loads_and_predicts_the_same():
     before = r.predict(x)
     r.partial_fit([x] * 5, [1] * 5, [1] * 5)
     assert r.predict(x)[0] > before[0] and r.version == expected["version"] + 1
+
+
+def test_catalogue_percentile_features_read_the_same_in_any_geometry():
+    from songlens.coldstart.interests import SimilarityBackground
+    from songlens.coldstart.profiles import ProfileConfig
+
+    rng = np.random.default_rng(0)
+    shared = np.ones(8) / np.sqrt(8)
+
+    def squash(v):  # every vector leans on one shared direction, as real embeddings do
+        v = v / np.linalg.norm(v) + 2.0 * shared
+        return v / np.linalg.norm(v)
+
+    cat = np.array([squash(rng.normal(size=8)) for _ in range(300)])
+    bg = SimilarityBackground(cat, space="fused", quantile=0.8)
+    taste = rng.normal(size=8)
+    p = UserProfile("u", ProfileConfig(background=bg))
+    for i in range(6):
+        p.update(ev("complete", T0 + i, sid=f"s{i}", play_ms=200_000), None,
+                 {"fused": squash(taste + 0.1 * rng.normal(size=8))})
+
+    def feats(v):
+        return build_features(profile=p, song_payload=song({"电子": 1.0}),
+                              song_vectors={"fused": v}, ts=T0 + 3600)
+
+    near, far = feats(squash(taste)), feats(squash(-taste))
+    assert near["pct:int"] > 0.9 and near["pct:int_b=5"] == 1.0  # above 98 % of the catalogue
+    assert far["pct:int"] < -0.5
+    assert near["cos_int_fused"] - far["cos_int_fused"] < 0.5  # raw cosines barely tell
+    assert "pct:int" not in build_features(profile=UserProfile("plain"),
+                                           song_payload=song({"电子": 1.0}),
+                                           song_vectors={"fused": squash(taste)}, ts=T0)
