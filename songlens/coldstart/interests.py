@@ -18,10 +18,11 @@ catalogue songs are (the centroid's own neighbourhood: 0.8 = its nearest fifth o
 catalogue), and two centroids merge when each lies inside the other's neighbourhood. The
 centroids' stored means stay in the original space (recall searches with them).
 
-Cap. As MIND grows capsules with the history length, the number of centroids is capped at
-``interest_cap(n)`` = ``min(max_centroids, 1 + floor(log2(n)))`` for ``n`` positive songs so
-far (1, 2, 2, 3, …, 4 from 8 songs on): one liked song cannot found an interest of its own
-before there is a history to tell it apart from noise.
+Cap. The caller passes the cap. Optionally (``ProfileConfig.interest_growth``, off by default:
+it measured barely better and can lock an early mixture of two tastes into one centroid), it
+grows with the history as MIND grows capsules: :func:`interest_cap` =
+``min(max_centroids, 1 + floor(log2(n)))`` for ``n`` positive songs so far (1, 2, 2, 3, …, 4
+from 8 songs on).
 """
 
 from __future__ import annotations
@@ -66,10 +67,10 @@ class SimilarityBackground:
         The named vector space they are in.
     quantile : float
         The neighbourhood of a direction is the ``quantile`` of the sample's cosines to it
-        (0.9: closer than nine songs in ten of the catalogue).
+        (0.8: closer than four songs in five of the catalogue).
     """
 
-    def __init__(self, vectors: np.ndarray, *, space: str, quantile: float = 0.9) -> None:
+    def __init__(self, vectors: np.ndarray, *, space: str, quantile: float = 0.8) -> None:
         m = np.asarray(vectors, dtype=np.float64)
         if m.ndim != 2 or len(m) == 0:
             raise ValueError(f"SimilarityBackground needs a (n, d) sample with n > 0, got shape "
