@@ -120,7 +120,9 @@ class FeedbackLoop:
 
     def refresh_background(self) -> None:
         """Re-sample the catalogue's similarity background the interest thresholds follow
-        (into the shared ``profile_config``)."""
+        (into the shared ``profile_config``). A catalogue that changed between the live run and
+        a rebuild gives slightly different thresholds, so interests may then differ a little;
+        everything else rebuilds exactly."""
         cfg = self.profile_config
         bg = catalogue_background(self.catalog, space=cfg.centroid_space,
                                   size=self.cs.background_songs,
