@@ -18,7 +18,9 @@ Protocol (``python benchmarks/coldstart.py [--days 30 --train-days 20 --users 30
    new songs; (iv) new-user recall: held-out users who never logged anything get an onboarding
    profile (their main style and language as chosen tags, 3 liked songs) and get recall@50.
 
-Results are written to ``benchmarks/results/coldstart.md``.
+Results are written to ``benchmarks/results/coldstart.md``. The second pass (interests that split
+on real-like vectors, the ranker's feature groups one by one) is ``coldstart_second_pass.py``,
+which reuses :func:`auc` and :func:`ndcg` from here.
 """
 
 from __future__ import annotations

@@ -148,6 +148,10 @@ class ColdStartSettings(BaseModel):
     short_half_life_days: float = Field(1.0, gt=0)
     recall_tag_weight: float = Field(0.3, ge=0)
     short_share: float = Field(0.2, ge=0, lt=1)
+    interest_quantile: float = Field(0.8, gt=0, lt=1)
+    background_songs: int = Field(512, ge=16, le=10_000)
+    background_refresh_s: float = Field(3600.0, gt=0)
+    event_skew_s: float = Field(86_400.0, ge=0)
     ranker: RankerSettings = Field(default_factory=RankerSettings)
 
 

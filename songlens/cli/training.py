@@ -53,7 +53,8 @@ def train(
         return
     r = summary["ranker"]
     console.print(f"rebuilt {summary['users']} user profiles from {summary['events']} events "
-                  f"({summary['events_unknown_song']} for songs not in the catalog) in "
+                  f"({summary['events_unknown_song']} for songs not in the catalog, "
+                  f"{summary['events_impossible']} before their song existed) in "
                   f"{summary['seconds']:.1f} s")
     console.print(f"ranker v{r['version']}: fit on {summary['samples']} samples, "
                   f"{r['features_admitted']} features admitted, {r['pending_impressions']} "

@@ -37,6 +37,7 @@ __all__ = [
     "interaction_count",
     "validate_batch",
     "attribute_labels",
+    "impossible_for_song",
 ]
 
 logger = logging.getLogger(__name__)
@@ -196,6 +197,29 @@ def validate_batch(raw: Sequence[Any], *, now: float | None = None,
     if rejected:
         logger.info("validate_batch: %d good, %d rejected", len(good), len(rejected))
     return good, rejected
+
+
+def impossible_for_song(ev: Event, song_payload: Mapping[str, Any] | None, *,
+                        skew_s: float) -> EventProblem | None:
+    """Why ``ev`` cannot be true of the song as the catalog has it, or None when it could be.
+
+    The only impossibility judged here: an event more than ``skew_s`` seconds (clock skew, a
+    client's late upload) before the song entered the catalog (``ingested_at``). A song the
+    catalog does not hold is the caller's ``unknown_song``. The ``index`` of the problem is -1;
+    the caller knows where the event sat in its batch.
+    """
+    if not song_payload:
+        return None
+    ing = song_payload.get("ingested_at")
+    if not isinstance(ing, int | float) or not math.isfinite(ing):
+        return None
+    if ev.ts < float(ing) - skew_s:
+        return EventProblem(-1, "before_song_existed",
+                            f"ts {ev.ts:.0f} is {(float(ing) - ev.ts) / DAY:.1f} days before "
+                            f"song {ev.song_id!r} entered the catalog (ingested_at "
+                            f"{float(ing):.0f}, allowed skew {skew_s:.0f} s): the event is "
+                            "logged but changes no profile and trains nothing")
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,14 @@ vectors ``short_half_life_s`` (1 day).
   weighted by the event's signal weight (negative events push away, scaled by
   ``negative_scale``);
 * interest centroids (NetEase "dynamic multi-interest", :mod:`songlens.coldstart.interests`):
-  an online spherical k-means with at most ``max_centroids`` centroids over positive songs,
-  assigned in ``centroid_space``. Each centroid keeps a mean in every space and a decayed mass;
+  an online spherical k-means over positive songs, assigned in ``centroid_space``, with at most
+  ``max_centroids`` centroids (fewer while the history is short with ``interest_growth``: off by
+  default, it measured no better and locks early mixtures in).
+  Its thresholds come from the catalogue's similarity distribution when the config carries a
+  ``background`` (:class:`~songlens.coldstart.interests.SimilarityBackground`, set by the
+  service from a sample of the catalogue; never stored), else from the fixed
+  ``new_centroid_cos`` / ``merge_cos``. Each centroid keeps a mean in every space and a decayed
+  mass;
 * signed tag affinities per dimension, artist and language affinities;
 * the usual tempo and energy (decayed weighted mean and spread over positive songs).
 
@@ -29,17 +35,24 @@ Payload version 2 stores each centroid's mean in ``centroid_space`` once, as ``i
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from songlens.catalog.record import song_tag_scores
 from songlens.coldstart.events import DEFAULT_SIGNAL_CONFIG, Event, signal_weight
-from songlens.coldstart.interests import Centroid, add_to_interests, unit
+from songlens.coldstart.interests import (
+    Centroid,
+    SimilarityBackground,
+    add_to_interests,
+    interest_cap,
+    unit,
+)
 from songlens.errors import InvalidInput
 from songlens.units import DAY
 
@@ -55,7 +68,8 @@ _EPS = 1e-9
 
 @dataclass
 class ProfileConfig:
-    """Knobs of the profile maths (all JSON-serialisable)."""
+    """Knobs of the profile maths (all JSON-serialisable but ``background``, a resource the
+    service passes in and :meth:`to_dict` leaves out)."""
 
     spaces: tuple[str, ...] = ("audio", "text", "fused")
     long_half_life_s: float = 30 * DAY
@@ -68,11 +82,14 @@ class ProfileConfig:
     min_interest_share: float = 0.1
     max_artists: int = 200
     onboarding_tag_weight: float = 1.0
+    interest_growth: bool = False
     signal: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SIGNAL_CONFIG))
+    background: SimilarityBackground | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "background"}
         d["spaces"] = list(self.spaces)
+        d["signal"] = json.loads(json.dumps(self.signal))
         return d
 
     @classmethod
@@ -82,6 +99,12 @@ class ProfileConfig:
         return cls(long_half_life_s=settings.long_half_life_days * DAY,
                    short_half_life_s=settings.short_half_life_days * DAY,
                    max_centroids=settings.max_interests)
+
+    def interest_cap(self, n_positive: int) -> int:
+        """Centroids allowed after ``n_positive`` positive events."""
+        if not self.interest_growth:
+            return self.max_centroids
+        return interest_cap(n_positive, self.max_centroids)
 
 
 class UserProfile:
@@ -180,8 +203,9 @@ class UserProfile:
             if vecs:
                 cfg = self.config
                 add_to_interests(self.centroids, vecs, w * fl, space=cfg.centroid_space,
-                                 max_centroids=cfg.max_centroids,
-                                 new_cos=cfg.new_centroid_cos, merge_cos=cfg.merge_cos)
+                                 max_centroids=cfg.interest_cap(self.n_positive),
+                                 new_cos=cfg.new_centroid_cos, merge_cos=cfg.merge_cos,
+                                 background=cfg.background)
         if song_payload:
             self._update_affinities(song_payload, w, fl)
         return w

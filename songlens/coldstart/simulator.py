@@ -12,9 +12,14 @@ The world
   closest scene / emotion / theme prototypes, with scores. Observed vectors are noisy views of
   ``z``: ``audio`` = random projection of ``z`` + noise (it does not know the language), ``text``
   = projection of ``z`` and the language + more noise, ``fused`` = their normalised concatenation.
+  ``anisotropy`` > 0 adds a direction shared by every song to both views before normalising,
+  as real embeddings have one (songs of unrelated sources at cosine 0.4–0.7): 1.0 puts the
+  median cosine of two random songs near 0.5 in ``fused``.
   A song's payload is what the catalog stores for a real song
   (:meth:`songlens.catalog.record.SongRecord.to_payload`).
-* **Listeners** have 1–3 taste centroids in the latent space (with weights), a preferred language
+* **Listeners** have 1–3 taste centroids in the latent space (with weights; with
+  ``taste_max_cos`` set, the styles behind them are at most that cosine apart, so a listener's
+  tastes are far apart in audio), a preferred language
   (and dislikes of others), a preferred tempo and energy with a tolerance, per-emotion biases and
   an activity level.
 * **Utility** of a song for a listener: ``3·max_c cos(c, z) + lang_pref + emotion bias −
@@ -72,6 +77,8 @@ class SimConfig:
     organic_per_day: float = 4.0
     share_new: float = 0.6
     new_window_days: int = 7
+    anisotropy: float = 0.0
+    taste_max_cos: float | None = None
     start_ts: float = 1_767_225_600.0  # 2026-01-01 00:00 UTC
     seed: int = 0
 
@@ -144,6 +151,10 @@ class Simulator:
         self.B_text = rng.normal(size=(cfg.text_dim, len(self.languages))) * 0.5
         self.w_tempo, self.w_energy = _unit(rng.normal(size=L)), _unit(rng.normal(size=L))
         self.w_dance, self.w_val = _unit(rng.normal(size=L)), _unit(rng.normal(size=L))
+        # a shared direction (own generator: the default world is drawn as before)
+        crng = np.random.default_rng([cfg.seed, 1])
+        self.common_audio = _unit(crng.normal(size=cfg.audio_dim))
+        self.common_text = _unit(crng.normal(size=cfg.text_dim))
         self.songs: dict[str, SimSong] = {}
         self.order: list[str] = []
         self.counts: dict[str, int] = {}
@@ -193,6 +204,9 @@ class Simulator:
         text = _unit(self.A_text @ z + self.B_text @ lang_oh
                      + cfg.text_noise * rng.normal(size=cfg.text_dim)
                      / np.sqrt(cfg.text_dim) * np.sqrt(cfg.latent_dim) / 4)
+        if cfg.anisotropy:
+            audio = _unit(audio + cfg.anisotropy * self.common_audio)
+            text = _unit(text + cfg.anisotropy * self.common_text)
         fused = _unit(np.concatenate([audio, 0.8 * text]))
         ing = cfg.start_ts + day * DAY + float(rng.uniform(0, DAY))
         artist = f"artist{int(rng.integers(0, 400))}"
@@ -215,6 +229,12 @@ class Simulator:
         rng, L = self.rng, self.cfg.latent_dim
         n = int(rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25]))
         styles = rng.choice(len(self.styles), size=n, replace=False, p=self.style_pop)
+        if self.cfg.taste_max_cos is not None:
+            for _ in range(100):  # redraw until the styles are far apart
+                c = self.style_proto[styles] @ self.style_proto[styles].T
+                if n == 1 or c[np.triu_indices(n, 1)].max() <= self.cfg.taste_max_cos:
+                    break
+                styles = rng.choice(len(self.styles), size=n, replace=False, p=self.style_pop)
         tastes = _unit(self.style_proto[styles] + 0.12 * rng.normal(size=(n, L)))
         lang_pref = rng.normal(-0.6, 0.4, size=len(self.languages))
         lang_pref[int(rng.choice(len(self.languages), p=self.style_lang[styles[0]]))] = 1.0

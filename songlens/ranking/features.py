@@ -6,6 +6,24 @@ drifting "time" features the live-streaming talk freezes during online updates (
 crosses with them). ID features (``song=``, ``artist=``, ``user=``…) are the rare ones that
 feature admission and dynamic L1 are for. :func:`hash_feature` maps names to indices with a
 deterministic hash (blake2b), never Python's salted ``hash()``.
+
+Feature groups added for issue 17, each behind a :class:`FeatureConfig` switch so the benchmark
+can measure it alone (names start with the group's prefix; ``artist`` is older):
+
+* ``xt:`` tag crosses — per dimension and per tag of the song, the song's tag score × the
+  listener's normalised affinity for that tag (so each tag learns its own weight);
+* ``rt:`` real-time counters — the song's plays, completes and early skips in the last hour
+  and day (:class:`songlens.ranking.counters.RecentCounts`, as of the impression);
+* ``rec:`` recency of new songs — hours since ingestion in fine buckets, crossed with the
+  plays so far, and an exponential decay;
+* ``pct:`` catalogue percentiles — when the profile's config carries a
+  :class:`~songlens.coldstart.interests.SimilarityBackground`: how much closer the song is to
+  the listener's best interest (and long-term taste) than the catalogue sample is, as a
+  percentile of the sample's cosines, centred on the catalogue mean. A raw cosine means little
+  where every song sits at 0.4–0.7; "closer than 95 % of the catalogue" reads the same for
+  every listener and space;
+* ``artist`` — the listener's affinity for the song's artist (``artist_aff``, ``artist_known``)
+  and the artist id.
 """
 
 from __future__ import annotations
@@ -43,6 +61,13 @@ class FeatureConfig:
     energy_floor: float = 0.05
     id_features: bool = True
     crosses: bool = True
+    artist: bool = True
+    tag_crosses: bool = True
+    realtime: bool = True
+    recency: bool = True
+    percentiles: bool = True
+    pct_edges: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95, 0.98)
+    recency_edges_h: tuple[float, ...] = (1.0, 3.0, 6.0, 12.0, 24.0, 48.0, 96.0, 168.0)
 
 
 def _bucket(x: float, edges: tuple[float, ...]) -> int:
@@ -67,6 +92,7 @@ def build_features(*, profile: UserProfile | None, song_payload: Mapping[str, An
                    song_vectors: Mapping[str, np.ndarray] | None, ts: float | None = None,
                    hour: int | None = None, weekday: int | None = None,
                    song_counts: Mapping[str, int] | None = None,
+                   recent_counts: Mapping[str, Mapping[str, int]] | None = None,
                    config: FeatureConfig | None = None) -> dict[str, float]:
     """Features of showing ``song`` to ``profile``'s user at time ``ts``.
 
@@ -84,6 +110,8 @@ def build_features(*, profile: UserProfile | None, song_payload: Mapping[str, An
         pass the listener's local ones when known.
     song_counts : mapping, optional
         The song's interaction counts per event type (``FeedbackLog.song_counts``), as of ``ts``.
+    recent_counts : mapping, optional
+        ``{window: {event: n}}`` (:meth:`RecentCounts.snapshot`), as of ``ts``.
     """
     cfg = config or FeatureConfig()
     ts = time.time() if ts is None else float(ts)
@@ -155,6 +183,7 @@ def build_features(*, profile: UserProfile | None, song_payload: Mapping[str, An
         f[f"fresh={_bucket(age, cfg.age_edges_days)}"] = 1.0
     else:
         f["fresh=na"] = 1.0
+        age = None
 
     # popularity prior from interaction counts (as of ts)
     cnt = song_counts or {}
@@ -173,12 +202,27 @@ def build_features(*, profile: UserProfile | None, song_payload: Mapping[str, An
     # artist affinity
     artist = song_payload.get("artist")
     aaff = profile.artist_affinity if profile is not None else {}
-    if artist and str(artist) in aaff:
+    if not cfg.artist:
+        pass
+    elif artist and str(artist) in aaff:
         m = max(abs(v) for v in aaff.values()) or 1.0
         f["artist_aff"] = aaff[str(artist)] / m
         f["artist_known=1"] = 1.0
     else:
         f["artist_known=0"] = 1.0
+
+    if cfg.percentiles and profile is not None:
+        _percentiles(f, profile, vecs, cfg.pct_edges)
+    if cfg.tag_crosses and profile is not None:
+        _tag_crosses(f, profile, stags)
+    if cfg.realtime:
+        _realtime(f, recent_counts)
+    if cfg.recency and age is not None:
+        h = age * 24.0
+        b = _bucket(h, cfg.recency_edges_h)
+        f[f"rec:age_h={b}"] = 1.0
+        f[f"rec:age_h={b}|pop={_bucket(n_play, cfg.pop_edges)}"] = 1.0
+        f["rec:decay"] = math.exp(-age / 3.0)
 
     # time of day (frozen during online updates)
     tm = time.gmtime(ts)
@@ -210,10 +254,59 @@ def build_features(*, profile: UserProfile | None, song_payload: Mapping[str, An
     if cfg.id_features:
         if sid:
             f[f"song={sid}"] = 1.0
-        if artist:
+        if artist and cfg.artist:
             f[f"artist={artist}"] = 1.0
         if profile is not None:
             f[f"user={profile.user_id}"] = 1.0
             if s_style:
                 f[f"x:user={profile.user_id}|sstyle={s_style}"] = 1.0
     return f
+
+
+def _tag_crosses(f: dict[str, float], profile: UserProfile,
+                 stags: Mapping[str, Mapping[str, float]]) -> None:
+    """``xt:<dim>=<tag>``: song tag score × the listener's normalised affinity for the tag."""
+    for dim in DIMENSIONS:
+        st = stags.get(dim) or {}
+        if not st:
+            continue
+        aff = profile.tag_affinity_norm(dim)
+        for tag, score in st.items():
+            a = aff.get(tag, 0.0)
+            if a:
+                f[f"xt:{dim}={tag}"] = float(score) * a
+
+
+def _realtime(f: dict[str, float], recent: Mapping[str, Mapping[str, int]] | None) -> None:
+    """``rt:``: plays in each window (log buckets) and the smoothed complete and skip rates."""
+    for w, c in (recent or {}).items():
+        plays = c.get("play", 0) + c.get("complete", 0)
+        done, skips = c.get("complete", 0), c.get("skip", 0)
+        f[f"rt:plays_{w}={_bucket(plays, (1, 3, 10, 30, 100))}"] = 1.0
+        if plays + skips:
+            f[f"rt:crate_{w}"] = (done + 1.0) / (plays + 2.0) - 0.5
+            f[f"rt:srate_{w}"] = (skips + 1.0) / (plays + skips + 2.0) - 0.5
+
+
+def _percentiles(f: dict[str, float], profile: UserProfile, vecs: Mapping[str, np.ndarray],
+                 edges: tuple[float, ...]) -> None:
+    """``pct:``: the song's percentile among the catalogue sample by centred cosine to the
+    listener's best interest (``pct:int``) and long-term taste (``pct:long``)."""
+    bg = profile.config.background
+    sv = bg.view(vecs.get(bg.space)) if bg is not None else None
+    if bg is None or sv is None:
+        return
+    total = sum(c.mass for c in profile.centroids)
+    share_min = profile.config.min_interest_share
+    dirs = {"int": [bg.view(c.means.get(bg.space)) for c in profile.centroids
+                    if total > 0 and c.mass / total >= share_min],
+            "long": [bg.view(profile.long.get(bg.space))]}
+    for name, ds in dirs.items():
+        best = None
+        for d in ds:
+            if d is not None:
+                p = float(np.mean(bg.sample @ d < float(sv @ d)))
+                best = p if best is None else max(best, p)
+        if best is not None:
+            f[f"pct:{name}"] = 2.0 * best - 1.0
+            f[f"pct:{name}_b={_bucket(best, edges)}"] = 1.0

@@ -26,13 +26,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
-from songlens.catalog.record import song_tag_scores
+from songlens.catalog.record import artist_key, song_tag_scores
+from songlens.coldstart.audience import AudienceSegment
 from songlens.coldstart.events import signal_weight
 from songlens.coldstart.feedback_log import FeedbackLog
 from songlens.coldstart.profiles import ProfileConfig, UserProfile, onboarding_profile
@@ -70,7 +72,7 @@ from songlens.service.results import (
     UserView,
 )
 from songlens.settings import Settings
-from songlens.store import Hit
+from songlens.store import Filter, Hit, Match
 from songlens.units import DAY
 
 __all__ = ["ColdStartService"]
@@ -238,23 +240,64 @@ class ColdStartService:
                 interactions=None if interactions is None else interactions.get(it.id, 0)))
         return out
 
-    def recall_song_audience(self, song_id: str, *, k: int = 20) -> AudienceRecall:
-        """(a) A new song → the users most likely to enjoy it (users who already heard or
-        judged it are left out)."""
+    def _artist_skippers(self, artist: str, since: float) -> frozenset[str]:
+        """Users with a negative event (early skip, dislike, block) since ``since`` for a song
+        of ``artist`` (its first 1,000 songs in the catalog)."""
+        flt = Filter(must=(Match("artist_key", (artist_key(artist),)),))
+        ids: list[str] = []
+        offset = None
+        while len(ids) < 1000:
+            hits, offset = self.catalog.store.scroll(self.catalog.spec, filter=flt, limit=256,
+                                                     offset=offset, fields=[])
+            ids += [h.key for h in hits]
+            if offset is None:
+                break
+        out = set()
+        sig = self.profile_config.signal
+        for sid in ids:
+            out.update(le.event.user_id for le in self.log.iter_events(song_id=sid)
+                       if le.event.ts >= since and signal_weight(le.event, sig) < 0)
+        return frozenset(out)
+
+    def recall_song_audience(self, song_id: str, *, k: int = 20,
+                             segment: AudienceSegment | None = None) -> AudienceRecall:
+        """(a) A new song → the users most likely to enjoy it, within ``segment`` (default:
+        everyone who has not heard it). Each item says why in ``why``."""
+        seg = segment or AudienceSegment()
+        if seg.language is not None:
+            seg = replace(seg, language=self.catalog.taxonomy.canonical("language",
+                                                                        seg.language))
         hit = self.catalog.get_hit(song_id, with_vectors=True)
-        heard = frozenset(le.event.user_id for le in self.log.iter_events(song_id=song_id)
-                          if le.event.event != "impression")
+        now = time.time()
+        exclude: set[str] = set()
+        if seg.exclude_heard:
+            exclude |= {le.event.user_id for le in self.log.iter_events(song_id=song_id)
+                        if le.event.event != "impression"}
+        artist = hit.payload.get("artist")
+        if seg.skipped_artist_days is not None and artist:
+            exclude |= self._artist_skippers(str(artist), now - seg.skipped_artist_days * DAY)
         search, payloads = _capturing(self.users.search)
         spaces = tuple(f"interest_{i}" for i in range(self.cs.max_interests)) + (
             f"long_{self.space}",)
+        # the language share is checked after the search: fetch more so k usually survive
+        fetch = k if seg.language is None else 4 * k
         rec = SongAudienceRecaller(search, song_space=self.space, user_spaces=spaces,
                                    tag_weight=self.cs.recall_tag_weight)
-        items = rec.recall(k=k, song=SongQuery(song_id, hit.payload, hit.vectors or {}),
-                           filter=SongFilter(exclude_ids=heard))
-        return AudienceRecall(song_id=song_id, items=[
-            RecalledUser(it.id, it.score, it.reason,
-                         _matched_tags(payloads[it.id].get("tag_affinity") or {}, hit.payload))
-            for it in items])
+        items = rec.recall(k=fetch, song=SongQuery(song_id, hit.payload, hit.vectors or {}),
+                           filter=seg.store_filter(now=now, exclude=frozenset(exclude)))
+        out = []
+        for it in items:
+            why = seg.why(payloads[it.id], now=now, artist=artist)
+            if why is None:
+                continue
+            matched = _matched_tags(payloads[it.id].get("tag_affinity") or {}, hit.payload)
+            vec = it.reason.split("+")[0]
+            why = [f"{vec} is close to the song"] + [
+                f"likes its {d} tags {', '.join(t)}" for d, t in matched.items()] + why
+            out.append(RecalledUser(it.id, it.score, it.reason, matched, why))
+            if len(out) >= k:
+                break
+        return AudienceRecall(song_id=song_id, items=out)
 
     def recall_user_new_songs(self, user_id: str, *, k: int = 20,
                               window_days: float | None = None) -> NewSongsRecall:
@@ -336,7 +379,8 @@ class ColdStartService:
         now = time.time()
         feats = [build_features(profile=profile, song_payload=hits[s].payload,
                                 song_vectors=hits[s].vectors, ts=now, hour=hour,
-                                weekday=weekday, song_counts=counts.get(s)) for s in ids]
+                                weekday=weekday, song_counts=counts.get(s),
+                                recent_counts=self.loop.recent.snapshot(s, now)) for s in ids]
         with self._lock:
             ranker = self.learner.ranker
             preds = [ranker.predict(f) for f in feats]

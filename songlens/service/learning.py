@@ -3,8 +3,11 @@
 Every event is folded in log order by :meth:`FeedbackLoop._apply`, online (:meth:`record`), at
 start-up (:meth:`catch_up`) and in :meth:`rebuild`, so a rebuild from the log gives the profiles
 the live service built. Ranker features of a sample are taken when its impression arrives, from
-the profile as it was then (a label never leaks into its own features). Events for songs not in
-the catalog are logged and counted but change no profile and train nothing.
+the profile as it was then (a label never leaks into its own features). Events that cannot be
+true — for songs not in the catalog (unknown or deleted), or timestamped more than
+``coldstart.event_skew_s`` before their song entered the catalog — are logged, counted and
+reported in the response's ``warnings``, but change no profile and train nothing (in a rebuild
+too: the rule is applied in :meth:`FeedbackLoop._apply`).
 """
 
 from __future__ import annotations
@@ -18,12 +21,16 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
+import numpy as np
+
 from songlens.catalog.pipeline import Catalog
-from songlens.coldstart.events import EventProblem, validate_batch
+from songlens.coldstart.events import EventProblem, impossible_for_song, validate_batch
 from songlens.coldstart.feedback_log import FeedbackLog, LoggedEvent
+from songlens.coldstart.interests import SimilarityBackground
 from songlens.coldstart.profiles import ProfileConfig, UserProfile
 from songlens.coldstart.user_store import UserStore
 from songlens.errors import PayloadTooLarge
+from songlens.ranking.counters import RecentCounts
 from songlens.ranking.features import build_features
 from songlens.ranking.online import OnlineRanker
 from songlens.ranking.ranker import RankerConfig
@@ -31,7 +38,7 @@ from songlens.service.results import FeedbackResult, RebuildSummary
 from songlens.settings import Settings
 from songlens.store import Hit
 
-__all__ = ["FeedbackLoop", "fetch_songs"]
+__all__ = ["FeedbackLoop", "fetch_songs", "catalogue_background"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,26 @@ def fetch_songs(catalog: Catalog, song_ids: Iterable[str]) -> dict[str, Hit]:
         for h in catalog.store.get(catalog.spec, ids[i:i + 256], with_vectors=True):
             out[h.key] = h
     return out
+
+
+def catalogue_background(catalog: Catalog, *, space: str, size: int, quantile: float,
+                         seed: int = 0) -> SimilarityBackground | None:
+    """A :class:`SimilarityBackground` from up to ``size`` catalogue songs in ``space`` (a
+    seeded draw among the first ``4 × size`` in storage order); None for an empty catalogue."""
+    vecs: list[np.ndarray] = []
+    offset = None
+    while len(vecs) < 4 * size:
+        hits, offset = catalog.store.scroll(catalog.spec, limit=min(256, 4 * size),
+                                            offset=offset, with_vectors=[space], fields=[])
+        vecs += [h.vectors[space] for h in hits if (h.vectors or {}).get(space) is not None]
+        if offset is None:
+            break
+    if not vecs:
+        return None
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(vecs), size=min(size, len(vecs)), replace=False)
+    return SimilarityBackground(np.stack([vecs[i] for i in sorted(pick)]), space=space,
+                                quantile=quantile)
 
 
 def _chunks(it: Iterable[LoggedEvent], n: int = _CHUNK) -> Iterator[list[LoggedEvent]]:
@@ -67,7 +94,11 @@ class FeedbackLoop:
                  warm_start: bool = True) -> None:
         self.catalog, self.settings, self.cs = catalog, settings, settings.coldstart
         self.profile_config, self.log, self.users, self.lock = profile_config, log, users, lock
+        self._background_at = -float("inf")
+        self.refresh_background()
         self.learner = self._new_learner(warm=warm_start)
+        # what catch_up replays is counted there
+        self.recent = self._recent_from_log(upto=self.learner.seq)
         if warm_start:
             self.catch_up()
 
@@ -76,6 +107,31 @@ class FeedbackLoop:
         make = OnlineRanker.open if warm else OnlineRanker
         return make(self.settings.data_path / "ranker", config=config,
                     window_s=self.cs.label_window_s, keep=self.cs.snapshots_kept)
+
+    def _recent_from_log(self, *, upto: int, tail: int = 50_000) -> RecentCounts:
+        """Real-time counters from up to ``tail`` logged events up to ``upto`` (so a restart
+        keeps them)."""
+        recent = RecentCounts()
+        for le in self.log.iter_events(max(upto - tail, 0)):
+            if le.seq > upto:
+                break
+            recent.add(le.event)
+        return recent
+
+    def refresh_background(self) -> None:
+        """Re-sample the catalogue's similarity background the interest thresholds follow
+        (into the shared ``profile_config``). A catalogue that changed between the live run and
+        a rebuild gives slightly different thresholds, so interests may then differ a little;
+        everything else rebuilds exactly."""
+        cfg = self.profile_config
+        bg = catalogue_background(self.catalog, space=cfg.centroid_space,
+                                  size=self.cs.background_songs,
+                                  quantile=self.cs.interest_quantile)
+        with self.lock:
+            cfg.background = bg
+            self._background_at = time.monotonic()
+        log.info("interest background: %d catalogue songs in %r",
+                 0 if bg is None else len(bg), cfg.centroid_space)
 
     def snapshot_if_pending(self) -> None:
         """Snapshot the ranker if it learnt anything since the last snapshot."""
@@ -93,11 +149,11 @@ class FeedbackLoop:
             counts[le.event.song_id][le.event.event] -= 1
         return counts
 
-    @staticmethod
-    def _features(profile: UserProfile, song: Hit, ts: float, counts: Counter
+    def _features(self, profile: UserProfile, song: Hit, ts: float, counts: Counter
                   ) -> dict[str, float]:
         return build_features(profile=profile, song_payload=song.payload,
-                              song_vectors=song.vectors, ts=ts, song_counts=dict(counts))
+                              song_vectors=song.vectors, ts=ts, song_counts=dict(counts),
+                              recent_counts=self.recent.snapshot(song.key, ts))
 
     def _apply(self, logged: Sequence[LoggedEvent], songs: Mapping[str, Hit],
                profiles: dict[str, list], counts: dict[str, Counter]) -> set[str]:
@@ -108,9 +164,10 @@ class FeedbackLoop:
         the per-song counts before the first event. Returns the users whose profile changed.
         """
         touched: set[str] = set()
+        skew = self.cs.event_skew_s
         for le in logged:
             ev, song = le.event, songs.get(le.event.song_id)
-            if song is None:
+            if song is None or impossible_for_song(ev, song.payload, skew_s=skew) is not None:
                 self.learner.skip_to(le.seq)
             else:
                 entry = profiles.get(ev.user_id)
@@ -120,6 +177,7 @@ class FeedbackLoop:
                 if le.seq > self.learner.seq:
                     self.learner.add(le.seq, ev, partial(self._features, entry[0], song, ev.ts,
                                                          counts[ev.song_id].copy()))
+                self.recent.add(ev)
                 if le.seq > entry[1]:
                     entry[0].update(ev, song.payload, song.vectors)
                     entry[1] = le.seq
@@ -162,6 +220,10 @@ class FeedbackLoop:
         if len(raw) > self.cs.max_batch:
             raise PayloadTooLarge(f"{len(raw)} events in one batch; at most "
                                   f"{self.cs.max_batch} (coldstart.max_batch)")
+        if time.monotonic() - self._background_at > self.cs.background_refresh_s or (
+                self.profile_config.background is None
+                and time.monotonic() - self._background_at > 60):
+            self.refresh_background()
         good, rejected = validate_batch(raw, config=self.profile_config.signal)
         bad = {r.index for r in rejected}
         index = [i for i in range(len(raw)) if i not in bad]
@@ -179,10 +241,16 @@ class FeedbackLoop:
             self.log.append(sorted(good, key=lambda e: e.ts))  # log order = time order
             new = list(self.log.iter_events(before))
             self._fold_logged(new, songs)
-        warnings = [EventProblem(index[j], "unknown_song",
-                                 f"song_id {ev.song_id!r} is not in the catalog: the event is "
-                                 "logged but changes no profile and trains nothing")
-                    for j, ev in enumerate(good) if ev.song_id not in songs]
+        warnings = []
+        for j, ev in enumerate(good):
+            hit = songs.get(ev.song_id)
+            if hit is None:
+                warnings.append(EventProblem(index[j], "unknown_song", f"song_id "
+                                             f"{ev.song_id!r} is not in the catalog (unknown or "
+                                             "deleted): the event is logged but changes no "
+                                             "profile and trains nothing"))
+            elif (p := impossible_for_song(ev, hit.payload, skew_s=self.cs.event_skew_s)):
+                warnings.append(EventProblem(index[j], p.code, p.reason))
         return FeedbackResult(accepted=len(good), new=len(new), duplicates=len(good) - len(new),
                               rejected=rejected, warnings=warnings)
 
@@ -194,6 +262,7 @@ class FeedbackLoop:
         Profiles of users without logged events (onboarding only) are left as they are.
         """
         t0 = time.perf_counter()
+        self.refresh_background()
         with self.lock:
             old, self.learner = self.learner, self._new_learner(warm=False)
             try:
@@ -204,11 +273,12 @@ class FeedbackLoop:
         return summary
 
     def _rebuild(self, on_progress: Callable[[int], None] | None, t0: float) -> RebuildSummary:
+        self.recent = RecentCounts()
         profiles: dict[str, list] = {}
         counts: dict[str, Counter] = defaultdict(Counter)
         songs: dict[str, Hit] = {}
         unknown: set[str] = set()
-        n = n_unknown = 0
+        n = n_unknown = n_impossible = 0
         for chunk in _chunks(self.log.iter_events(0)):
             need = {le.event.song_id for le in chunk} - songs.keys() - unknown
             found = fetch_songs(self.catalog, need)
@@ -217,12 +287,17 @@ class FeedbackLoop:
             self._apply(chunk, songs, profiles, counts)
             n += len(chunk)
             n_unknown += sum(le.event.song_id in unknown for le in chunk)
+            n_impossible += sum(
+                le.event.song_id in songs and impossible_for_song(
+                    le.event, songs[le.event.song_id].payload, skew_s=self.cs.event_skew_s)
+                is not None for le in chunk)
             if on_progress is not None:
                 on_progress(len(chunk))
         samples = self.learner.fit_ready()
         self.users.save([(p, seq) for p, seq in profiles.values()])
         path = self.learner.snapshot()
-        return RebuildSummary(events=n, events_unknown_song=n_unknown, users=len(profiles),
+        return RebuildSummary(events=n, events_unknown_song=n_unknown,
+                              events_impossible=n_impossible, users=len(profiles),
                               songs=len(songs), samples=samples,
                               ranker=self.learner.describe(), snapshot=str(path),
                               seconds=time.perf_counter() - t0)

@@ -44,6 +44,7 @@ class RebuildSummary:
     ranker: RankerInfo
     snapshot: str
     seconds: float
+    events_impossible: int = 0  # timestamped before their song entered the catalog
 
 
 # -- a user ------------------------------------------------------------------------------------
@@ -130,12 +131,14 @@ class RecalledSong:
 
 @dataclass(frozen=True)
 class RecalledUser:
-    """A user recalled as the audience of a song, and the song's tags the user likes."""
+    """A user recalled as the audience of a song, the song's tags the user likes, and why the
+    user was chosen (the vector that matched, the tags, the segment conditions met)."""
 
     user_id: str
     score: float
     reason: str
     matched_tags: dict[str, list[str]]
+    why: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ def world(tmp_path_factory, models, resources):
     cfg = d / "songlens.yaml"
     cfg.write_text(yaml.safe_dump({"data_dir": str(d / "data"), "log_level": "WARNING",
                                    "coldstart": {"label_window_s": 600, "snapshot_every": 30,
+                                                 # the sessions are replayed from 5 days
+                                                 # before the songs were ingested
+                                                 "event_skew_s": 10 * 86_400,
                                                  "ranker": {"n_bits": 18}}}))
     settings = load_settings(cfg)
     store = open_store(path=settings.qdrant_path)
@@ -216,6 +219,72 @@ def test_recall_audience_of_a_new_song(fed):
                                                      "song_id": "nope"}), 404, "not_found")
 
 
+def audience(fed, song_id: str, **segment) -> list[dict]:
+    resp = fed.client.post("/v1/recall", json={"mode": "song_audience", "song_id": song_id,
+                                               "k": 10, **segment})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["items"]
+
+
+def test_audience_segments_filter_and_say_why(world, fed):
+    # every listener was last active about 4.5 days ago
+    assert audience(fed, "A2", active_days=1) == []
+    items = audience(fed, "A2", active_days=30)
+    assert {"ua", "ub", "uc"} <= {it["user_id"] for it in items}
+    ua = next(it for it in items if it["user_id"] == "ua")
+    assert ua["why"][0] == f"{ua['reason'].split('+')[0]} is close to the song"
+    assert any(w.startswith("active 4.") and "within 30" in w for w in ua["why"]), ua["why"]
+    assert "has not heard the song" in ua["why"]
+    # language affinity: each fan's language is that of the song they love
+    lang = song_tags(world, "A1", "language")[0]
+    items = audience(fed, "A2", language=lang)
+    fans = {u for u, fav in FANS.items() if song_tags(world, fav, "language")[0] == lang}
+    assert fans and fans <= {it["user_id"] for it in items}
+    assert all(any(w.startswith(f"{lang} is ") for w in it["why"]) for it in items)
+    others = {u for u in FANS if u not in fans}
+    assert not others & {it["user_id"] for it in items}
+    # listeners who skipped the artist (ub and uc skipped A1, by A2's artist) are left out
+    assert {"ub", "uc"} & {it["user_id"] for it in audience(fed, "A2")}
+    items = audience(fed, "A2", skipped_artist_days=30)
+    assert not {"ub", "uc"} & {it["user_id"] for it in items}
+    assert "ua" in {it["user_id"] for it in items}
+    assert any(w.startswith(f"no skip or dislike of {GROUPS['A'][2]}") for w in items[0]["why"])
+    # ...but only recent skips count
+    assert {"ub", "uc"} <= {it["user_id"] for it in audience(fed, "A2",
+                                                            skipped_artist_days=1)}
+    # heard songs: left out by default, kept on request
+    assert "ua" not in {it["user_id"] for it in audience(fed, "A1")}
+    assert "ua" in {it["user_id"] for it in audience(fed, "A1", exclude_heard=False)}
+    # bad segments are 422s that name the field
+    for bad in ({"active_days": 0}, {"skipped_artist_days": -1}, {"min_language_share": 1.5},
+                {"language": ""}, {"exclude_heard": "maybe"}, {"segment": 1}):
+        resp = fed.client.post("/v1/recall", json={"mode": "song_audience", "song_id": "A2",
+                                                   **bad})
+        assert_error(resp, 422, "invalid_input", next(iter(bad)))
+    resp = fed.client.post("/v1/recall", json={"mode": "song_audience", "song_id": "A2",
+                                               "language": "klingon"})
+    assert resp.status_code == 422 and "klingon" in resp.json()["error"]["message"]
+
+
+def test_impossible_feedback_is_logged_reported_and_ignored(world, fed):
+    ing = world.catalog.get_hit("B2").payload["ingested_at"]
+    batch = [
+        {"user_id": "ue", "song_id": "B2", "event": "like", "ts": ing - 40 * 86_400},
+        {"user_id": "ue", "song_id": "B2", "event": "complete", "ts": ing - 9 * 86_400,
+         "play_ms": 200_000},
+        {"user_id": "ue", "song_id": "gone", "event": "like", "ts": ing},
+    ]
+    body = fed.client.post("/v1/feedback", json={"events": batch}).json()
+    assert body["accepted"] == 3 and body["rejected"] == []
+    assert [(w["index"], w["code"]) for w in body["warnings"]] == [
+        (0, "before_song_existed"), (2, "unknown_song")]
+    assert "40.0 days before" in body["warnings"][0]["reason"]
+    view = fed.client.get("/v1/users/ue").json()
+    # all three logged; only the complete within the allowed skew is in the profile
+    assert view["events"]["logged"] == 3 and view["events"]["in_profile"] == 1
+    assert view["events"]["positive"] == 1
+
+
 def test_recall_for_a_new_user_from_onboarding(fed):
     body = fed.client.post("/v1/recall", json={
         "mode": "onboarding", "tags": {"语种": ["Western"]}, "liked_song_ids": ["B1"],
@@ -302,7 +371,7 @@ def test_json_shapes_and_rounding(fed):
     assert all(list(it) == song_keys and rounded_to(it["score"], 6) for it in onb["items"])
     aud = fed.client.post("/v1/recall", json={"mode": "song_audience", "song_id": "A2"}).json()
     assert list(aud) == ["mode", "song_id", "items"] and aud["items"]
-    assert all(list(it) == ["user_id", "score", "reason", "matched_tags"]
+    assert all(list(it) == ["user_id", "score", "reason", "matched_tags", "why"]
                and rounded_to(it["score"], 6) for it in aud["items"])
 
     ranked = fed.client.post("/v1/rank", json={"user_id": "ua",
@@ -371,7 +440,7 @@ def test_a_crash_is_replayed_from_the_log(world, fed):
 
 
 def test_train_rebuilds_the_same_profiles(world, fed, monkeypatch):
-    users = ("ua", "ub", "uc", "ud")
+    users = ("ua", "ub", "uc", "ud", "ue")
     before = {u: fed.client.get(f"/v1/users/{u}").json() for u in users}
     fed.stop()
     # profiles gone from the store: train must rebuild them from the log alone
@@ -381,12 +450,13 @@ def test_train_rebuilds_the_same_profiles(world, fed, monkeypatch):
     monkeypatch.setattr("songlens.embeddings.models.load_models", lambda s: world.models)
     r = CliRunner().invoke(cli, ["train", "--config", str(world.config)])
     assert r.exit_code == 0, r.output
-    assert "rebuilt 4 user profiles" in r.output and "for songs not in the catalog" in r.output
+    assert "rebuilt 5 user profiles" in r.output and "for songs not in the catalog" in r.output
     r = CliRunner().invoke(cli, ["train", "--config", str(world.config), "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     assert list(summary) == ["events", "events_unknown_song", "users", "songs", "samples",
-                             "ranker", "snapshot", "seconds"] and summary["users"] == 4
+                             "ranker", "snapshot", "seconds", "events_impossible"]
+    assert summary["users"] == 5 and summary["events_impossible"] == 1
     assert list(summary["ranker"]) == ["version", "samples_seen", "features_admitted",
                                        "pending_impressions", "log_seq", "snapshot"]
     fed.start()

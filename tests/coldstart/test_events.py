@@ -110,3 +110,21 @@ def test_joiner_in_chunks_gives_what_attribute_labels_gives():
     assert sorted(got, key=key) == sorted((replace(s, context=s.ts) for s in want), key=key)
     assert len(want) > 100 and any(s.like for s in want) and any(s.negative for s in want)
     assert not joiner.open and not joiner.pop_ready()
+
+
+def test_impossible_for_song_allows_skew_and_flags_events_before_the_song():
+    from songlens.coldstart.events import impossible_for_song
+
+    ing = 1_767_225_600.0
+    song = {"song_id": "s", "ingested_at": ing}
+
+    def e(ts):
+        return Event(user_id="u", song_id="s", event="complete", ts=ts)
+
+    assert impossible_for_song(e(ing + 10), song, skew_s=3600) is None
+    assert impossible_for_song(e(ing - 3000), song, skew_s=3600) is None  # clock skew
+    p = impossible_for_song(e(ing - 14 * 86_400), song, skew_s=3600)
+    assert p is not None and p.code == "before_song_existed" and "14.0 days before" in p.reason
+    # nothing to judge without an ingestion time
+    assert impossible_for_song(e(1.0), {"song_id": "s"}, skew_s=0) is None
+    assert impossible_for_song(e(1.0), None, skew_s=0) is None

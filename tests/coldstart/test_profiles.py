@@ -143,3 +143,72 @@ def test_onboarding_profile(rng):
         onboarding_profile("x", tags={"style": ["Polka"]}, ts=T0, canonical=tax.canonical)
     tags_only = onboarding_profile("y", tags={"style": ["电子"]}, ts=T0)
     assert tags_only.vector("fused") is None
+
+
+def anisotropic(rng, n_tastes, n, common=1.2, dim=D):
+    """Songs of ``n_tastes`` far-apart tastes that share one strong direction, as real
+    embeddings do (different tastes still at cosine ~0.6), and a catalogue of such songs."""
+    shared = unit(rng.normal(size=dim))
+    centres = [unit(rng.normal(size=dim)) for _ in range(8)]
+
+    def draw(c):
+        return unit(unit(c + 0.25 * rng.normal(size=dim)) + common * shared)
+
+    catalogue = np.array([draw(centres[i % 8]) for i in range(400)])
+    songs = [draw(centres[i % n_tastes]) for i in range(n)]
+    return catalogue, songs, centres
+
+
+def test_fixed_threshold_never_splits_anisotropic_tastes_but_background_does(rng):
+    from songlens.coldstart.interests import SimilarityBackground
+
+    catalogue, songs, _ = anisotropic(rng, 2, 40)
+    assert float(songs[0] @ songs[1]) > 0.4  # different tastes, yet far above 0.3
+    bg = SimilarityBackground(catalogue, space="fused", quantile=0.8)
+    fixed, adaptive = UserProfile("f"), UserProfile("a", ProfileConfig(background=bg))
+    for i, v in enumerate(songs):
+        fixed.update(ev("complete", i), song(f"s{i}"), {"fused": v})
+        adaptive.update(ev("complete", i), song(f"s{i}"), {"fused": v})
+    assert len(fixed.interests()) == 1
+    assert len(adaptive.interests()) == 2
+    # one taste stays one interest
+    _, narrow, _ = anisotropic(np.random.default_rng(1), 1, 40)
+    p = UserProfile("n", ProfileConfig(background=bg))
+    for i, v in enumerate(narrow):
+        p.update(ev("complete", i), song(f"s{i}"), {"fused": v})
+    assert len(p.interests()) == 1
+    # the background is a resource, never part of the stored config
+    assert "background" not in adaptive.to_payload()["config"]
+    json.dumps(adaptive.to_payload())
+
+
+def test_similarity_background_validates_and_cap_grows_with_history():
+    from songlens.coldstart.interests import SimilarityBackground, interest_cap
+
+    with pytest.raises(ValueError, match="quantile must be in"):
+        SimilarityBackground(np.eye(3), space="fused", quantile=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        SimilarityBackground(np.zeros(3), space="fused")
+    bg = SimilarityBackground(np.eye(4), space="fused", quantile=0.5)
+    # centred on the catalogue mean: e0 is at cosine 1 to itself, -1/3 to the three others
+    e0 = bg.view(np.array([1.0, 0, 0, 0]))
+    assert bg.threshold(e0) == pytest.approx(-1 / 3)
+    assert np.allclose(bg.pair_cosines(50), 0.0)  # as they come: orthogonal
+    assert [interest_cap(n, 4) for n in (0, 1, 2, 3, 4, 7, 8, 100)] == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert ProfileConfig().interest_cap(1) == 4  # growth is off by default
+    assert ProfileConfig(interest_growth=True).interest_cap(1) == 1
+
+
+def test_profile_payload_of_the_previous_build_still_loads():
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "fixtures" / "coldstart" / "profile-v2.json"
+    old = json.loads(path.read_text("utf-8"))
+    p = UserProfile.from_payload(old)
+    assert p.user_id == "old-user" and p.n_positive == 12 and len(p.interests()) == 2
+    assert p.vector("fused") is not None and p.vector("audio") is not None
+    again = p.to_payload()
+    for key in ("t_ref", "n_events", "tag_affinity", "artist_affinity", "language_affinity"):
+        assert again[key] == old[key]
+    assert [c["mass"] for c in again["centroids"]] == pytest.approx(
+        [c["mass"] for c in old["centroids"]])

@@ -33,3 +33,21 @@ def test_simulator_is_seeded_and_consistent():
     ids = a.order[:30]
     np.testing.assert_allclose(a.utilities(a.users[0], ids),
                                [a.utility(a.users[0], a.songs[s]) for s in ids])
+
+
+def test_anisotropy_and_far_apart_tastes():
+    base = SimConfig(n_users=30, initial_songs=300, new_songs_per_day=5, seed=4)
+    plain = Simulator(base)
+    same = Simulator(SimConfig(**{**base.__dict__, "anisotropy": 0.0}))
+    s0 = plain.songs[plain.order[7]]
+    assert np.array_equal(s0.vectors["fused"], same.songs[same.order[7]].vectors["fused"])
+    aniso = Simulator(SimConfig(**{**base.__dict__, "anisotropy": 1.0, "taste_max_cos": 0.3}))
+    F = np.array([aniso.songs[s].vectors["fused"] for s in aniso.order])
+    cos = (F @ F.T)[np.triu_indices(len(F), 1)]
+    assert 0.4 < float(np.median(cos)) < 0.7  # like real embeddings, unlike the plain world
+    P = np.array([plain.songs[s].vectors["fused"] for s in plain.order])
+    assert float(np.median((P @ P.T)[np.triu_indices(len(P), 1)])) < 0.2
+    for u in aniso.users:
+        styles = np.argmax(u.tastes @ aniso.style_proto.T, axis=1)
+        c = aniso.style_proto[styles] @ aniso.style_proto[styles].T
+        assert len(u.tastes) == 1 or c[np.triu_indices(len(styles), 1)].max() <= 0.3 + 1e-9

@@ -81,8 +81,10 @@ def _answers(client) -> dict:
 
 def _config(d: Path, data: Path) -> Path:
     cfg = d / f"{data.name}.yaml"
+    # the events are replayed from 3 days ago: allow them before the songs' ingestion
     cfg.write_text(yaml.safe_dump({"data_dir": str(data), "log_level": "WARNING",
-                                   "coldstart": {"label_window_s": 60}}))
+                                   "coldstart": {"label_window_s": 60,
+                                                 "event_skew_s": 10 * 86_400}}))
     return cfg
 
 

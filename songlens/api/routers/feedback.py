@@ -32,8 +32,11 @@ class FeedbackOut(BaseModel):
     new: int = Field(description="valid events not seen before (a retried batch counts once)")
     duplicates: int
     rejected: list[Problem] = Field(description="invalid events, by index in the batch")
-    warnings: list[Problem] = Field(description="logged events that changed nothing "
-                                    "(unknown_song)")
+    warnings: list[Problem] = Field(description="logged events that cannot be true and so "
+                                    "changed nothing: unknown_song (not in the catalog: unknown "
+                                    "or deleted), before_song_existed (timestamped more than "
+                                    "coldstart.event_skew_s before the song entered the "
+                                    "catalog)")
 
 
 @router.post("/feedback", response_model=FeedbackOut,

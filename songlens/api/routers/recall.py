@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from songlens.api.deps import CallerDep, ColdStartDep, ReadScope
 from songlens.api.schemas import ErrorOut, rounded
+from songlens.coldstart.audience import AudienceSegment
 from songlens.service.results import AudienceRecall, NewSongsRecall, OnboardingRecall
 
 router = APIRouter(prefix="/v1", tags=["cold start"], dependencies=[ReadScope])
@@ -26,6 +27,22 @@ class SongAudienceQuery(BaseModel):
     mode: Literal["song_audience"]
     song_id: str = Field(min_length=1)
     k: int = K
+    active_days: float | None = Field(None, gt=0, le=3650, description=(
+        "only listeners whose newest event is at most this many days old"))
+    language: str | None = Field(None, min_length=1, max_length=64, description=(
+        "only listeners with an affinity for this language (a taxonomy language tag)"))
+    min_language_share: float = Field(0.2, gt=0, le=1, description=(
+        "with language: its least share of the listener's positive language affinity"))
+    exclude_heard: bool = Field(True, description="leave out listeners who heard the song")
+    skipped_artist_days: float | None = Field(None, gt=0, le=3650, description=(
+        "leave out listeners who skipped, disliked or blocked a song of the artist in that "
+        "many days"))
+
+    def segment(self) -> AudienceSegment:
+        return AudienceSegment(active_days=self.active_days, language=self.language,
+                               min_language_share=self.min_language_share,
+                               exclude_heard=self.exclude_heard,
+                               skipped_artist_days=self.skipped_artist_days)
 
 
 class UserNewSongsQuery(BaseModel):
@@ -57,6 +74,8 @@ class RecalledUserOut(BaseModel):
     score: Score6
     reason: str = Field(description="the user vector that matched, +tags")
     matched_tags: dict[str, list[str]] = MATCHED
+    why: list[str] = Field(description="why this listener was chosen: the vector and tags "
+                           "that matched and the segment conditions met")
 
 
 class RecalledSongOut(BaseModel):
@@ -115,7 +134,7 @@ def recall(body: Annotated[RecallQuery, Body()], coldstart: ColdStartDep, caller
     if isinstance(body, OnboardingQuery) and body.user_id is not None:
         caller.require("write")
     if isinstance(body, SongAudienceQuery):
-        return coldstart.recall_song_audience(body.song_id, k=body.k)
+        return coldstart.recall_song_audience(body.song_id, k=body.k, segment=body.segment())
     if isinstance(body, UserNewSongsQuery):
         return coldstart.recall_user_new_songs(body.user_id, k=body.k,
                                                window_days=body.window_days)
