@@ -1,6 +1,6 @@
 """Backup and restore of a data folder: the songs and users collections (Qdrant snapshots), the
-feedback log and the ranker's current snapshot, in one tar archive with a manifest and SHA-256
-checksums.
+feedback log, the ranker's current snapshot and the kept audio files, in one tar archive with a
+manifest and SHA-256 checksums.
 
 Archive layout (the manifest first, so a reader checks as it streams)::
 
@@ -10,13 +10,16 @@ Archive layout (the manifest first, so a reader checks as it streams)::
     feedback.sqlite          the feedback log (SQLite's online backup: a consistent copy)
     ranker/state.json        the ranker's state and the snapshot it names
     ranker/ranker-NNNNNNNN.npz
+    audio/ab/<sha256>.<ext>  the kept audio files (content-addressed: the name is the hash)
 
 :func:`write_backup` stages the files while ``hold`` is held (the running service holds its
 write locks there, so the collections, the log and the ranker agree), then writes the archive
-without holding anything. :func:`restore_backup` treats the archive as hostile: members must be
-exactly the manifest's files, in order, plain files with the declared sizes and checksums, and
-fit on the disk; shard snapshots are checked again before the engine unpacks them; everything is
-staged in the target and moved into place only when all of it checked out.
+without holding anything (kept audio files never change once written, so they are linked into
+the staging folder where the file system allows, not copied). :func:`restore_backup` treats the
+archive as hostile: members must be exactly the manifest's files, in order, plain files with
+the declared sizes and checksums (a kept audio file's name must be its checksum), and fit on the
+disk; shard snapshots are checked again before the engine unpacks them; everything is staged
+in the target and moved into place only when all of it checked out.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
+from songlens.catalog.audio_files import MEDIA_TYPES
 from songlens.errors import InvalidArchive, InvalidInput, StoreError
 from songlens.ranking.ranker import Ranker
 from songlens.settings import Settings
@@ -53,10 +57,16 @@ VERSION = 1
 MANIFEST = "manifest.json"
 FEEDBACK = "feedback.sqlite"
 RANKER = "ranker"
-MAX_MANIFEST_BYTES = 1 << 20
+AUDIO = "audio"
+#: a manifest entry is ~160 bytes: room for the kept audio of ~200k songs
+MAX_MANIFEST_BYTES = 32 << 20
+#: a kept audio file's path below the data folder (songlens.catalog.audio_files' layout)
+_AUDIO = re.compile(rf"^{AUDIO}/(?P<dir>[0-9a-f]{{2}})/(?P<sha>(?P=dir)[0-9a-f]{{62}})"
+                    rf"\.(?:{'|'.join(MEDIA_TYPES)})$")
 #: the files an archive may hold (and so the only paths a restore writes, below its target)
 _ALLOWED = re.compile(r"^(qdrant/(songs|users)\.snapshot|feedback\.sqlite|"
-                      r"ranker/(state\.json|ranker-[0-9]{1,12}\.npz))$")
+                      r"ranker/(state\.json|ranker-[0-9]{1,12}\.npz)|"
+                      rf"{_AUDIO.pattern[1:-1]})$")
 _CHUNK = 1 << 20
 
 
@@ -97,7 +107,26 @@ def _stage(staging: Path, *, settings: Settings, store: VectorStore) -> dict[str
         (staging / RANKER / "state.json").write_bytes(raw)
         info["ranker"] = {"snapshot": snap, "seq": state.get("seq"),
                           "version": state.get("version")}
+    info["audio"] = _stage_audio(settings.data_path, staging)
     return info
+
+
+def _stage_audio(data: Path, staging: Path) -> dict[str, int] | None:
+    """The kept audio files into ``staging/audio`` (hard links where the file system allows:
+    a kept file is never rewritten, only replaced or removed); their count and bytes."""
+    n = size = 0
+    for src in sorted((data / AUDIO).glob("*/*")):
+        rel = src.relative_to(data).as_posix()
+        if not (_AUDIO.match(rel) and src.is_file()):  # e.g. a write's temporary file
+            continue
+        dest = staging / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copyfile(src, dest)
+        n, size = n + 1, size + dest.stat().st_size
+    return {"files": n, "bytes": size} if n else None
 
 
 def _sha256(path: Path) -> str:
@@ -128,7 +157,7 @@ def write_backup(dest: Path, *, settings: Settings, store: VectorStore,
                     "backend": store.backend, **info,
                     "files": {p.relative_to(staging).as_posix():
                               {"size": p.stat().st_size, "sha256": _sha256(p)} for p in files}}
-        body = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+        body = json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode()
         tmp = staging / "archive.tar"
         with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
             _add_bytes(tar, MANIFEST, body)
@@ -174,12 +203,15 @@ def _check_manifest(raw: bytes) -> dict[str, Any]:
                 and isinstance(f.get("sha256"), str)
                 and re.fullmatch(r"[0-9a-f]{64}", f["sha256"])):
             raise InvalidArchive(f"the manifest's entry for {name!r} is malformed")
+        audio = _AUDIO.match(name)
+        if audio and audio["sha"] != f["sha256"]:  # its bytes are checked against sha256
+            raise InvalidArchive(f"kept audio {name!r} is not named for its checksum")
     cols = m.get("collections") or {}
     if not isinstance(cols, dict) or any(
             f"qdrant/{role}.snapshot" not in files or not isinstance(c, dict)
             or not isinstance(c.get("points"), int) for role, c in cols.items()):
         raise InvalidArchive("the manifest's collections do not match its files")
-    for part in ("feedback", "ranker"):
+    for part in ("feedback", "ranker", "audio"):
         if not (m.get(part) is None or isinstance(m[part], dict)):
             raise InvalidArchive(f"the manifest's {part!r} is malformed")
     if m.get("feedback") is not None and not isinstance(m["feedback"].get("events"), int):
@@ -278,12 +310,13 @@ def _contents(target: Path, settings: Settings) -> list[Path]:
     q = settings.qdrant_path
     return [q / n for n in collection_names(settings).values()] + [
         target / FEEDBACK, target / f"{FEEDBACK}-wal", target / f"{FEEDBACK}-shm",
-        target / RANKER]
+        target / RANKER, target / AUDIO]
 
 
 def restore_backup(archive: Path, *, settings: Settings, force: bool = False) -> dict[str, Any]:
     """Restore ``archive`` into ``settings.data_path``: a new or empty folder, or with ``force``
-    one whose collections, feedback log and ranker are replaced. Returns the manifest.
+    one whose collections, feedback log, ranker and kept audio are replaced. Returns the
+    manifest.
 
     Raises
     ------
@@ -296,7 +329,7 @@ def restore_backup(archive: Path, *, settings: Settings, force: bool = False) ->
     if target.exists() and any(target.iterdir()) and not force:
         raise InvalidInput(f"{str(target)!r} is not empty: restore into a new folder "
                            "(--data-dir), or give --force to replace its collections, feedback "
-                           "log and ranker")
+                           "log, ranker and kept audio")
     created = [p for p in (target, *target.parents) if not p.exists()]
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".songlens-restore-", dir=target))
@@ -344,6 +377,8 @@ def _restore(archive: Path, staging: Path, settings: Settings) -> dict[str, Any]
         os.replace(staging / FEEDBACK, target / FEEDBACK)
     if (staging / RANKER).exists():
         os.replace(staging / RANKER, target / RANKER)
+    if (staging / AUDIO).exists():
+        os.replace(staging / AUDIO, target / AUDIO)
     return manifest
 
 
