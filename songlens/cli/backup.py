@@ -52,7 +52,8 @@ def backup(
     """Back up the songs and users collections, the feedback log, the ranker and the kept audio
     into one archive. With a running server it is asked for a consistent backup (an admin key
     when keys are in force); without one the store is opened here."""
-    from songlens.service.backup import read_manifest, write_backup
+    from songlens.service.backup import write_backup
+    from songlens.service.restore import read_manifest
 
     settings = command_settings(config, data_dir=data_dir)
     if dest.exists() and not overwrite:
@@ -103,7 +104,7 @@ def restore(
     """Restore a backup into the data folder (--data-dir; a new or empty one unless --force).
     The archive is checked as untrusted: members, sizes and checksums must match its
     manifest."""
-    from songlens.service.backup import restore_backup
+    from songlens.service.restore import restore_backup
 
     settings = command_settings(config, data_dir=data_dir)
     need_store_to_itself(settings, "restore")

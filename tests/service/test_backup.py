@@ -20,7 +20,7 @@ from songlens.api.app import create_app
 from songlens.cli.main import app as cli
 from songlens.content.metadata import SongMetadata
 from songlens.errors import InvalidArchive, InvalidInput
-from songlens.service.backup import read_manifest, restore_backup
+from songlens.service.restore import read_manifest, restore_backup
 from songlens.settings import load_settings
 from tests.conftest import AUDIO, local_client
 
