@@ -33,7 +33,7 @@ from songlens.service.backup import (
     collection_names,
 )
 from songlens.settings import Settings
-from songlens.store.edge import restore_snapshot
+from songlens.store.edge_snapshots import restore_snapshot
 
 __all__ = ["read_manifest", "restore_backup"]
 
