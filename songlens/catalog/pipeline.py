@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from songlens.catalog.record import SongRecord, songs_spec
+from songlens.catalog.text_vectors import text_source, text_vector
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
 from songlens.content.resources import Resources
@@ -57,19 +57,6 @@ class _Timer:
             yield
         finally:
             self.t[stage] = self.t.get(stage, 0.0) + time.perf_counter() - t0
-
-
-def _english_description(tags: dict[str, list[dict[str, Any]]], keywords: list[str]) -> str:
-    """An English rendering of a song's tags, for text the sentence model cannot read."""
-    parts = []
-    for dim in ("language", "style", "emotion", "scene", "theme"):
-        names = [t["en"] for t in tags.get(dim, [])[:3]]
-        if names:
-            parts.append(f"{dim}: {', '.join(names)}")
-    ascii_kw = [k for k in keywords if k.isascii()][:8]
-    if ascii_kw:
-        parts.append("keywords: " + ", ".join(ascii_kw))
-    return ". ".join(parts) or "song"
 
 
 class Catalog:
@@ -131,11 +118,10 @@ class Catalog:
                 list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
             tags = {d: [t.to_dict() for t in ts]
                     for d, ts in fuse_tags(evidence, resources=self.resources).items()}
-            readable = text.dense_text.strip() and text.cjk_share < 0.3 and \
-                self.models.text.can_read(text.dense_text) > 0.8
-            dense_source = text.dense_text if readable else \
-                f"{meta.title}. " * meta.title.isascii() + _english_description(tags, text.keywords)
-            text_vec = self.models.text.encode([dense_source])[0]
+            source = text_source(text.dense_text, text.cjk_share)
+            text_vec, text_input = text_vector(self.models.text, source=source,
+                                               title=meta.title, tags=tags,
+                                               keywords=list(text.keywords))
             tags_vec = tag_profile_vector(tags, self.taxonomy)
         fused = fuse_vectors(analysis.vector, text_vec,
                              audio_weight=self.settings.fusion.audio_weight,
@@ -155,7 +141,8 @@ class Catalog:
             models={"audio": self.models.audio.name, "text": self.models.text.name,
                     "sentiment": self.models.sentiment.name if self.models.sentiment
                     else "lexicon",
-                    "text_input": "lyrics" if readable else "tag-description"},
+                    "text_input": text_input},
+            text_source=source,
             tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
                        for m, probs in analysis.tag_probs.items()})
         vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}

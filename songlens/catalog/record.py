@@ -101,7 +101,9 @@ class SongRecord:
     ``audio_features`` is :meth:`songlens.content.features.AudioFeatures.to_dict`;
     ``language`` is ``{primary, scores, source}``; ``warnings`` say what decoding could not
     read (a truncated or damaged file kept in part); ``tag_probs`` (audio model → tag →
-    probability) and ``source_path`` are kept in the store but not shown in the document.
+    probability), ``source_path`` and ``text_source`` (the text excerpt the text model reads, for
+    re-embedding with another model: :mod:`songlens.catalog.text_vectors`) are kept in the store
+    but not shown in the document.
     """
 
     song_id: str
@@ -122,6 +124,7 @@ class SongRecord:
     ingested_at: float | None = None
     updated_at: float | None = None
     source_path: str | None = None
+    text_source: dict[str, Any] = field(default_factory=dict)
 
     @property
     def primary_language(self) -> str | None:
@@ -154,6 +157,8 @@ class SongRecord:
         payload["updated_at"] = self.updated_at
         if self.source_path:
             payload["source_path"] = self.source_path
+        if self.text_source:
+            payload["text_source"] = self.text_source
         return payload
 
     @classmethod
@@ -173,4 +178,5 @@ class SongRecord:
                    tag_probs=payload.get("tag_probs") or {},
                    warnings=list(payload.get("warnings") or []),
                    ingested_at=payload.get("ingested_at"), updated_at=payload.get("updated_at"),
-                   source_path=payload.get("source_path"))
+                   source_path=payload.get("source_path"),
+                   text_source=payload.get("text_source") or {})

