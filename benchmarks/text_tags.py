@@ -54,13 +54,25 @@ def analyse(item: dict, res, dense, threshold=None):
     return a, tags
 
 
+def groups(item: dict) -> tuple[str, ...]:
+    """``all``, the kind, and for comments whether they are MuChin's annotation-platform song
+    descriptions (far more tag-rich than comment-section text: the labels' README)."""
+    if item["kind"] != "comment":
+        return ("all", item["kind"])
+    desc = "amat_desc_json" in item.get("source", "")
+    return ("all", "comment", "comment: MuChin descriptions" if desc else "comment: others")
+
+
+GROUPS = ("all", "comment", "comment: MuChin descriptions", "comment: others", "lyric")
+
+
 def score(items, res, dense, threshold=None, band=0.0):
     stats = {d: defaultdict(lambda: [0, 0, 0]) for d in DIMS}  # group -> [tp, pred, gold]
     senti = defaultdict(lambda: [0, 0])  # group -> [correct, n]
     examples = []
     for it in items:
         a, tags = analyse(it, res, dense, threshold)
-        for group in ("all", it["kind"]):
+        for group in groups(it):
             for d in DIMS:
                 pred = {t.tag for t in tags[d]}
                 gold = set(it[d])
@@ -121,7 +133,7 @@ def main() -> None:
         counts[it["kind"]] += 1
     out = ["# songlens text tags and sentiment on blind labels", "",
            f"Command: `python benchmarks/text_tags.py --model {name} --split {args.split}`  ",
-           "Machine: 2-core x86_64 CPU (shared with other workers)  ",
+           "Machine: 2-core x86_64 CPU (Intel Xeon), shared with other workers  ",
            f"Date: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}  ",
            f"Python {platform.python_version()}", "",
            f"Split **{args.split}**: {len(items)} items ({counts['comment']} comments, "
@@ -134,7 +146,7 @@ def main() -> None:
                 "| dimension | items | precision | recall | predictions | gold tags |",
                 "|---|---|---|---|---|---|"]
         for d in DIMS:
-            for group in ("all", "comment", "lyric"):
+            for group in GROUPS:
                 out.append(f"| {d} | {group} | {_pr(stats[d][group])} |")
         out.append("")
     out += ["## Sentiment (3 classes; and sign on positive/negative items)", "",

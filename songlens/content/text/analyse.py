@@ -182,8 +182,11 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
                                              zip(weighted, comment_segs, strict=True)),
                                             lexicon=senti)
                            if weighted else 0.0)
-    evidence += valence_evidence(lyric_valence, source="lyrics", by=by)
-    evidence += valence_evidence(comment_valence, source="comments", by=by)
+    if da is None or "emotion" not in da.dimensions:
+        # with the zero-shot tagger reading each text's emotion, the valence (sentiment, not
+        # emotion, and not calibrated against emotion labels) is no emotion evidence
+        evidence += valence_evidence(lyric_valence, source="lyrics", by=by)
+        evidence += valence_evidence(comment_valence, source="comments", by=by)
     if weighted and cl.lines:
         sentiment = 0.6 * lyric_valence + 0.4 * comment_valence
     else:
