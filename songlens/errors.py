@@ -155,6 +155,16 @@ class ConfigError(SonglensError):
     status = 500
 
 
+class VectorSizeMismatch(ConfigError):
+    """A collection was written with other vector sizes than the configured models give.
+
+    ``changed`` maps each differing vector name to ``(stored, configured)``."""
+
+    def __init__(self, message: str, *, changed: dict[str, tuple[int | None, int]]) -> None:
+        super().__init__(message)
+        self.changed = changed
+
+
 class InsecureBind(ConfigError):
     """``serve`` on a non-loopback address with no API key (and no explicit override)."""
 

@@ -134,6 +134,9 @@ class PlaylistReasons(BaseModel):
     seed_similarity: Score | None = omitted_when_empty("best cosine to a seed song (fused)")
     text_audio_similarity: Score | None = omitted_when_empty(
         "cosine to the text prompt in the audio space (with a CLAP model)")
+    text_similarity: Score | None = omitted_when_empty(
+        "cosine of the song's text vector (lyrics, comments) to the text prompt (with a "
+        "multilingual text model)")
 
 
 class PlaylistItem(BaseModel):
@@ -153,7 +156,8 @@ class PlaylistOut(BaseModel):
     items: list[PlaylistItem]
     relaxed: list[str] = Field(description="constraints relaxed to fill the playlist, in order")
     interpreted: dict[str, Any] = Field(description="what a text prompt was read as: text_tags "
-                                        "({dim: {tag: weight}}), text_audio (the model)")
+                                        "({dim: {tag: weight}}), text_audio and text_dense "
+                                        "(the models)")
 
 
 class ErrorDetail(BaseModel):

@@ -22,7 +22,7 @@ from songlens.content.resources import Resources
 from songlens.content.taxonomy import Taxonomy
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
-from songlens.errors import NotFound
+from songlens.errors import ConfigError, NotFound, VectorSizeMismatch
 from songlens.settings import Settings
 from songlens.store import Filter, Hit, Match, Point, VectorStore
 
@@ -77,8 +77,21 @@ class Catalog:
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
                                segment_dim=models.audio.segment_dim)
-        store.ensure_collection(self.spec)
+        self._open_collection()
         self._write_lock = threading.Lock()
+
+    def _open_collection(self) -> None:
+        """Open (or create) the songs collection; a store written with another text model is a
+        ConfigError that names the migration command."""
+        from songlens.catalog.reembed import check_text_model, dimension_message
+
+        try:
+            self.store.ensure_collection(self.spec)
+        except VectorSizeMismatch as exc:
+            if set(exc.changed) <= {"text", "fused"}:
+                raise ConfigError(dimension_message(self.spec, exc.changed)) from exc
+            raise
+        check_text_model(self.store, self.spec, self.models.text)
 
     # -- analysis -----------------------------------------------------------------------------
     def decode(self, data: bytes, filename: str = "") -> DecodedAudio:

@@ -1,11 +1,12 @@
-"""The ``songlens`` command line: serve, ingest, optimize, show, similar, playlist, train, keys.
+"""The ``songlens`` command line: serve, ingest, optimize, show, similar, playlist, train,
+reembed-text, keys.
 
 Each group of commands lives in its own module and registers itself on the one typer app of
 :mod:`songlens.cli.common`."""
 
 from __future__ import annotations
 
-from songlens.cli import ingesting, querying, serving, training  # noqa: F401 - register
+from songlens.cli import ingesting, querying, reembedding, serving, training  # noqa: F401
 from songlens.cli import keys as keys_cli
 from songlens.cli.common import app
 

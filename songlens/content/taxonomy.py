@@ -74,6 +74,8 @@ class Taxonomy:
         self.zh_names: dict[str, str] = {d: dims[d].get("zh", d) for d in DIMENSIONS}
         self.tags: dict[str, list[str]] = {}
         self.en: dict[tuple[str, str], str] = {}
+        #: optional short descriptions of a tag (``desc``: a string or a list), for text models
+        self.descriptions: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lookup: dict[tuple[str, str], str] = {}
         for dim in DIMENSIONS:
             self.tags[dim] = []
@@ -81,6 +83,9 @@ class Taxonomy:
                 tag, en = str(item["tag"]), str(item.get("en", item["tag"]))
                 self.tags[dim].append(tag)
                 self.en[(dim, tag)] = en
+                desc = item.get("desc") or ()
+                self.descriptions[(dim, tag)] = (desc,) if isinstance(desc, str) else tuple(
+                    str(d) for d in desc)
                 self._lookup[(dim, tag.casefold())] = tag
                 self._lookup[(dim, en.casefold())] = tag
         self._dim_lookup = {d: d for d in DIMENSIONS} | {v: k for k, v in self.zh_names.items()}

@@ -37,6 +37,7 @@ from songlens.catalog.pipeline import Catalog
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput
 from songlens.search.ordering import order, select_mmr
+from songlens.search.prompt import dense_prompt_tags
 from songlens.store import Filter, Hit
 
 __all__ = ["PlaylistRequest", "Playlist", "PlaylistItem", "generate_playlist", "to_m3u",
@@ -119,6 +120,7 @@ class PlaylistReasons:
     attributes: dict[str, float] = field(default_factory=dict)
     seed_similarity: float | None = None
     text_audio_similarity: float | None = None
+    text_similarity: float | None = None
 
 
 @dataclass
@@ -180,9 +182,10 @@ def _filter(required: dict[str, dict[str, float]],
 
 
 def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str, float],
-               seed_sim: float | None, text_sim: float | None = None
-               ) -> tuple[float, PlaylistReasons]:
-    reasons = PlaylistReasons(seed_similarity=seed_sim, text_audio_similarity=text_sim)
+               seed_sim: float | None, text_sim: float | None = None,
+               dense_sim: float | None = None) -> tuple[float, PlaylistReasons]:
+    reasons = PlaylistReasons(seed_similarity=seed_sim, text_audio_similarity=text_sim,
+                              text_similarity=dense_sim)
     score, weight = 0.0, 0.0
     matched = reasons.matched_tags
     song_tags = hit.payload.get("tags") or {}
@@ -206,7 +209,8 @@ def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str,
     fit = float(np.mean(fit_parts)) if fit_parts else 0.0
     parts = [(tag_part, 1.0 if weight else 0.0), (fit, 1.0 if targets else 0.0),
              (seed_sim if seed_sim is not None else 0.0, 1.0 if seed_sim is not None else 0.0),
-             (text_sim if text_sim is not None else 0.0, 1.0 if text_sim is not None else 0.0)]
+             (text_sim if text_sim is not None else 0.0, 1.0 if text_sim is not None else 0.0),
+             (dense_sim if dense_sim is not None else 0.0, 1.0 if dense_sim is not None else 0.0)]
     total_w = sum(w for _, w in parts) or 1.0
     return sum(v * w for v, w in parts) / total_w, reasons
 
@@ -227,17 +231,22 @@ def _top(search: Callable[[int], list[Hit]], pool: int) -> list[Hit]:
 
 
 def _candidates(catalog: Catalog, flt: Filter | None, wanted: dict[str, dict[str, float]],
-                seeds: list[Hit], pool: int, text_audio: np.ndarray | None = None) -> list[Hit]:
-    if text_audio is None:
+                seeds: list[Hit], pool: int, text_audio: np.ndarray | None = None,
+                text_dense: np.ndarray | None = None) -> list[Hit]:
+    # a text-audio model (CLAP): songs whose sound matches the prompt join the tag/seed pool;
+    # a multilingual text model: songs whose lyrics and comments match it join too
+    by_prompt = [(space, vec) for space, vec in (("audio", text_audio), ("text", text_dense))
+                 if vec is not None]
+    if not by_prompt:
         return _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool)
-    # a text-audio model (CLAP): songs whose sound matches the prompt join the tag/seed pool
-    by_sound = _top(lambda n: catalog.store.search(catalog.spec, using="audio", vector=text_audio,
-                                                   limit=n, filter=flt, fields=()), pool)
-    if not (wanted or seeds):
-        return by_sound
-    hits = _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool)
+    hits = _tag_or_seed_candidates(catalog, flt, wanted, seeds, pool) if wanted or seeds else []
     seen = {h.key for h in hits}
-    return hits + [h for h in by_sound if h.key not in seen]
+    for space, vec in by_prompt:
+        found = _top(lambda n, s=space, v=vec: catalog.store.search(
+            catalog.spec, using=s, vector=v, limit=n, filter=flt, fields=()), pool)
+        hits += [h for h in found if h.key not in seen]
+        seen |= {h.key for h in found}
+    return hits
 
 
 def _tag_or_seed_candidates(catalog: Catalog, flt: Filter | None,
@@ -260,19 +269,25 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     required = _canonical_tags(catalog, req.tags)
     preferred = _canonical_tags(catalog, req.preferred)
     interpreted: dict[str, Any] = {}
-    text_audio = None
+    text_audio = text_dense = None
     if req.text:
         clap = catalog.models.audio.encode_text([req.text])
         if clap is not None:
             text_audio = np.asarray(clap[0], dtype=np.float32)
             interpreted["text_audio"] = catalog.models.audio.name
         prompt = _prompt_tags(catalog, req.text)
+        if catalog.models.text.multilingual:
+            text_dense = catalog.models.text.encode_queries([req.text])[0]
+            interpreted["text_dense"] = catalog.models.text.name
+            for dim, tags in dense_prompt_tags(catalog, text_dense).items():
+                for tag, w in tags.items():
+                    prompt.setdefault(dim, {})[tag] = max(prompt.get(dim, {}).get(tag, 0), w)
         interpreted["text_tags"] = prompt
         for dim, tags in prompt.items():
             for tag, w in tags.items():
                 preferred.setdefault(dim, {})[tag] = max(preferred.get(dim, {}).get(tag, 0), w)
     if not (required or preferred or req.seed_songs or req.targets or req.bounds
-            or text_audio is not None):
+            or text_audio is not None or text_dense is not None):
         raise InvalidInput("a playlist needs tags, preferred tags, a text prompt, seed songs "
                            "or attribute targets")
     seeds = [catalog.get_hit(s, with_vectors=True) for s in req.seed_songs]
@@ -293,12 +308,13 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
         wanted = {d: dict(required.get(d, {})) | preferred.get(d, {})
                   for d in set(required) | set(preferred)}
         flt = _filter(required, bounds, req)
-        hits = _candidates(catalog, flt, wanted, seeds, pool, text_audio)
+        hits = _candidates(catalog, flt, wanted, seeds, pool, text_audio, text_dense)
         if len(hits) >= req.length or step == RELAX_ORDER[-1]:
             break
     # candidates come as keys only (a tie can widen the search 8x): payloads and the vectors
     # scoring needs are fetched once, for the final pool
-    needed = ["fused", "audio"] if text_audio is not None else ["fused"]
+    needed = ["fused"] + ["audio"] * (text_audio is not None) + ["text"] * (text_dense
+                                                                            is not None)
     full = {h.key: h for h in catalog.store.get(catalog.spec, [h.key for h in hits],
                                                 with_vectors=needed)}
     hits = [full[h.key] for h in hits if h.key in full]
@@ -307,7 +323,8 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     for h in hits:
         sim = max(float(h.vectors["fused"] @ v) for v in seed_vecs) if seed_vecs else None
         text_sim = float(h.vectors["audio"] @ text_audio) if text_audio is not None else None
-        rel, reasons = _relevance(h, wanted, req.targets, sim, text_sim)
+        dense_sim = float(h.vectors["text"] @ text_dense) if text_dense is not None else None
+        rel, reasons = _relevance(h, wanted, req.targets, sim, text_sim, dense_sim)
         scored.append((h, rel + 1e-6 * rng.random(), reasons))
     scored.sort(key=lambda x: (-x[1], x[0].key))
     picked, spacing_relaxed = select_mmr(scored, req.length, req.diversity,

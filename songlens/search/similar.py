@@ -212,9 +212,13 @@ def similar_to_audio(catalog: Catalog, data: bytes, *, filename: str = "", k: in
 
 def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
                     filter: SongFilter | None = None) -> list[SimilarSong]:
-    """Songs for a free-text query: the dense text space and the sparse lyrics vector, fused by
-    reciprocal rank; with a CLAP model configured, the audio space joins through its text tower."""
+    """Songs for a free-text query: the dense text space (the query role of the text model
+    against the songs' lyrics and comments) and the sparse lyrics vector, fused by reciprocal
+    rank; with a multilingual text model, also the tags space for the taxonomy tags whose
+    descriptions the query is closest to (:mod:`songlens.search.prompt`); with a CLAP model
+    configured, the audio space joins through its text tower."""
     from songlens.content.text.analyse import analyse_text
+    from songlens.search.prompt import dense_prompt_tags
 
     _check(k, "text")
     text = SongMetadata(title=text[:1000] or " ").title
@@ -222,9 +226,15 @@ def similar_to_text(catalog: Catalog, text: str, *, k: int = 10,
         raise InvalidInput("text must not be empty")
     analysed = analyse_text(title="", artist="", album=None, lyrics=text, comments=[],
                             resources=catalog.resources)
-    prefetch = [Prefetch("text", catalog.models.text.encode([text])[0], limit=max(50, k))]
+    encoder = catalog.models.text
+    query = encoder.encode_queries([text])[0]
+    prefetch = [Prefetch("text", query, limit=max(50, k))]
     if analysed.sparse[0]:
         prefetch.append(Prefetch("lyrics", analysed.sparse, limit=max(50, k)))
+    if encoder.multilingual:
+        wanted = dense_prompt_tags(catalog, query)
+        if wanted:
+            prefetch.append(Prefetch("tags", catalog.tag_query_vector(wanted), limit=max(50, k)))
     clap = catalog.models.audio.encode_text([text])
     if clap is not None:
         prefetch.append(Prefetch("audio", np.asarray(clap[0]), limit=max(50, k)))

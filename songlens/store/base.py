@@ -192,6 +192,15 @@ class VectorStore(ABC):
         optimizer, so without this call every search is an exact full scan (correct, but linear
         in the catalogue: benchmarks/RESULTS.md)."""
 
+    @abstractmethod
+    def collection_sizes(self, name: str) -> dict[str, int] | None:
+        """The dense and multivector sizes collection ``name`` was created with (None: no such
+        collection). Reads the stored configuration; opens nothing."""
+
+    @abstractmethod
+    def drop_collection(self, spec: CollectionSpec) -> None:
+        """Delete the collection and everything in it (no error when it does not exist)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import qdrant_edge as qe
 
-from songlens.errors import ConfigError, StoreBusy, StoreError
+from songlens.errors import ConfigError, StoreBusy, StoreError, VectorSizeMismatch
 from songlens.store.base import (
     CollectionSpec,
     Filter,
@@ -80,7 +81,8 @@ def _stored_sizes(where: Path) -> dict[str, int]:
         return {}
 
 
-def _open_error(spec: CollectionSpec, where: Path, exc: Exception) -> StoreError | ConfigError:
+def _open_error(spec: CollectionSpec, where: Path, exc: Exception
+                ) -> StoreError | ConfigError | VectorSizeMismatch:
     """Say why a collection did not open: held by another process, written with other vector
     sizes, or (anything else) the engine's own words."""
     if "WouldBlock" in str(exc):
@@ -93,10 +95,10 @@ def _open_error(spec: CollectionSpec, where: Path, exc: Exception) -> StoreError
     changed = {n: (stored[n], wanted[n]) for n in wanted if n in stored and stored[n] != wanted[n]}
     if changed:
         sizes = ", ".join(f"{n} {old} there, {new} now" for n, (old, new) in changed.items())
-        return ConfigError(
+        return VectorSizeMismatch(
             f"the vector dimensions changed since collection {spec.name!r} at {str(where)!r} was "
             f"written (sizes: {sizes}: another audio or text model); point data_dir at a new "
-            "folder, or delete this one and re-ingest")
+            "folder, or delete this one and re-ingest", changed=changed)
     return ConfigError(f"cannot open collection {spec.name!r} at {str(where)!r}: {exc}")
 
 
@@ -175,6 +177,21 @@ class EdgeStore(VectorStore):
             except Exception as exc:  # noqa: BLE001
                 raise _open_error(spec, where, exc) from exc
             self._shards[spec.name] = shard
+
+    def collection_sizes(self, name: str) -> dict[str, int] | None:
+        where = self.path / name
+        if not (where / "edge_config.json").exists():
+            return None
+        return _stored_sizes(where)
+
+    def drop_collection(self, spec: CollectionSpec) -> None:
+        with self._lock:
+            shard = self._shards.pop(spec.name, None)
+            if shard is not None:
+                self._call("close", shard.close)
+            where = self.path / spec.name
+            if where.exists():
+                self._call("drop", lambda: shutil.rmtree(where))
 
     def upsert(self, spec: CollectionSpec, points: Sequence[Point]) -> None:
         shard = self._shard(spec)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from songlens.errors import ConfigError, StoreError
+from songlens.errors import ConfigError, StoreError, VectorSizeMismatch
 from songlens.store.base import (
     CollectionSpec,
     Filter,
@@ -129,10 +129,11 @@ class ServerStore(VectorStore):
                 for vname, dim in (spec.dense | spec.multi).items():
                     got = have.get(vname) if isinstance(have, dict) else None
                     if got is None or got.size != dim:
-                        raise ConfigError(
+                        raise VectorSizeMismatch(
                             f"collection {name!r} has vector {vname!r} of size "
                             f"{getattr(got, 'size', None)}; configured {dim}. Use a new "
-                            "collection name or re-create it and re-ingest.")
+                            "collection name or re-create it and re-ingest.",
+                            changed={vname: (getattr(got, "size", None), dim)})
             else:
                 m, ef = self._hnsw
                 self._call("create_collection", lambda: self.client.create_collection(
@@ -153,6 +154,21 @@ class ServerStore(VectorStore):
                     self._call("create_payload_index", lambda f=fld, k=kind:
                                self.client.create_payload_index(name, f, _INDEX[k]))
             self._ready.add(spec.name)
+
+    def collection_sizes(self, name: str) -> dict[str, int] | None:
+        full = self._prefix + name
+        if not self._call("collection_exists", lambda: self.client.collection_exists(full)):
+            return None
+        info = self._call("get_collection", lambda: self.client.get_collection(full))
+        have = info.config.params.vectors or {}
+        return {k: int(v.size) for k, v in have.items()} if isinstance(have, dict) else {}
+
+    def drop_collection(self, spec: CollectionSpec) -> None:
+        with self._lock:
+            name = self._name(spec)
+            if self._call("collection_exists", lambda: self.client.collection_exists(name)):
+                self._call("delete_collection", lambda: self.client.delete_collection(name))
+            self._ready.discard(spec.name)
 
     def upsert(self, spec: CollectionSpec, points: Sequence[Point]) -> None:
         self.ensure_collection(spec)

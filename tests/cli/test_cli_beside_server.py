@@ -123,7 +123,7 @@ def test_verbs_go_through_the_running_server(server, tmp_path):
     r = _cli("show", "no-such-song", "--config", cfg)
     assert r.exit_code == 2 and "not_found" in r.stderr
     # verbs that need the store to themselves say so and name the server
-    for verb in ("optimize", "train"):
+    for verb in ("optimize", "train", "reembed-text"):
         r = _cli(verb, "--config", cfg)
         assert r.exit_code == 2, r.output
         assert "store_busy" in r.stderr and str(server["proc"].pid) in r.stderr

@@ -1,0 +1,68 @@
+"""``songlens reembed-text``: re-embed the stored songs' text vectors with the configured text
+model (after changing ``text.model``), without the audio models."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from songlens.cli.common import (
+    ConfigOpt,
+    DataDirOpt,
+    app,
+    busy_error,
+    command_settings,
+    console,
+    err,
+    fail,
+    need_store_to_itself,
+)
+from songlens.errors import SonglensError, StoreBusy
+
+
+@app.command("reembed-text")
+def reembed_text(
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Re-embed every song's text (and fused) vector with text.model from the text the store
+    keeps; audio vectors, tags and payloads are kept. Resumable: run it again after an
+    interruption. Needs the server stopped (it rewrites the collection)."""
+    from songlens.catalog.reembed import reembed_text as run
+    from songlens.embeddings.models import build_text_encoder
+    from songlens.store import open_store
+
+    settings = command_settings(config, data_dir=data_dir)
+    need_store_to_itself(settings, "reembed-text")
+    try:
+        with console.status("loading the text model…"):
+            encoder = build_text_encoder(settings)
+        store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
+                           path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
+                           hnsw_ef_construct=settings.qdrant.hnsw_ef_construct)
+    except StoreBusy as exc:
+        fail(busy_error(settings, exc))
+    except SonglensError as exc:
+        fail(exc)
+    try:
+        with Progress(TextColumn("[bold]reembed-text"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, disable=None) as progress:
+            task = progress.add_task("songs", total=None)
+            report = run(settings=settings, store=store, encoder=encoder,
+                         on_song=lambda n: progress.advance(task, n))
+    except SonglensError as exc:
+        fail(exc)
+    finally:
+        store.close()
+    if as_json:
+        console.print_json(json.dumps(asdict(report), ensure_ascii=False))
+        return
+    console.print(f"text model {report.model}: {report.mode}; {report.reembedded} songs "
+                  f"re-embedded ({report.from_description} from their tag description: no stored "
+                  f"text), {report.skipped} already done, {report.copied} copied back, "
+                  f"{report.total} in the catalogue")
