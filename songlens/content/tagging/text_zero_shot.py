@@ -156,6 +156,10 @@ class TextTagger:
         self.model = model
         self.calibration = calibration
         self.dims = calibration.dimensions if calibration else tuple(descriptions.tags)
+        missing = [d for d in self.dims if d not in descriptions.tags]
+        if missing:
+            raise ConfigError(f"text tag calibration of {model!r} scores {missing}, which the tag "
+                              f"descriptions do not describe; described: {list(descriptions.tags)}")
         texts: list[str] = []
         self._rows: dict[str, tuple[list[str], list[list[int]], list[int]]] = {}
         for dim in self.dims:

@@ -108,3 +108,15 @@ def test_no_dense_text_for_an_english_only_model(models, resources):
     from songlens.catalog.text_model import build_dense_text
 
     assert build_dense_text(models.text, resources) is None  # MiniLM: lexicons alone
+
+
+def test_calibration_must_fit_the_descriptions(resources, use_text_encoder):
+    from songlens.content.tagging.text_zero_shot import TagDescriptions, TextTagCalibration
+
+    desc = TagDescriptions({"scene": {t: (t,) for t in resources.taxonomy.tags["scene"]}})
+    cal = TextTagCalibration(model="use-multilingual-v3", weights={},
+                             intercepts={"scene": 0.0, "emotion": 0.0},
+                             operating_point={"scene": 0.5, "emotion": 0.5})
+    with pytest.raises(ConfigError, match=r"scores \['emotion'\]"):
+        TextTagger(desc, encode=use_text_encoder.encode_queries, model="use-multilingual-v3",
+                   calibration=cal)
