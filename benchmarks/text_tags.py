@@ -160,8 +160,9 @@ def main() -> None:
         out.append(f"- {text}: " + "; ".join(
             f"{d}/{t} ← {e.get('cue')} ({e.get('by', e.get('source'))}, q {e.get('q', '–')})"
             for d, t, e in fired))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(out) + "\n", "utf-8")
+    path = RESULTS if name == "use-multilingual-v3" else RESULTS.with_name(f"text_tags_{name}.md")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n", "utf-8")
     print("\n".join(out))
 
 

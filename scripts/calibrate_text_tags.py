@@ -234,6 +234,12 @@ def main() -> None:
     head = SentimentHead.load(name)
     if head is not None:
         entry["sentiment"] = calibrate_sentiment(res, head, items, texts[:n], segs[:n], vecs[:n])
+    else:  # no head for this model: only the lexicon's neutral band (for the benchmark)
+        y = np.array([SENTIMENT[i["sentiment"]] for i in items])
+        lex = np.array([weighted_valence([(t, s, 1.0)], lexicon=res.sentiment)
+                        for t, s in zip(texts[:n], segs[:n], strict=True)])
+        band, acc = best_band(lex, y)
+        entry["sentiment"] = {"lexicon_band": band, "lexicon_calibration_accuracy": round(acc, 3)}
     entry["about"] = {"calibrated": dt.date.today().isoformat(), "items": n,
                       "off_topic_items": len(extra), "split": "calibration",
                       "data": "benchmarks/data/text_labels (+ tag_labels.jsonl for tags)"}
