@@ -16,6 +16,7 @@ import numpy as np
 
 from songlens.catalog.audio_files import AudioFiles, AudioRef
 from songlens.catalog.record import SongRecord, songs_spec
+from songlens.catalog.text_model import build_dense_text
 from songlens.catalog.text_vectors import text_source, text_vector
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
@@ -95,6 +96,8 @@ class Catalog:
         self.store = store
         self.models = models
         self.resources = resources or Resources(taxonomy=taxonomy)
+        # zero-shot tags and sentiment head of the text model (None: lexicons alone)
+        self.dense_text = build_dense_text(models.text, self.resources)
         self.taxonomy = self.resources.taxonomy
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
@@ -171,7 +174,7 @@ class Catalog:
                                 audio_instrumental=feats.get("instrumentalness"),
                                 catalogue_language=meta.language, resources=self.resources,
                                 valence_model=self.models.sentiment.valence
-                                if self.models.sentiment else None)
+                                if self.models.sentiment else None, dense=self.dense_text)
             evidence = list(text.evidence) + \
                 audio_evidence(analysis.tag_probs, mapping=self.resources.audio_tags) + \
                 list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
@@ -202,7 +205,9 @@ class Catalog:
                                   hop_s=analysis.extra.get("patch_seconds") or 0.0),
             models={"audio": self.models.audio.name, "text": self.models.text.name,
                     "sentiment": self.models.sentiment.name if self.models.sentiment
-                    else "lexicon",
+                    else f"{self.dense_text.model} head + lexicon"
+                    if self.dense_text and self.dense_text.sentiment else "lexicon",
+                    "text_tags": "zero-shot + lexicon" if self.dense_text else "lexicon",
                     "text_input": text_input},
             text_source=source,
             tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
