@@ -104,10 +104,10 @@ def test_lexicon_path_unchanged_without_a_model(resources):
     assert all("by" not in e.detail for e in a.evidence if e.dimension == "theme")
 
 
-def test_no_dense_text_for_an_english_only_model(models, resources):
+def test_no_dense_text_for_an_english_only_model(minilm_text_encoder, resources):
     from songlens.catalog.text_model import build_dense_text
 
-    assert build_dense_text(models.text, resources) is None  # MiniLM: lexicons alone
+    assert build_dense_text(minilm_text_encoder, resources) is None  # MiniLM: lexicons alone
 
 
 def test_calibration_must_fit_the_descriptions(resources, use_text_encoder):
