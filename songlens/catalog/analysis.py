@@ -16,6 +16,7 @@ from songlens.catalog.text_vectors import text_source, text_vector
 from songlens.content.audio_io import DecodedAudio
 from songlens.content.metadata import SongMetadata
 from songlens.content.resources import Resources
+from songlens.content.text.dense import DenseText
 from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
 from songlens.settings import Settings
@@ -67,10 +68,11 @@ class StageTimer:
 
 
 def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings, models: Models,
-                 resources: Resources, segments: bool,
+                 resources: Resources, dense_text: DenseText | None, segments: bool,
                  timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
     """Everything about one song, without touching the store: the record and its point
-    (vectors only: the payload is written from the record when it is stored). ``segments``:
+    (vectors only: the payload is written from the record when it is stored). ``dense_text``:
+    the text model's zero-shot tags and sentiment head (None: lexicons alone); ``segments``:
     the collection holds per-patch segment vectors."""
     from songlens.content.features import audio_features
     from songlens.content.tagging.audio_tags import audio_evidence
@@ -95,7 +97,7 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
                             audio_instrumental=feats.get("instrumentalness"),
                             catalogue_language=meta.language, resources=resources,
                             valence_model=models.sentiment.valence
-                            if models.sentiment else None)
+                            if models.sentiment else None, dense=dense_text)
         evidence = list(text.evidence) + \
             audio_evidence(analysis.tag_probs, mapping=resources.audio_tags) + \
             list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
@@ -126,7 +128,9 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
                               hop_s=analysis.extra.get("patch_seconds") or 0.0),
         models={"audio": models.audio.name, "text": models.text.name,
                 "sentiment": models.sentiment.name if models.sentiment
-                else "lexicon",
+                else f"{dense_text.model} head + lexicon"
+                if dense_text and dense_text.sentiment else "lexicon",
+                "text_tags": "zero-shot + lexicon" if dense_text else "lexicon",
                 "text_input": text_input},
         text_source=source,
         tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}

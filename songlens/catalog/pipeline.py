@@ -18,6 +18,7 @@ import numpy as np
 from songlens.catalog.analysis import StageObserver, StageTimer, analyse_song, fuse_vectors
 from songlens.catalog.audio_files import AudioFiles, AudioRef
 from songlens.catalog.record import SongRecord, songs_spec
+from songlens.catalog.text_model import build_dense_text
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
 from songlens.content.resources import Resources
@@ -57,6 +58,8 @@ class Catalog:
         self.store = store
         self.models = models
         self.resources = resources or Resources(taxonomy=taxonomy)
+        # zero-shot tags and sentiment head of the text model (None: lexicons alone)
+        self.dense_text = build_dense_text(models.text, self.resources)
         self.taxonomy = self.resources.taxonomy
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
@@ -110,7 +113,8 @@ class Catalog:
                 timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
         """Everything about one song, without touching the store (:func:`analyse_song`)."""
         return analyse_song(audio, meta, settings=self.settings, models=self.models,
-                            resources=self.resources, segments="segments" in self.spec.multi,
+                            resources=self.resources, dense_text=self.dense_text,
+                            segments="segments" in self.spec.multi,
                             timer=timer or StageTimer(tuple(self.stage_observers)))
 
 

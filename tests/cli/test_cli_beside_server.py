@@ -154,10 +154,11 @@ def test_api_key_from_the_environment(server):
 def test_backup_while_the_server_runs(server, tmp_path_factory):
     base, cfg = server["base"], str(server["cfg"])
     song = SEEN["show"]["song_id"]
-    events = [{"user_id": "fan", "song_id": song, "event": "impression", "ts": 1.7e9},
-              {"user_id": "fan", "song_id": song, "event": "complete", "ts": 1.7e9 + 200,
+    now = time.time() - 300  # near the song's ingestion (weeks before it: impossible feedback)
+    events = [{"user_id": "fan", "song_id": song, "event": "impression", "ts": now},
+              {"user_id": "fan", "song_id": song, "event": "complete", "ts": now + 200,
                "play_ms": 200_000},
-              {"user_id": "fan", "song_id": song, "event": "like", "ts": 1.7e9 + 201}]
+              {"user_id": "fan", "song_id": song, "event": "like", "ts": now + 201}]
     assert httpx.post(f"{base}/v1/feedback", json={"events": events}).json()["new"] == 3
     out = tmp_path_factory.mktemp("backups")
     archive = out / "songlens.tar"

@@ -259,6 +259,28 @@ def test_browsing_on_while_an_ingest_runs(open_page, server, shot):
     assert httpx.get(f"{server}/v1/songs/{song_id}").json()["title"] == "串烧 Medley"
 
 
+@pytest.mark.parametrize(("path", "operation"), [
+    ("/docs", ".opblock"),                # Swagger UI: one block per operation
+    ("/redoc", "[data-section-id^='operation/']"),  # ReDoc: one section per operation
+])
+def test_api_docs_render_their_operations_offline(page, server, shot, path, operation):
+    """The docs pages load only from this server and draw the API's operations. Every request
+    is checked: one for another origin (ReDoc's footer asks cdn.redoc.ly for its logo) must be
+    stopped by the page's Content-Security-Policy before it leaves the browser. (Before the
+    API-key test below, which turns keys on for this server.)"""
+    elsewhere: list[str] = []
+    blocked: list[str] = []
+    page.on("request", lambda r: r.url.startswith((server, "data:", "blob:"))
+            or elsewhere.append(r.url))
+    page.on("requestfailed", lambda r: r.failure == "csp" and blocked.append(r.url))
+    page.goto(path)
+    page.wait_for_selector(operation, timeout=30_000)
+    assert page.locator(operation).count() >= 10
+    page.wait_for_load_state("networkidle")
+    assert sorted(elsewhere) == sorted(blocked), (elsewhere, blocked)
+    shot(page, "api-" + path.strip("/"), full_page=False)
+
+
 def test_with_api_keys_the_page_asks_for_one(page, served, shot):
     """Last in the module: it turns keys on (the server re-reads its key file within 2 s),
     then off again."""
@@ -287,3 +309,4 @@ def test_with_api_keys_the_page_asks_for_one(page, served, shot):
                              ).startswith("blob:")
     finally:
         keys.revoke("web-test")
+

@@ -12,6 +12,7 @@ from songlens.content.tagging.fusion import metadata_evidence
 from songlens.content.taxonomy import Evidence
 from songlens.content.text.clean import clean_lyrics, normalise_unicode, to_simplified
 from songlens.content.text.comments import comments_evidence, weigh_comments
+from songlens.content.text.dense import DenseText, dense_analysis
 from songlens.content.text.language import LanguageResult, detect_language, line_languages
 from songlens.content.text.lexicon import aggregate_hits, match_line
 from songlens.content.text.sentiment import valence_evidence, weighted_valence
@@ -65,6 +66,7 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
                  audio_instrumental: float | None = None,
                  catalogue_language: str | None = None,
                  valence_model: Callable[[Sequence[str]], Sequence[float]] | None = None,
+                 dense: DenseText | None = None,
                  ) -> TextAnalysis:
     """Analyse a song's title, lyrics and comments.
 
@@ -88,6 +90,11 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
         Texts → valences in [-1, 1] (e.g. :meth:`.sentiment_model.SentimentModel.valence`); when
         given it replaces the sentiment lexicon: lyric lines are averaged by how often they are
         sung, comments by their weight.
+    dense : DenseText, optional
+        The dense text model: its calibrated zero-shot tagger replaces the lexicon evidence of
+        the dimensions it scores (the lexicon becomes one of its inputs and stays named in the
+        evidence), and its sentiment head, combined with the lexicon, gives the valence (unless
+        ``valence_model`` is given).
 
     Returns
     -------
@@ -119,6 +126,16 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     comment_hits = [match_line(c.text, s, lexicon=lexicon)
                     for c, s in zip(weighted, comment_segs, strict=True)]
     evidence += comments_evidence(weighted, comment_hits)
+    da = None
+    if dense is not None:
+        da = dense_analysis(dense, lines=cl.lines, counts=cl.counts,
+                            line_hits=[h for h, _ in lyric_hits],
+                            line_tokens=[seg for _, seg, _ in senti_items], comments=weighted,
+                            comment_hits=comment_hits, comment_tokens=comment_segs,
+                            lexicon=resources.sentiment,
+                            thresholds=resources.fusion.thresholds,
+                            source_weights=resources.fusion.weights)
+        evidence = [e for e in evidence if e.dimension not in da.dimensions] + da.evidence
 
     # metadata: explicit title/album rules, then lexicon cues in the title at reduced strength
     simple_title, _ = to_simplified(title, t2s=t2s)
@@ -155,6 +172,11 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
         v = list(valence_model(list(cl.lines) + [c.text for c in weighted]))
         lyric_valence = _mean(v[:len(cl.lines)], [float(n) for n in cl.counts])
         comment_valence = _mean(v[len(cl.lines):], [c.weight for c in weighted])
+    elif da is not None and da.lyric_valence is not None:
+        by = "text model + lexicon"
+        lyric_valence = _mean(da.lyric_valence, [float(n) for n in cl.counts[:da.n_lines]])
+        comment_valence = _mean(da.comment_valence or [],
+                                [c.weight for c in weighted[:da.n_comments]])
     else:
         by = "lexicon"
         senti = resources.sentiment
@@ -163,8 +185,11 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
                                              zip(weighted, comment_segs, strict=True)),
                                             lexicon=senti)
                            if weighted else 0.0)
-    evidence += valence_evidence(lyric_valence, source="lyrics", by=by)
-    evidence += valence_evidence(comment_valence, source="comments", by=by)
+    if da is None or "emotion" not in da.dimensions:
+        # with the zero-shot tagger reading each text's emotion, the valence (sentiment, not
+        # emotion, and not calibrated against emotion labels) is no emotion evidence
+        evidence += valence_evidence(lyric_valence, source="lyrics", by=by)
+        evidence += valence_evidence(comment_valence, source="comments", by=by)
     if weighted and cl.lines:
         sentiment = 0.6 * lyric_valence + 0.4 * comment_valence
     else:

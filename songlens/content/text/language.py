@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from songlens.content.text.scripts import HAN_CHAR, HAN_RUN, HANGUL_CHAR, KANA_CHAR, LATIN
@@ -138,36 +139,60 @@ def _marker_weight(text: str) -> float:
 
 @dataclass(frozen=True)
 class CantoneseModel:
-    """Cantonese-vs-Mandarin model: Han n-gram log-likelihood ratios and logistic weights for
-    (unigram sum, bigram sum, marker weight, bias); :meth:`load` reads the shipped one."""
+    """Cantonese-vs-Mandarin model: Han n-gram log-likelihood ratios, the hand-written markers and,
+    optionally, a third-party language identifier's ``yue``/``zh`` ratio (``langid``), combined by
+    logistic ``weights`` (unigram sum, bigram sum, marker weight, [langid ratio,] bias);
+    :meth:`load` reads the shipped one."""
 
     uni: dict[str, float]
     bi: dict[str, float]
     t2s: dict[int, str]
-    weights: tuple[float, float, float, float]
+    weights: tuple[float, ...]
+    langid: Callable[[str], float] | None = None
 
-    def features(self, text: str) -> tuple[float, float, float]:
+    def features(self, text: str) -> tuple[float, ...]:
         su = sb = 0.0
         uni, bi = self.uni, self.bi
         for run in HAN_RUN.findall(text.translate(self.t2s)):
             su += sum(uni.get(c, 0.0) for c in run)
             sb += sum(bi.get(run[i:i + 2], 0.0) for i in range(len(run) - 1))
-        return su, sb, _marker_weight(text)
+        if self.langid is None:
+            return su, sb, _marker_weight(text)
+        return su, sb, _marker_weight(text), self.langid(text)
 
     def logit(self, text: str) -> float:
-        wu, wb, wm, bias = self.weights
-        su, sb, markers = self.features(text)
-        return wu * su + wb * sb + wm * markers + bias
+        x = self.features(text)
+        return sum(w * v for w, v in zip(self.weights, x, strict=False)) + self.weights[-1]
 
+    def with_langid(self, backend: str, *, fold: bool, weights: Sequence[float]
+                    ) -> CantoneseModel:
+        """The same n-grams and markers plus a language identifier's ``yue``/``zh`` ratio
+        (:class:`~songlens.content.text.langid.LangidEvidence`) with ``weights`` (unigram,
+        bigram, markers, identifier, bias), e.g. the ``langid_checked`` fit of the model file."""
+        from songlens.content.text.langid import LangidEvidence
+
+        if len(weights) != 5:
+            raise ValueError(f"with_langid needs 5 weights (unigram, bigram, markers, identifier, "
+                             f"bias), got {list(weights)}")
+        t2s = self.t2s
+        fold_fn = (lambda text: text.translate(t2s)) if fold else None
+        return replace(self, weights=tuple(weights),
+                       langid=LangidEvidence(backend, fold=fold_fn))
 
     @classmethod
     def load(cls, path: str | Path = MODEL_PATH) -> CantoneseModel:
-        """Read a model file written by ``scripts/build_cantonese_model.py``."""
+        """Read a model file written by ``scripts/build_cantonese_model.py`` (with the language
+        identifier it names under ``langid``, if the build found one worth adding)."""
         data = json.loads(Path(path).read_text("utf-8"))
         pairs = data["t2s"]
-        return cls(uni=data["uni"], bi=data["bi"],
-                   t2s=str.maketrans(dict(zip(pairs[0::2], pairs[1::2], strict=True))),
-                   weights=tuple(data["weights"]))
+        model = cls(uni=data["uni"], bi=data["bi"],
+                    t2s=str.maketrans(dict(zip(pairs[0::2], pairs[1::2], strict=True))),
+                    weights=tuple(data["weights"]))
+        spec = data.get("langid")
+        if spec:
+            return model.with_langid(spec["backend"], fold=bool(spec.get("fold")),
+                                     weights=data["weights"])
+        return model
 
 
 def cantonese_probability(text: str, *, model: CantoneseModel) -> float:
