@@ -14,23 +14,25 @@ ROOT = Path(__file__).resolve().parents[1] / "songlens"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "units": set(),
+    "files": set(),
     "content": {"errors"},
     "settings": {"errors", "content"},
     "store": {"errors"},
     "embeddings": {"errors", "settings", "content"},
-    "catalog": {"errors", "settings", "units", "content", "embeddings", "store"},
-    "search": {"errors", "settings", "units", "content", "embeddings", "store", "catalog"},
-    "coldstart": {"errors", "settings", "units", "content", "store", "catalog"},
-    "ranking": {"errors", "settings", "units", "content", "catalog", "coldstart"},
-    "service": {"errors", "settings", "units", "content", "store", "catalog", "coldstart",
-                "ranking"},
+    "catalog": {"errors", "settings", "units", "files", "content", "embeddings", "store"},
+    "search": {"errors", "settings", "units", "files", "content", "embeddings", "store",
+               "catalog"},
+    "coldstart": {"errors", "settings", "units", "files", "content", "store", "catalog"},
+    "ranking": {"errors", "settings", "units", "files", "content", "catalog", "coldstart"},
+    "service": {"errors", "settings", "units", "files", "content", "store", "catalog",
+                "coldstart", "ranking"},
     # the web app's files and the function that mounts them: no songlens import (the pages
     # reach everything through the HTTP API)
     "web": set(),
-    "api": {"errors", "settings", "units", "content", "embeddings", "store", "catalog",
-            "search", "coldstart", "ranking", "service", "web"},
-    "cli": {"errors", "settings", "units", "content", "embeddings", "store", "catalog",
-            "search", "coldstart", "ranking", "service", "api", "web"},
+    "api": {"errors", "settings", "units", "files", "content", "embeddings", "store",
+            "catalog", "search", "coldstart", "ranking", "service", "web"},
+    "cli": {"errors", "settings", "units", "files", "content", "embeddings", "store",
+            "catalog", "search", "coldstart", "ranking", "service", "api", "web"},
 }
 
 

@@ -42,6 +42,7 @@ class IngestJob:
     stage: str | None = None
     stages_done: list[str] = field(default_factory=list)
     song_id: str | None = None
+    kept: bool = False  # on_existing="keep" found the song stored: nothing was written
     error: dict[str, str] | None = None
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
@@ -53,7 +54,7 @@ class IngestJob:
     def view(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "state": self.state, "stage": self.stage,
                 "stages_done": list(self.stages_done), "song_id": self.song_id,
-                "error": self.error}
+                "kept": self.kept, "error": self.error}
 
 
 class IngestJobs:
@@ -119,6 +120,7 @@ class IngestJobs:
             with self._lock:
                 job.stages_done.append(job.stage or "store")
                 job.state, job.stage, job.song_id = "done", None, result.record.song_id
+                job.kept = result.kept
         except SonglensError as exc:
             self._fail(job, exc.code, exc.message)
         except Exception:  # noqa: BLE001 - a bug: the job fails, the server goes on

@@ -2,7 +2,7 @@
 
 A file lives at ``<root>/<sha256[:2]>/<sha256>.<ext>``, where ``sha256`` is the hash of its
 bytes and ``ext`` follows the container sniffed from those bytes (never the client's file name).
-Files are written atomically (a temporary file in the same folder, fsynced, then renamed), so a
+Files are written atomically (:func:`songlens.files.write_atomic`), so a
 reader sees a whole file or none; writing bytes that are already kept does nothing. Paths are
 only ever built from a validated hex hash and an extension from :data:`CONTAINER_FILES`, so
 nothing outside the root can be named.
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from songlens.files import write_atomic
 
 __all__ = ["AudioFiles", "AudioRef", "CONTAINER_FILES", "MEDIA_TYPES"]
 
@@ -89,16 +89,7 @@ class AudioFiles:
         if target.is_file() and target.stat().st_size == ref.size:
             return ref, False
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=f".{ext}")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, data)
         return ref, True
 
     def remove(self, ref: AudioRef) -> None:

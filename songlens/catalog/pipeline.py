@@ -1,7 +1,8 @@
 """The song catalog: ingestion (audio + text → features, tags, vectors → one Qdrant point) and
 reads. All-or-nothing: everything is computed before one atomic upsert, so a failure at any step
 leaves nothing behind; re-ingesting the same ``song_id`` or the same audio replaces the point
-(``on_existing="update"``, the default) or leaves the stored one as it is (``"keep"``)."""
+(``on_existing="update"``, the default) or leaves the stored one as it is (``"keep"``).
+What a song's analysis computes is :mod:`songlens.catalog.analysis`; this module stores it."""
 
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from songlens.catalog.analysis import StageObserver, StageTimer, analyse_song, fuse_vectors
 from songlens.catalog.audio_files import AudioFiles, AudioRef
 from songlens.catalog.record import SongRecord, songs_spec
 from songlens.catalog.text_model import build_dense_text
-from songlens.catalog.text_vectors import text_source, text_vector
 from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
 from songlens.content.resources import Resources
 from songlens.content.taxonomy import Taxonomy
-from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
 from songlens.errors import ConfigError, NotFound, ShuttingDown, VectorSizeMismatch
 from songlens.settings import Settings
@@ -33,15 +33,6 @@ __all__ = ["Catalog", "IngestResult", "fuse_vectors"]
 log = logging.getLogger(__name__)
 
 
-def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
-                 text_weight: float) -> np.ndarray:
-    """Concatenate unit vectors scaled by sqrt of normalised weights: the cosine of two fused
-    vectors is then exactly ``wa·cos(audio) + wt·cos(text)``."""
-    total = audio_weight + text_weight or 1.0
-    wa, wt = np.sqrt(audio_weight / total), np.sqrt(text_weight / total)
-    return l2_normalise(np.concatenate([wa * l2_normalise(audio), wt * l2_normalise(text)]))
-
-
 @dataclass
 class IngestResult:
     record: SongRecord
@@ -50,35 +41,6 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-#: called with (stage, seconds) as each ingestion stage ends, failed or not
-StageObserver = Callable[[str, float], None]
-
-
-class _Timer:
-    """Seconds per stage; ``observers`` are told ``(stage, seconds)`` as each stage ends,
-    ``on_stage(stage)`` as each starts (an ingest job's progress)."""
-
-    def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = (),
-                 on_stage: Callable[[str], None] | None = None) -> None:
-        self.t: dict[str, float] = {}
-        self.observers = observers
-        self.on_stage = on_stage
-
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        if self.on_stage is not None:
-            self.on_stage(stage)
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            dt = time.perf_counter() - t0
-            self.t[stage] = self.t.get(stage, 0.0) + dt
-            for observe in self.observers:
-                try:
-                    observe(stage, dt)
-                except Exception:  # noqa: BLE001 - an observer never fails an ingestion
-                    log.exception("stage observer %r failed", observe)
 
 
 class Catalog:
@@ -148,79 +110,13 @@ class Catalog:
                             min_decoded_fraction=a.min_decoded_fraction)
 
     def analyse(self, audio: DecodedAudio, meta: SongMetadata, *,
-                timer: _Timer | None = None) -> tuple[SongRecord, Point]:
-        """Everything about one song, without touching the store: the record and its point
-        (vectors only: the payload is written from the record when it is stored)."""
-        from songlens.content.features import audio_features
-        from songlens.content.tagging.audio_tags import audio_evidence
-        from songlens.content.tagging.fusion import fuse_tags
-        from songlens.content.tagging.timeline import tag_timeline
-        from songlens.content.text.analyse import analyse_text
-        from songlens.content.text.vectors import tag_profile_vector
+                timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
+        """Everything about one song, without touching the store (:func:`analyse_song`)."""
+        return analyse_song(audio, meta, settings=self.settings, models=self.models,
+                            resources=self.resources, dense_text=self.dense_text,
+                            segments="segments" in self.spec.multi,
+                            timer=timer or StageTimer(tuple(self.stage_observers)))
 
-        timer = timer or _Timer(tuple(self.stage_observers))
-        with timer("audio_model"):
-            analysis = self.models.audio.analyse(audio.y)
-        merged: dict[str, float] = {}
-        for probs in analysis.tag_probs.values():
-            for tag, p in probs.items():
-                merged[tag] = max(merged.get(tag, 0.0), float(p))
-        with timer("features"):
-            feats = audio_features(y=audio.y, sr=audio.sr, tag_probs=merged or None).to_dict()
-        with timer("text"):
-            comments = [(c.text, c.likes) for c in meta.comments[: self.settings.text.max_comments]]
-            text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
-                                lyrics=meta.lyrics, comments=comments,
-                                audio_instrumental=feats.get("instrumentalness"),
-                                catalogue_language=meta.language, resources=self.resources,
-                                valence_model=self.models.sentiment.valence
-                                if self.models.sentiment else None, dense=self.dense_text)
-            evidence = list(text.evidence) + \
-                audio_evidence(analysis.tag_probs, mapping=self.resources.audio_tags) + \
-                list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
-            tags = {d: [t.to_dict() for t in ts]
-                    for d, ts in fuse_tags(evidence, resources=self.resources).items()}
-            source = text_source(text.dense_text, text.cjk_share)
-            text_vec, text_input = text_vector(self.models.text, source=source,
-                                               title=meta.title, tags=tags,
-                                               keywords=list(text.keywords))
-            tags_vec = tag_profile_vector(tags, self.taxonomy)
-        fused = fuse_vectors(analysis.vector, text_vec,
-                             audio_weight=self.settings.fusion.audio_weight,
-                             text_weight=self.settings.fusion.text_weight)
-        record = SongRecord(
-            song_id=meta.song_id or "", title=meta.title, artist=meta.artist, album=meta.album,
-            duration_s=round(audio.duration_s, 3), tags=tags, audio_features=feats,
-            language={"primary": text.language.primary,
-                      "scores": {k: round(v, 4) for k, v in text.language.scores.items()},
-                      "source": text.language.source},
-            keywords=list(text.keywords)[:20], sentiment=round(float(text.sentiment), 4),
-            audio_hash=audio.content_hash,
-            source={"sample_rate": audio.source_sr, "channels": audio.source_channels,
-                    "container": audio.container,
-                    "header_duration_s": audio.header_duration_s},
-            warnings=list(audio.warnings), lyrics_lines=text.lines,
-            timeline=tag_timeline(analysis.extra.get("taggram") or {},
-                                  analysis.extra.get("taggram_tags") or {},
-                                  hop_s=analysis.extra.get("patch_seconds") or 0.0),
-            models={"audio": self.models.audio.name, "text": self.models.text.name,
-                    "sentiment": self.models.sentiment.name if self.models.sentiment
-                    else f"{self.dense_text.model} head + lexicon"
-                    if self.dense_text and self.dense_text.sentiment else "lexicon",
-                    "text_tags": "zero-shot + lexicon" if self.dense_text else "lexicon",
-                    "text_input": text_input},
-            text_source=source,
-            tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
-                       for m, probs in analysis.tag_probs.items()})
-        vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
-        if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
-            vectors["tags"] = tags_vec
-        if "segments" in self.spec.multi and analysis.patch_vectors is not None \
-                and len(analysis.patch_vectors):
-            vectors["segments"] = segment_vectors(analysis.patch_vectors, hop=1)
-        point = Point(key="", payload={}, vectors=vectors,
-                      sparse={"lyrics": text.sparse} if text.sparse[0] else {})
-        return record, point
 
     # -- writes -------------------------------------------------------------------------------
     def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "",
@@ -230,7 +126,7 @@ class Catalog:
         ``on_stage`` is told each stage as it starts: decode, audio_model, features, text,
         store."""
         self._check_open()
-        timer = _Timer(tuple(self.stage_observers), on_stage)
+        timer = StageTimer(tuple(self.stage_observers), on_stage)
         with timer("decode"):
             audio = self.decode(data, filename)
         return self.ingest_decoded(audio, meta, timer=timer, source_path=source_path,
@@ -246,11 +142,11 @@ class Catalog:
         return self.get(same[0].key) if same else None
 
     def ingest_decoded(self, audio: DecodedAudio, meta: SongMetadata, *,
-                       timer: _Timer | None = None, source_path: str | None = None,
+                       timer: StageTimer | None = None, source_path: str | None = None,
                        keep: tuple[bytes, str] | None = None) -> IngestResult:
         """Analyse and store decoded audio; ``keep`` is ``(file bytes, container)`` to keep as
         the song's audio file (when ``audio.keep_files``)."""
-        timer = timer or _Timer(tuple(self.stage_observers))
+        timer = timer or StageTimer(tuple(self.stage_observers))
         if meta.on_existing == "keep":
             kept = self.existing(meta, audio.content_hash)
             if kept is not None:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from songlens.catalog.pipeline import fuse_vectors
+from songlens.catalog.analysis import fuse_vectors
 from songlens.catalog.record import SongRecord, songs_spec
 from songlens.catalog.text_vectors import song_text_input
 from songlens.embeddings.encoders import TextEncoder

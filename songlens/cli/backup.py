@@ -34,6 +34,8 @@ def _summary(manifest: dict[str, Any], path: Path) -> str:
         parts.append(f"{manifest['feedback']['events']} feedback events")
     if manifest.get("ranker"):
         parts.append(f"ranker v{manifest['ranker'].get('version')}")
+    if manifest.get("audio"):
+        parts.append(f"{manifest['audio'].get('files')} audio files")
     size = sum(f["size"] for f in manifest["files"].values())
     return f"{', '.join(parts) or 'nothing'} ({size / 2**20:.1f} MiB) — {path}"
 
@@ -47,10 +49,11 @@ def backup(
     api_key: ApiKeyOpt = None,
     overwrite: Annotated[bool, typer.Option(help="replace DEST if it exists")] = False,
 ) -> None:
-    """Back up the songs and users collections, the feedback log and the ranker into one
-    archive. With a running server it is asked for a consistent backup (an admin key when keys
-    are in force); without one the store is opened here."""
-    from songlens.service.backup import read_manifest, write_backup
+    """Back up the songs and users collections, the feedback log, the ranker and the kept audio
+    into one archive. With a running server it is asked for a consistent backup (an admin key
+    when keys are in force); without one the store is opened here."""
+    from songlens.service.backup import write_backup
+    from songlens.service.restore import read_manifest
 
     settings = command_settings(config, data_dir=data_dir)
     if dest.exists() and not overwrite:
@@ -96,12 +99,12 @@ def restore(
     data_dir: DataDirOpt = None,
     force: Annotated[bool, typer.Option(
         help="restore into a folder that is not empty, replacing its collections, feedback "
-             "log and ranker")] = False,
+             "log, ranker and kept audio")] = False,
 ) -> None:
     """Restore a backup into the data folder (--data-dir; a new or empty one unless --force).
     The archive is checked as untrusted: members, sizes and checksums must match its
     manifest."""
-    from songlens.service.backup import restore_backup
+    from songlens.service.restore import restore_backup
 
     settings = command_settings(config, data_dir=data_dir)
     need_store_to_itself(settings, "restore")

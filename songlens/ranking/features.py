@@ -14,8 +14,8 @@ can measure it alone (names start with the group's prefix; ``artist`` is older):
   listener's normalised affinity for that tag (so each tag learns its own weight);
 * ``rt:`` real-time counters — the song's plays, completes and early skips in the last hour
   and day (:class:`songlens.ranking.counters.RecentCounts`, as of the impression);
-* ``rec:`` recency of new songs — hours since ingestion in fine buckets, crossed with the
-  plays so far, and an exponential decay;
+* ``rec:`` recency of new songs — hours since release (``released_at``, as ``fresh=``) in fine
+  buckets, crossed with the plays so far, and an exponential decay;
 * ``pct:`` catalogue percentiles — when the profile's config carries a
   :class:`~songlens.coldstart.interests.SimilarityBackground`: how much closer the song is to
   the listener's best interest (and long-term taste) than the catalogue sample is, as a

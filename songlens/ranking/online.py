@@ -24,7 +24,8 @@ from pathlib import Path
 
 from songlens.coldstart.events import Event, ImpressionJoiner, LabeledImpression
 from songlens.errors import ModelError
-from songlens.ranking.ranker import Ranker, RankerConfig, write_atomic
+from songlens.files import write_atomic
+from songlens.ranking.ranker import Ranker, RankerConfig
 
 __all__ = ["OnlineRanker", "RankerInfo", "STATE_FORMAT"]
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -39,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from songlens.errors import InvalidInput, ModelError
+from songlens.files import write_atomic
 from songlens.ranking.features import hash_feature
 
 __all__ = ["RankerConfig", "FTRLProximal", "Ranker", "TARGETS", "SNAPSHOT_FORMAT"]
@@ -47,29 +46,6 @@ logger = logging.getLogger(__name__)
 
 TARGETS = ("complete", "like")
 SNAPSHOT_FORMAT = 1
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one, never half:
-    a temp file in the same folder, fsync, ``os.replace``, then fsync of the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:  # pragma: no cover - some filesystems refuse a directory fsync
-        pass
 
 
 @dataclass

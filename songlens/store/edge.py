@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import subprocess
-import tarfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +16,6 @@ import qdrant_edge as qe
 
 from songlens.errors import (
     ConfigError,
-    InvalidArchive,
     StoreBusy,
     StoreError,
     VectorSizeMismatch,
@@ -37,9 +33,9 @@ from songlens.store.base import (
     point_id,
     vector_selector,
 )
-from songlens.store.safe_tar import check_members
+from songlens.store.edge_snapshots import write_shard_tar
 
-__all__ = ["EdgeStore", "restore_snapshot"]
+__all__ = ["EdgeStore"]
 
 RRF_K = 60  # reciprocal rank fusion constant, the same on both backends
 
@@ -318,10 +314,7 @@ class EdgeStore(VectorStore):
         point in time; a collection not open here is opened for the copy (and refused with
         :class:`StoreBusy` while another process holds it).
 
-        GNU tar writes it, with ``--sparse``: the engine preallocates its WAL segments and
-        vector chunks as sparse files (hundreds of MB that are mostly holes even for one song),
-        which Python's tarfile would write out in full; the engine's unpacker reads GNU sparse
-        members and restores the holes."""
+        GNU tar writes it (:func:`~songlens.store.edge_snapshots.write_shard_tar`)."""
         where = self.path / name
         with self._lock:
             shard, opened_here = self._shards.get(name), False
@@ -338,14 +331,7 @@ class EdgeStore(VectorStore):
             try:
                 shard.flush()
                 n = int(shard.count(qe.CountRequest(exact=True)))
-                done = subprocess.run(
-                    ["tar", "--create", "--sparse", "--format=gnu", "--owner=0", "--group=0",
-                     "--numeric-owner", "--file", str(dest), "--directory", str(where), "--",
-                     *sorted(os.listdir(where))], capture_output=True, timeout=None)
-                if done.returncode != 0:
-                    log.error("tar of %s failed: %s", where, done.stderr.decode(errors="replace"))
-                    raise StoreError(f"qdrant edge: snapshot of {name!r} failed (tar exit "
-                                     f"{done.returncode}; the log says why)")
+                write_shard_tar(where, dest, name=name)
             except OSError as exc:
                 raise StoreError(f"qdrant edge: snapshot of {name!r} failed: "
                                  f"{exc.strerror or type(exc).__name__}") from exc
@@ -363,34 +349,3 @@ class EdgeStore(VectorStore):
                 except Exception as exc:  # noqa: BLE001
                     log.warning("closing shard %s: %s", name, exc)
             self._shards.clear()
-
-
-def restore_snapshot(snapshot: Path, where: Path, *, max_members: int = 100_000,
-                     max_bytes: int, max_file_size: int = 1 << 40) -> int:
-    """Unpack a shard snapshot (:meth:`EdgeStore.snapshot`) into the new folder ``where``,
-    open it to check it and return its number of points. The snapshot is checked first as a
-    hostile archive (:func:`~songlens.store.safe_tar.check_members`).
-
-    Raises
-    ------
-    InvalidArchive
-        The snapshot is not a tar of plain files inside the shard, or is over the bounds.
-    StoreError
-        The engine cannot unpack or open it.
-    """
-    try:
-        with tarfile.open(snapshot, "r:") as tar:
-            check_members(tar, max_members=max_members, max_bytes=max_bytes,
-                          max_file_size=max_file_size, what=f"shard snapshot {snapshot.name}")
-    except tarfile.TarError as exc:
-        raise InvalidArchive(f"shard snapshot {snapshot.name} is not a tar file: {exc}") from exc
-    try:
-        qe.EdgeShard.unpack_snapshot(str(snapshot), str(where))
-        shard = qe.EdgeShard.load(str(where))
-        try:
-            return int(shard.count(qe.CountRequest(exact=True)))
-        finally:
-            shard.close()
-    except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
-        raise StoreError(f"qdrant edge: shard snapshot {snapshot.name} does not restore: "
-                         f"{type(exc).__name__}") from exc

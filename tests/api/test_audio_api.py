@@ -45,7 +45,7 @@ def test_upload_is_kept_content_addressed_and_served_whole(client, catalog, musi
     sha = hashlib.sha256(data).hexdigest()
     path = catalog.settings.data_path / "audio" / sha[:2] / f"{sha}.ogg"
     assert path.read_bytes() == data
-    assert not [p for p in path.parent.iterdir() if p.name.startswith(".tmp-")]
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp file left
     r = client.get(doc["audio_url"])
     assert r.status_code == 200
     assert r.headers["content-type"] == "audio/ogg"

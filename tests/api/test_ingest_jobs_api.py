@@ -60,7 +60,7 @@ def test_a_job_goes_through_every_stage_to_a_stored_song(client, catalog, music_
     assert r.headers["location"] == body["status_url"]
     job, seen = poll(client, body["status_url"])
     assert job == {"job_id": body["job_id"], "state": "done", "stage": None,
-                   "stages_done": STAGES, "song_id": "job-1", "error": None}
+                   "stages_done": STAGES, "song_id": "job-1", "kept": False, "error": None}
     # progress was visible, and requests were answered while the job ran in its thread
     running = [s for s in seen if s["state"] == "running"]
     assert running and all(s["stage"] in STAGES for s in running)
@@ -69,6 +69,12 @@ def test_a_job_goes_through_every_stage_to_a_stored_song(client, catalog, music_
     song = client.get("/v1/songs/job-1").json()
     assert song["title"] == "Feelings" and song["audio_url"] == "/v1/songs/job-1/audio"
     assert client.get(song["audio_url"]).content == music_clips["feelings"]
+    # on_existing=keep: the job says it wrote nothing, and the stored song is as it was
+    r = submit(client, music_clips["feelings"], {"song_id": "job-1", "title": "Renamed",
+                                                 "on_existing": "keep"})
+    job, _ = poll(client, r.json()["status_url"])
+    assert job["state"] == "done" and job["song_id"] == "job-1" and job["kept"] is True
+    assert client.get("/v1/songs/job-1").json()["title"] == "Feelings"
 
 
 def test_a_bad_form_is_refused_before_a_job_exists(app, client, music_clips):

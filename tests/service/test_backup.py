@@ -20,7 +20,7 @@ from songlens.api.app import create_app
 from songlens.cli.main import app as cli
 from songlens.content.metadata import SongMetadata
 from songlens.errors import InvalidArchive, InvalidInput
-from songlens.service.backup import read_manifest, restore_backup
+from songlens.service.restore import read_manifest, restore_backup
 from songlens.settings import load_settings
 from tests.conftest import AUDIO, local_client
 
@@ -115,6 +115,10 @@ def _restore_and_compare(world, archive: Path, name: str) -> None:
     served = _serve(load_settings(cfg), world.models, world.resources)
     try:
         got = _answers(served.client)
+        for sid, (clip, *_) in SONGS.items():  # the kept audio came along with its songs
+            r = served.client.get(f"/v1/songs/{sid}/audio")
+            assert r.status_code == 200, r.text
+            assert r.content == (AUDIO / f"{clip}.ogg").read_bytes()
     finally:
         _stop(served)
     assert got.keys() == world.answers.keys()
@@ -137,6 +141,7 @@ def test_backup_from_the_running_service_restores_the_same_answers(world):
     assert manifest["collections"] == {"songs": {"name": "songs", "points": 3},
                                        "users": {"name": "users", "points": 2}}
     assert manifest["feedback"]["events"] == 14 and manifest["ranker"]["snapshot"]
+    assert manifest["audio"]["files"] == 3
     assert not list(world.settings.data_path.glob(".backup-*"))  # removed once sent
     _restore_and_compare(world, archive, "restored-from-api")
 
@@ -212,6 +217,8 @@ LOG = b"SQLite format 3\x00" + b"\x00" * 100
     ("huge", "needs about"),
     ("snapshot escapes", "would be written outside the target"),
     ("snapshot with a link", "not a plain file or folder"),
+    ("audio named for other bytes", "not named for its checksum"),
+    ("audio outside its folder", "unexpected file 'audio/cd/"),
 ])
 def test_hostile_archives_are_refused_and_write_nothing(tmp_path, case, match):
     bad = tmp_path / "bad.tar"
@@ -244,6 +251,12 @@ def test_hostile_archives_are_refused_and_write_nothing(tmp_path, case, match):
         bad.write_bytes(bad.read_bytes()[:3000])
     elif case == "not a tar":
         bad.write_bytes(b"\x00" * 10 + b"not a tar archive at all" * 100)
+    elif case == "audio named for other bytes":
+        _archive(bad, {f"audio/ab/ab{'0' * 62}.ogg": b"OggS other bytes"})
+    elif case == "audio outside its folder":
+        data = b"OggS"
+        sha = hashlib.sha256(data).hexdigest()
+        _archive(bad, {f"audio/cd/{sha}.ogg": data})
     elif case == "huge":
         _archive(bad, good, lie={"ranker/state.json": {"size": 2**62, "sha256": "0" * 64}})
     else:

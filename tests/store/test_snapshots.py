@@ -11,7 +11,8 @@ import pytest
 
 from songlens.errors import StoreBusy, StoreError
 from songlens.store import CollectionSpec, Point, open_store
-from songlens.store.edge import EdgeStore, restore_snapshot
+from songlens.store.edge import EdgeStore
+from songlens.store.edge_snapshots import restore_snapshot
 from songlens.store.server import ServerStore
 
 SPEC = CollectionSpec(name="things", key_field="thing_id", dense={"v": 4},

@@ -218,6 +218,7 @@ def test_ingest_shows_progress_and_lands_on_the_song(open_page, server, shot, tm
                                                "buffer": buf.getvalue()}])
     page.fill("#ing-title", "清晨 Morning")
     page.fill("#ing-artist", "测试 Tester")
+    page.fill("#ing-release", "2026-11")
     page.fill("#ing-lyrics", "清晨的阳光 照进窗\nmorning light")
     page.fill("#ing-comments", "早上跑步听很舒服 | 12")
     page.click("#ing-submit")
@@ -228,7 +229,8 @@ def test_ingest_shows_progress_and_lands_on_the_song(open_page, server, shot, tm
     assert page.locator(".page.song h1").inner_text() == "清晨 Morning"
     song_id = page.locator(".page.song").get_attribute("data-song-id")
     doc = httpx.get(f"{server}/v1/songs/{song_id}").json()
-    assert doc["artist"] == "测试 Tester"
+    assert doc["artist"] == "测试 Tester" and doc["release_date"] == "2026-11"
+    assert "2026-11" in page.locator(".song-head .facts").inner_text()
 
 
 def test_browsing_on_while_an_ingest_runs(open_page, server, shot):

@@ -38,6 +38,8 @@ class JobOut(BaseModel):
                               "stage running (or the one that failed); null when queued or done")
     stages_done: list[str]
     song_id: str | None = Field(description="the stored song, once done")
+    kept: bool = Field(description="done without writing: on_existing was 'keep' and the song "
+                       "was already stored (as POST /v1/songs answers 200 then)")
     error: ErrorDetail | None = Field(description="why it failed (the code POST /v1/songs "
                                       "would have answered)")
 

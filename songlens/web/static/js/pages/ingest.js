@@ -31,6 +31,8 @@ export async function render(view, ctx) {
     album: h("input", { type: "text", name: "album", id: "ing-album", maxlength: 500 }),
     song_id: h("input", { type: "text", name: "song_id", id: "ing-id", maxlength: 128,
                           placeholder: "自动 auto" }),
+    release_date: h("input", { type: "text", name: "release_date", id: "ing-release",
+                               maxlength: 10, placeholder: "YYYY-MM-DD · YYYY-MM · YYYY" }),
     language: h("select", { name: "language", id: "ing-language" },
                 LANGUAGES.map(([v, l]) => h("option", { value: v }, l))),
     lyrics: h("textarea", { name: "lyrics", id: "ing-lyrics", rows: 8 }),
@@ -46,7 +48,7 @@ export async function render(view, ctx) {
   const form = h("form", { class: "card", id: "ing-form", onsubmit: async (ev) => {
     ev.preventDefault();
     const meta = { title: f.title.value.trim() };
-    for (const k of ["artist", "album", "song_id", "language", "lyrics"]) {
+    for (const k of ["artist", "album", "song_id", "release_date", "language", "lyrics"]) {
       const v = f[k].value.trim();
       if (v) meta[k] = v;
     }
@@ -69,6 +71,7 @@ export async function render(view, ctx) {
       field("音频文件", "Audio file (mp3, ogg, flac, wav, m4a…)", f.audio),
       field("歌名", "Title", f.title), field("艺人", "Artist", f.artist),
       field("专辑", "Album", f.album), field("语种", "Language", f.language),
+      field("发行日期（可选）", "Release date (optional)", f.release_date),
       field("歌曲 ID（可选）", "Song id (optional)", f.song_id)),
     h("div", { class: "form-grid wide" },
       field("歌词", "Lyrics", f.lyrics),

@@ -38,6 +38,7 @@ function header(doc, audio) {
     h("p", { class: "artist" }, doc.artist, doc.album ? ` · ${doc.album}` : ""),
     h("p", { class: "facts" },
       bi("时长", "Duration"), ` ${fmtTime(doc.duration_s)} · `,
+      doc.release_date ? [bi("发行", "Released"), ` ${doc.release_date} · `] : null,
       bi("语种", "Language"), ` ${lang.primary || "–"}`,
       lang.source ? h("span", { class: "muted" }, ` (${lang.source})`) : null),
     hasAudio ? audio : h("p", { class: "muted" }, bi("没有保存音频", "No audio kept for this song")),

@@ -1,0 +1,146 @@
+"""One song analysed, without the store: audio model, audio features, text, tags and vectors
+→ the song's record and its point (:func:`analyse_song`); the fused vector (:func:`fuse_vectors`);
+the per-stage timing that ingestion reports to its observers (:class:`StageTimer`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from songlens.catalog.record import SongRecord
+from songlens.catalog.text_vectors import text_source, text_vector
+from songlens.content.audio_io import DecodedAudio
+from songlens.content.metadata import SongMetadata
+from songlens.content.resources import Resources
+from songlens.content.text.dense import DenseText
+from songlens.embeddings.encoders import l2_normalise, segment_vectors
+from songlens.embeddings.models import Models
+from songlens.settings import Settings
+from songlens.store import Point
+
+__all__ = ["StageObserver", "StageTimer", "analyse_song", "fuse_vectors"]
+
+log = logging.getLogger(__name__)
+
+
+def fuse_vectors(audio: np.ndarray, text: np.ndarray, *, audio_weight: float,
+                 text_weight: float) -> np.ndarray:
+    """Concatenate unit vectors scaled by sqrt of normalised weights: the cosine of two fused
+    vectors is then exactly ``wa·cos(audio) + wt·cos(text)``."""
+    total = audio_weight + text_weight or 1.0
+    wa, wt = np.sqrt(audio_weight / total), np.sqrt(text_weight / total)
+    return l2_normalise(np.concatenate([wa * l2_normalise(audio), wt * l2_normalise(text)]))
+
+
+#: called with (stage, seconds) as each ingestion stage ends, failed or not
+StageObserver = Callable[[str, float], None]
+
+
+class StageTimer:
+    """Seconds per stage; ``observers`` are told ``(stage, seconds)`` as each stage ends,
+    ``on_stage(stage)`` as each starts (an ingest job's progress)."""
+
+    def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = (),
+                 on_stage: Callable[[str], None] | None = None) -> None:
+        self.t: dict[str, float] = {}
+        self.observers = observers
+        self.on_stage = on_stage
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        if self.on_stage is not None:
+            self.on_stage(stage)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            dt = time.perf_counter() - t0
+            self.t[stage] = self.t.get(stage, 0.0) + dt
+            for observe in self.observers:
+                try:
+                    observe(stage, dt)
+                except Exception:  # noqa: BLE001 - an observer never fails an ingestion
+                    log.exception("stage observer %r failed", observe)
+
+
+def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings, models: Models,
+                 resources: Resources, dense_text: DenseText | None, segments: bool,
+                 timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
+    """Everything about one song, without touching the store: the record and its point
+    (vectors only: the payload is written from the record when it is stored). ``dense_text``:
+    the text model's zero-shot tags and sentiment head (None: lexicons alone); ``segments``:
+    the collection holds per-patch segment vectors."""
+    from songlens.content.features import audio_features
+    from songlens.content.tagging.audio_tags import audio_evidence
+    from songlens.content.tagging.fusion import fuse_tags
+    from songlens.content.tagging.timeline import tag_timeline
+    from songlens.content.text.analyse import analyse_text
+    from songlens.content.text.vectors import tag_profile_vector
+
+    timer = timer or StageTimer()
+    with timer("audio_model"):
+        analysis = models.audio.analyse(audio.y)
+    merged: dict[str, float] = {}
+    for probs in analysis.tag_probs.values():
+        for tag, p in probs.items():
+            merged[tag] = max(merged.get(tag, 0.0), float(p))
+    with timer("features"):
+        feats = audio_features(y=audio.y, sr=audio.sr, tag_probs=merged or None).to_dict()
+    with timer("text"):
+        comments = [(c.text, c.likes) for c in meta.comments[: settings.text.max_comments]]
+        text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
+                            lyrics=meta.lyrics, comments=comments,
+                            audio_instrumental=feats.get("instrumentalness"),
+                            catalogue_language=meta.language, resources=resources,
+                            valence_model=models.sentiment.valence
+                            if models.sentiment else None, dense=dense_text)
+        evidence = list(text.evidence) + \
+            audio_evidence(analysis.tag_probs, mapping=resources.audio_tags) + \
+            list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
+        tags = {d: [t.to_dict() for t in ts]
+                for d, ts in fuse_tags(evidence, resources=resources).items()}
+        source = text_source(text.dense_text, text.cjk_share)
+        text_vec, text_input = text_vector(models.text, source=source,
+                                           title=meta.title, tags=tags,
+                                           keywords=list(text.keywords))
+        tags_vec = tag_profile_vector(tags, resources.taxonomy)
+    fused = fuse_vectors(analysis.vector, text_vec,
+                         audio_weight=settings.fusion.audio_weight,
+                         text_weight=settings.fusion.text_weight)
+    record = SongRecord(
+        song_id=meta.song_id or "", title=meta.title, artist=meta.artist, album=meta.album,
+        duration_s=round(audio.duration_s, 3), tags=tags, audio_features=feats,
+        language={"primary": text.language.primary,
+                  "scores": {k: round(v, 4) for k, v in text.language.scores.items()},
+                  "source": text.language.source},
+        keywords=list(text.keywords)[:20], sentiment=round(float(text.sentiment), 4),
+        audio_hash=audio.content_hash,
+        source={"sample_rate": audio.source_sr, "channels": audio.source_channels,
+                "container": audio.container,
+                "header_duration_s": audio.header_duration_s},
+        warnings=list(audio.warnings), lyrics_lines=text.lines,
+        timeline=tag_timeline(analysis.extra.get("taggram") or {},
+                              analysis.extra.get("taggram_tags") or {},
+                              hop_s=analysis.extra.get("patch_seconds") or 0.0),
+        models={"audio": models.audio.name, "text": models.text.name,
+                "sentiment": models.sentiment.name if models.sentiment
+                else f"{dense_text.model} head + lexicon"
+                if dense_text and dense_text.sentiment else "lexicon",
+                "text_tags": "zero-shot + lexicon" if dense_text else "lexicon",
+                "text_input": text_input},
+        text_source=source,
+        tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
+                   for m, probs in analysis.tag_probs.items()})
+    vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
+    if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
+        vectors["tags"] = tags_vec
+    if segments and analysis.patch_vectors is not None \
+            and len(analysis.patch_vectors):
+        vectors["segments"] = segment_vectors(analysis.patch_vectors, hop=1)
+    point = Point(key="", payload={}, vectors=vectors,
+                  sparse={"lyrics": text.sparse} if text.sparse[0] else {})
+    return record, point
