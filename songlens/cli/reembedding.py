@@ -20,6 +20,7 @@ from songlens.cli.common import (
     err,
     fail,
     need_store_to_itself,
+    opened_catalog,
 )
 from songlens.errors import SonglensError, StoreBusy
 
@@ -31,8 +32,9 @@ def reembed_text(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Re-embed every song's text (and fused) vector with text.model from the text the store
-    keeps; audio vectors, tags and payloads are kept. Resumable: run it again after an
-    interruption. Needs the server stopped (it rewrites the collection)."""
+    keeps; audio vectors, tags and payloads are kept. Then rebuild the listener profiles from
+    the feedback log, since their vectors follow the songs'. Resumable: run it again after an
+    interruption. Needs the server stopped (it rewrites the collections)."""
     from songlens.catalog.reembed import reembed_text as run
     from songlens.embeddings.models import build_text_encoder
     from songlens.store import open_store
@@ -59,10 +61,28 @@ def reembed_text(
         fail(exc)
     finally:
         store.close()
+    profiles = _refresh_profiles(settings) if report.total else None
     if as_json:
-        console.print_json(json.dumps(asdict(report), ensure_ascii=False))
+        out = asdict(report) | {"profiles": asdict(profiles) if profiles else None}
+        console.print_json(json.dumps(out, ensure_ascii=False))
         return
     console.print(f"text model {report.model}: {report.mode}; {report.reembedded} songs "
                   f"re-embedded ({report.from_description} from their tag description: no stored "
                   f"text), {report.skipped} already done, {report.copied} copied back, "
                   f"{report.total} in the catalogue")
+    if profiles is not None:
+        console.print(f"listener profiles: {profiles.rebuilt} rebuilt from {profiles.events} "
+                      f"events" + (f"; {profiles.dropped} written with the old text model's "
+                                   f"sizes were replaced, {profiles.lost} of them (onboarding "
+                                   "only, no events) are gone" if profiles.dropped else ""))
+
+
+def _refresh_profiles(settings):
+    """Listener profiles follow the songs into the new text space (see
+    :mod:`songlens.service.reprofile`); this opens the whole catalogue, audio models included
+    (loaded, never run)."""
+    from songlens.service.reprofile import refresh_profiles
+
+    with console.status("rebuilding listener profiles from the feedback log…"), \
+            opened_catalog(settings) as catalog:
+        return refresh_profiles(catalog, settings)
