@@ -25,7 +25,7 @@ from typing import Any
 
 from songlens.coldstart.profiles import ProfileConfig, UserProfile
 from songlens.coldstart.vector_search import SearchFn, store_search
-from songlens.errors import ConfigError, NotFound
+from songlens.errors import ConfigError, NotFound, VectorSizeMismatch
 from songlens.store import CollectionSpec, Hit, Point, VectorStore
 
 __all__ = ["users_spec", "UserStore"]
@@ -63,6 +63,12 @@ class UserStore:
             try:
                 store.ensure_collection(legacy)
             except ConfigError:
+                if isinstance(exc, VectorSizeMismatch):  # the songs moved to another model
+                    raise VectorSizeMismatch(
+                        f"the listener profiles in collection {name!r} were built over song "
+                        f"vectors of other sizes ({', '.join(exc.changed)}); run 'songlens "
+                        "reembed-text' (the server stopped): it rebuilds them from the feedback "
+                        "log", changed=exc.changed) from None
                 raise exc from None
             log.info("users collection %r has the layout before payload version 2; using it",
                      name)

@@ -51,7 +51,7 @@ def test_profiles_follow_the_songs_to_the_new_text_model(
 
     cat = _catalog(settings, models, use_text_encoder, resources)
     try:
-        with pytest.raises(VectorSizeMismatch):  # the profiles are still MiniLM-sized
+        with pytest.raises(VectorSizeMismatch, match="reembed-text"):  # still MiniLM-sized
             ColdStartService(cat, settings)
         refresh = refresh_profiles(cat, settings)
         assert (refresh.dropped, refresh.rebuilt, refresh.lost, refresh.events) == (1, 1, 0, 3)
