@@ -149,6 +149,10 @@ def test_api_key_from_the_environment(server):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == SEEN["show"]
     assert _cli("keys", "revoke", "cli-test", "--config", cfg).exit_code == 0
+    deadline = time.time() + 10  # key-less again once the server has reloaded its key file
+    while httpx.get(f"{base}/v1/songs/{song}").status_code == 401:
+        assert time.time() < deadline
+        time.sleep(0.1)
 
 
 def test_backup_while_the_server_runs(server, tmp_path_factory):
@@ -159,7 +163,8 @@ def test_backup_while_the_server_runs(server, tmp_path_factory):
               {"user_id": "fan", "song_id": song, "event": "complete", "ts": now + 200,
                "play_ms": 200_000},
               {"user_id": "fan", "song_id": song, "event": "like", "ts": now + 201}]
-    assert httpx.post(f"{base}/v1/feedback", json={"events": events}).json()["new"] == 3
+    r = httpx.post(f"{base}/v1/feedback", json={"events": events})
+    assert r.status_code == 200 and r.json()["new"] == 3, r.text
     out = tmp_path_factory.mktemp("backups")
     archive = out / "songlens.tar"
     r = _cli("backup", str(archive), "--config", cfg)
