@@ -11,6 +11,8 @@ __all__ = ["explain", "with_explanations"]
 
 _MODELS = {"MSD_musicnn": "musicnn, trained on Million Song Dataset tags",
            "MTT_musicnn": "musicnn, trained on MagnaTagATune tags"}
+#: the 语种 tag of songs without (many) sung words
+INSTRUMENTAL = "纯音乐"
 _FIELDS = {"title": "title", "album": "album title", "artist": "artist name",
            "language": "catalogue"}
 
@@ -19,9 +21,12 @@ def _times(n: Any, one: str, many: str) -> str:
     return one if not isinstance(n, int) or n <= 1 else f"{n} {many}"
 
 
-def explain(ev: Mapping[str, Any], *, tag_en: str) -> str:
-    """A sentence saying what ``ev`` (an evidence dict of a song's tag) saw."""
+def explain(ev: Mapping[str, Any], *, tag_en: str, tag: str = "") -> str:
+    """A sentence saying what ``ev`` (an evidence dict of the song's tag ``tag``) saw."""
     source, cue, p = ev.get("source"), str(ev.get("cue", "")), ev.get("p")
+    if tag == INSTRUMENTAL and cue == "script":  # its share comes from the audio, not from words
+        return (f"Few or no sung words, and the audio sounds instrumental: about "
+                f"{float(p or 0):.0%} of the song reads as instrumental.")
     if source == "audio":
         model = _MODELS.get(str(ev.get("model")), str(ev.get("model") or "the audio model"))
         pct = ev.get("percentile")
@@ -60,7 +65,8 @@ def explain(ev: Mapping[str, Any], *, tag_en: str) -> str:
 def with_explanations(tags: Mapping[str, list[Mapping[str, Any]]]
                       ) -> dict[str, list[dict[str, Any]]]:
     """A copy of a song's ``tags`` where each evidence item also has ``why`` (a sentence)."""
-    return {dim: [{**t, "evidence": [{**ev, "why": explain(ev, tag_en=str(t.get("en", "")))}
+    return {dim: [{**t, "evidence": [{**ev, "why": explain(ev, tag_en=str(t.get("en", "")),
+                                                           tag=str(t.get("tag", "")))}
                                      for ev in t.get("evidence") or []]}
                   for t in items]
             for dim, items in tags.items()}

@@ -50,3 +50,12 @@ def test_every_kind_of_evidence_reads_as_a_sentence():
     out = with_explanations(tags)
     assert out["style"][0]["evidence"][0]["why"] == cases[0][2]
     assert "why" not in tags["style"][0]["evidence"][0]  # the stored tags are not changed
+
+
+def test_instrumental_language_is_explained_by_the_audio():
+    from songlens.content.tagging.explain import with_explanations
+
+    tags = {"language": [{"tag": "纯音乐", "en": "Instrumental", "score": 0.47, "evidence": [
+        {"source": "lyrics", "cue": "script", "p": 0.63, "primary": True}]}]}
+    why = with_explanations(tags)["language"][0]["evidence"][0]["why"]
+    assert "instrumental" in why and "lyrics are written in" not in why, why

@@ -9,12 +9,12 @@ const FIELD = { title: ["标题", "title"], album: ["专辑", "album"], artist: 
 function pct(v) { return `${Math.round(v * 100)}%`; }
 
 /** [zh, en] sentences for one evidence item; the English one is the API's (`why`) when given. */
-export function explain(ev) {
-  const [zh, en] = ourWords(ev);
+export function explain(ev, tag = "") {
+  const [zh, en] = ourWords(ev, tag);
   return [zh, typeof ev.why === "string" && ev.why ? ev.why : en];
 }
 
-function ourWords(ev) {
+function ourWords(ev, tag) {
   const cue = ev.cue ?? "";
   const strength = typeof ev.percentile === "number"
     ? [`，比 ${pct(ev.percentile)} 的歌更明显`, `, stronger than in ${pct(ev.percentile)} of songs`]
@@ -26,6 +26,10 @@ function ourWords(ev) {
     case "clap":
       return [`CLAP 模型觉得它像「${cue}」`, `The CLAP model finds it sounds like "${cue}"`];
     case "lyrics":
+      if (cue === "script" && tag === "纯音乐") {  // the share comes from the audio
+        return [`几乎没有唱词，声音听起来是纯音乐（约 ${pct(ev.p)}）`,
+                `Few or no sung words, and the audio sounds instrumental (${pct(ev.p)})`];
+      }
       if (cue === "script") {
         return [`歌词的文字有 ${pct(ev.p)} 属于这种语言${ev.primary ? "（主要语言）" : ""}`,
                 `${pct(ev.p)} of the lyrics' text reads as this language${ev.primary ? " (primary)" : ""}`];
@@ -58,8 +62,8 @@ const SOURCE = { audio: ["声音", "sound"], clap: ["声音", "sound"], lyrics: 
                  comments: ["评论", "comments"], metadata: ["资料", "metadata"] };
 
 /** One evidence item as a list entry: source badge, sentence, the comment quoted, strength. */
-export function evidenceItem(ev) {
-  const [zh, en] = explain(ev);
+export function evidenceItem(ev, tag = "") {
+  const [zh, en] = explain(ev, tag);
   const [szh, sen] = SOURCE[ev.source] || [ev.source, ev.source];
   return h("li", { class: `evidence src-${ev.source}` },
            h("span", { class: "badge" }, bi(szh, sen)), " ",

@@ -18,8 +18,8 @@ export function tagsSection(tax, doc) {
           h("summary", {}, tagChip(tax, d.key, t.tag, { en: t.en }),
             h("meter", { min: 0, max: 1, value: t.score, title: `${fmtPct(t.score)}` }),
             h("span", { class: "score-num" }, fmtPct(t.score)),
-            h("span", { class: "why-short" }, ev.length ? explain(ev[0]).join(" · ") : "")),
-          h("ul", { class: "evidence-list" }, ev.map(evidenceItem)))));
+            h("span", { class: "why-short" }, ev.length ? explain(ev[0], t.tag).join(" · ") : "")),
+          h("ul", { class: "evidence-list" }, ev.map((e) => evidenceItem(e, t.tag))))));
     });
     body.append(h("div", { class: `tag-dim dim-${d.key}` }, h("h3", {}, bi(d.zh, d.en)),
                   tags.length ? list : h("p", { class: "muted" }, bi("无", "none"))));
