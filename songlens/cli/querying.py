@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
-
-from songlens.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 from songlens.cli.common import (
     ApiKeyOpt,
@@ -27,6 +22,7 @@ from songlens.cli.common import (
     find_server,
     opened_catalog,
 )
+from songlens.settings import Settings
 
 
 @app.command()

@@ -6,16 +6,11 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from songlens.cli import remote as remote_cli
-from songlens.errors import SonglensError
-
-if TYPE_CHECKING:
-    pass
-
 from songlens.cli.common import (
     ConfigOpt,
     DataDirOpt,
@@ -24,6 +19,7 @@ from songlens.cli.common import (
     err,
     fail,
 )
+from songlens.errors import SonglensError
 
 
 @app.command()
