@@ -182,6 +182,25 @@ class CollaborativeModel:
         return [(self.song_ids[int(i)], float(s)) for i, s in zip(ids, scores, strict=True)
                 if np.isfinite(s)]
 
+    def score(self, history: Mapping[str, float], song_ids: Sequence[str]) -> np.ndarray:
+        """The model's score of each song for the listener of ``history`` (NaN for a song not in
+        the model, and for every song when no history song is)."""
+        out = np.full(len(song_ids), np.nan, dtype=np.float64)
+        known = [(self.index[s], float(w)) for s, w in history.items()
+                 if s in self.index and w > 0]
+        if not known:
+            return out
+        row = csr_matrix((np.array([w for _, w in known], dtype=np.float32),
+                          (np.zeros(len(known), dtype=np.int32),
+                           np.array([i for i, _ in known], dtype=np.int32))),
+                         shape=(1, len(self.song_ids)))
+        u = self._model.recalculate_user(0, row)
+        ix = [(j, self.index[s]) for j, s in enumerate(song_ids) if s in self.index]
+        if ix:
+            rows = np.array([i for _, i in ix])
+            out[[j for j, _ in ix]] = self._model.item_factors[rows] @ u
+        return out
+
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: Path) -> None:
         """Write the model to ``path`` (``.npz``) atomically."""
