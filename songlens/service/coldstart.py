@@ -154,8 +154,11 @@ class ColdStartService:
         return self.loop.catch_up()
 
     def rebuild(self, *, on_progress: Callable[[int], None] | None = None) -> RebuildSummary:
-        """Rebuild the profiles with events and the ranker from the whole log."""
-        return self.loop.rebuild(on_progress=on_progress)
+        """Rebuild the profiles with events and the ranker from the whole log, and refit the
+        collaborative model."""
+        out = self.loop.rebuild(on_progress=on_progress)
+        self.collab.fit_now()
+        return out
 
     # -- users -----------------------------------------------------------------------------------
     def _tag_list(self, dim: str, scores: Mapping[str, float], n: int) -> list[TagAffinity]:
