@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from songlens.catalog.filters import SongFilter
+from songlens.catalog.record import artist_key
 from songlens.coldstart.collaborative import CollaborativeModel
 from songlens.coldstart.profiles import UserProfile
 from songlens.coldstart.recall import Recaller, RecallItem, allocate_quotas
@@ -181,8 +182,6 @@ class RelationChannel(Channel):
 
 
 def _same_artist(name: str, payload: Mapping[str, Any]) -> bool:
-    from songlens.catalog.record import artist_key
-
     return payload.get("artist_key", artist_key(str(payload.get("artist", "")))) == \
         artist_key(name)
 

@@ -155,6 +155,17 @@ class CollaborativeModel:
     def __contains__(self, song_id: object) -> bool:
         return song_id in self.index
 
+    def _row(self, history: Mapping[str, float]) -> csr_matrix | None:
+        """The history as one CSR row over the model's songs (None when none is in it)."""
+        known = [(self.index[s], float(w)) for s, w in history.items()
+                 if s in self.index and w > 0]
+        if not known:
+            return None
+        return csr_matrix((np.array([w for _, w in known], dtype=np.float32),
+                           (np.zeros(len(known), dtype=np.int32),
+                            np.array([i for i, _ in known], dtype=np.int32))),
+                          shape=(1, len(self.song_ids)))
+
     def recommend(self, history: Mapping[str, float], k: int, *,
                   candidates: Iterable[str] | None = None,
                   exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
@@ -162,14 +173,9 @@ class CollaborativeModel:
         (``{song_id: confidence}``), best first. Songs of the history are never returned;
         ``candidates`` restricts the songs scored (those not in the model are ignored).
         Empty when no song of the history is in the model."""
-        known = [(self.index[s], float(w)) for s, w in history.items()
-                 if s in self.index and w > 0]
-        if not known or k <= 0 or not self.song_ids:
+        row = self._row(history)
+        if row is None or k <= 0:
             return []
-        cols = np.array([i for i, _ in known], dtype=np.int32)
-        row = csr_matrix((np.array([w for _, w in known], dtype=np.float32),
-                          (np.zeros(len(known), dtype=np.int32), cols)),
-                         shape=(1, len(self.song_ids)))
         drop = {self.index[s] for s in exclude if s in self.index}
         if candidates is not None:
             allowed = sorted({self.index[s] for s in candidates if s in self.index} - drop)
@@ -186,14 +192,9 @@ class CollaborativeModel:
         """The model's score of each song for the listener of ``history`` (NaN for a song not in
         the model, and for every song when no history song is)."""
         out = np.full(len(song_ids), np.nan, dtype=np.float64)
-        known = [(self.index[s], float(w)) for s, w in history.items()
-                 if s in self.index and w > 0]
-        if not known:
+        row = self._row(history)
+        if row is None:
             return out
-        row = csr_matrix((np.array([w for _, w in known], dtype=np.float32),
-                          (np.zeros(len(known), dtype=np.int32),
-                           np.array([i for i, _ in known], dtype=np.int32))),
-                         shape=(1, len(self.song_ids)))
         u = self._model.recalculate_user(0, row)
         ix = [(j, self.index[s]) for j, s in enumerate(song_ids) if s in self.index]
         if ix:
