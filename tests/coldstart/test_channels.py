@@ -24,6 +24,7 @@ from songlens.coldstart.vector_search import BruteForceIndex
 from songlens.errors import StoreError
 from songlens.service.collab_fit import CollaborativeFit
 from songlens.settings import RecallChannelSettings
+from songlens.store import Match
 
 T0 = 1_767_225_600.0
 CFG = ALSConfig(factors=4, iterations=10, min_item_users=2)  # two groups: a small rank
@@ -132,6 +133,8 @@ def test_relation_channel_same_artist_and_album(index):
     assert got["a4"].score == pytest.approx(0.8) and got["n0"].reason == "artist:art0"
     assert got["b3"].score == pytest.approx(0.2) and all(
         it.channels == ("relation",) for it in items)
+    # the same album filter in the store's terms (the service's Qdrant path)
+    assert Match("album", ("album-a",)) in SongFilter(albums=("album-a",)).to_store().must
     # album filter on the new songs only
     new = ch.recall(listener=lis, k=10, filter=SongFilter(ingested_after=T0 + 1))
     assert {it.id for it in new} == {"n0", "n1", "n2", "n3"}
