@@ -191,3 +191,12 @@ def test_background_refit_on_cadence_and_reload(tmp_path):
     again = CollaborativeFit(log, path, settings)  # a restart serves the saved model
     assert again.model is not None and again.model.song_ids == fit.model.song_ids
     log.close()
+
+
+def test_quota_settings_are_checked():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="quotas must be >= 0 with a positive sum"):
+        RecallChannelSettings(quotas={"content": 0.0, "collaborative": 0.0})
+    with pytest.raises(ValidationError, match="content"):
+        RecallChannelSettings(quotas={"contnet": 1.0})
