@@ -119,6 +119,8 @@ class ColdStartService:
         except BaseException:
             self.log.close()
             raise
+        if warm_start:  # a log that outgrew its model (restore, upgrade) is refit in the background
+            self.collab.maybe_refit()
 
     @property
     def learner(self) -> OnlineRanker:
