@@ -134,6 +134,31 @@ class RankerSettings(BaseModel):
         return self
 
 
+class RecallChannelSettings(BaseModel):
+    """Recall channels (songlens.coldstart.channels) and the collaborative model's fit
+    (songlens.coldstart.collaborative.ALSConfig; refit in the background after
+    ``refit_every_events`` new events, at most every ``refit_min_s``)."""
+
+    quotas: dict[Literal["content", "collaborative", "relation"], float] = Field(
+        default_factory=lambda: {"content": 0.5, "collaborative": 0.3, "relation": 0.2})
+    factors: int = Field(32, ge=2, le=512)
+    iterations: int = Field(15, ge=1, le=100)
+    regularization: float = Field(0.05, ge=0)
+    alpha: float = Field(2.0, gt=0)
+    min_item_users: int = Field(3, ge=1)
+    threads: int = Field(1, ge=1, le=64)
+    refit_every_events: int = Field(5000, ge=1)
+    refit_min_s: float = Field(600.0, ge=0)
+    pool_limit: int = Field(5000, ge=10, le=100_000)
+
+    @field_validator("quotas")
+    @classmethod
+    def _quotas(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(x < 0 for x in v.values()) or sum(v.values()) <= 0:
+            raise ValueError(f"quotas must be >= 0 with a positive sum, got {v}")
+        return v
+
+
 class ColdStartSettings(BaseModel):
     users_collection: str = "users"
     feedback_sync: Literal["FULL", "NORMAL"] = "FULL"
@@ -153,6 +178,7 @@ class ColdStartSettings(BaseModel):
     background_refresh_s: float = Field(3600.0, gt=0)
     event_skew_s: float = Field(86_400.0, ge=0)
     ranker: RankerSettings = Field(default_factory=RankerSettings)
+    channels: RecallChannelSettings = Field(default_factory=RecallChannelSettings)
 
 
 class _Yaml(PydanticBaseSettingsSource):

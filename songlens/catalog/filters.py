@@ -34,7 +34,7 @@ class SongFilter:
     moment a song counts as released, :mod:`songlens.content.release_date`: a payload without
     it, written before release dates existed, is read as released when ingested);
     ``exclude_artists``: artist names (compared folded); ``exclude_ids``: song (or user) ids to
-    leave out.
+    leave out; ``albums``: album names, one of which is the song's (exact).
     """
 
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -48,13 +48,14 @@ class SongFilter:
     released_before: float | None = None
     exclude_artists: tuple[str, ...] = ()
     exclude_ids: frozenset[str] = frozenset()
+    albums: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(any(self.tags.values()) or any(self.all_tags.values()) or self.camelot
                     or self.artists or self.languages or self.ranges
                     or self.ingested_after is not None or self.released_after is not None
                     or self.released_before is not None or self.exclude_artists
-                    or self.exclude_ids)
+                    or self.exclude_ids or self.albums)
 
     def with_(self, **changes: Any) -> SongFilter:
         """A copy with some conditions replaced."""
@@ -79,6 +80,8 @@ class SongFilter:
             must.append(Match("artist_key", tuple(artist_key(a) for a in self.artists)))
         if self.languages:
             must.append(Match("language", tuple(self.languages)))
+        if self.albums:
+            must.append(Match("album", tuple(self.albums)))
         for name, (lo, hi) in self.ranges.items():
             must.append(Range(name, gte=lo, lte=hi))
         must_not = []
@@ -114,6 +117,8 @@ class SongFilter:
                 if not set(tags) <= set(have.get(dim, {})):
                     return False
         if self.camelot and payload.get("camelot") not in self.camelot:
+            return False
+        if self.albums and payload.get("album") not in self.albums:
             return False
         if self.artists and payload.get("artist_key") not in {artist_key(a)
                                                               for a in self.artists}:

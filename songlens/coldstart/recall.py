@@ -44,11 +44,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RecallItem:
-    """One recalled song (or user, for song→audience): id, score and why it was recalled."""
+    """One recalled song (or user, for song→audience): id, score, why it was recalled and the
+    recall channels that found it (:mod:`songlens.coldstart.channels`; empty outside a merge)."""
 
     id: str
     score: float
     reason: str
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,13 @@ The world
   organic plays without an impression, drawn from their true taste), which is where history
   comes from.
 
+Hidden scenes (``n_scenes`` > 0): every song also belongs to one of ``n_scenes`` scenes (a
+circle of listeners, a label, a show) drawn independently of ``z``, so no content view, tag or
+(unless ``artists_by_scene``) artist shows it; every listener likes one scene, which adds
+``scene_weight`` to the utility of its songs. Only co-listening reveals a scene: this is the
+world where a collaborative channel can beat content. Scenes come from their own generator, so
+the world without them is drawn exactly as before.
+
 Everything is drawn from one ``numpy`` generator seeded by ``seed``; the tags come from the
 taxonomy (``load_taxonomy()`` unless one is passed), in its order.
 """
@@ -79,6 +86,9 @@ class SimConfig:
     new_window_days: int = 7
     anisotropy: float = 0.0
     taste_max_cos: float | None = None
+    n_scenes: int = 0
+    scene_weight: float = 1.5
+    artists_by_scene: bool = False
     start_ts: float = 1_767_225_600.0  # 2026-01-01 00:00 UTC
     seed: int = 0
 
@@ -91,6 +101,7 @@ class SimSong:
     day: int
     payload: dict[str, Any]
     vectors: dict[str, np.ndarray]
+    scene: int = -1
 
 
 @dataclass
@@ -104,6 +115,7 @@ class SimUser:
     emo_bias: np.ndarray  # per Simulator.emotions
     activity: float
     heard: set[str] = field(default_factory=set)
+    scene: int = -1  # the hidden scene liked (-1: none)
 
 
 def _ev(user_id: str, song_id: str, event: str, ts: float, play_ms: int | None = None) -> Event:
@@ -155,10 +167,14 @@ class Simulator:
         crng = np.random.default_rng([cfg.seed, 1])
         self.common_audio = _unit(crng.normal(size=cfg.audio_dim))
         self.common_text = _unit(crng.normal(size=cfg.text_dim))
+        self.srng = np.random.default_rng([cfg.seed, 2])  # hidden scenes
         self.songs: dict[str, SimSong] = {}
         self.order: list[str] = []
         self.counts: dict[str, int] = {}
         self.users = [self._make_user(i) for i in range(cfg.n_users)]
+        if cfg.n_scenes:
+            for u in self.users:
+                u.scene = int(self.srng.integers(0, cfg.n_scenes))
         for _ in range(cfg.initial_songs):
             self._make_song(day=-1 - int(rng.integers(0, 60)))
         self.day = -1
@@ -210,6 +226,9 @@ class Simulator:
         fused = _unit(np.concatenate([audio, 0.8 * text]))
         ing = cfg.start_ts + day * DAY + float(rng.uniform(0, DAY))
         artist = f"artist{int(rng.integers(0, 400))}"
+        scene = int(self.srng.integers(0, cfg.n_scenes)) if cfg.n_scenes else -1
+        if scene >= 0 and cfg.artists_by_scene:
+            artist = f"scene{scene}-artist{int(self.srng.integers(0, 10))}"
         payload = SongRecord(
             song_id=sid, title=f"song {sid}", artist=artist, duration_s=SONG_DURATION_S,
             tags=tags, language={"primary": language, "scores": {language: 0.95},
@@ -220,7 +239,7 @@ class Simulator:
             ingested_at=ing, updated_at=ing).to_payload()
         song = SimSong(sid, z, quality, day, payload,
                        {"audio": audio.astype(np.float32), "text": text.astype(np.float32),
-                        "fused": fused.astype(np.float32)})
+                        "fused": fused.astype(np.float32)}, scene)
         self.songs[sid] = song
         self.order.append(sid)
         return song
@@ -259,7 +278,13 @@ class Simulator:
         af = pl["audio_features"]
         misfit = 0.5 * min(((af["tempo_bpm"] - user.tempo[0]) / user.tempo[1]) ** 2, 4.0)
         misfit += 0.5 * min(((af["energy"] - user.energy[0]) / user.energy[1]) ** 2, 4.0)
-        return taste + lang + float(emo) - misfit + 0.6 * song.quality
+        return (taste + lang + float(emo) - misfit + 0.6 * song.quality
+                + self._scene_bonus(user, np.array([song.scene]))[0])
+
+    def _scene_bonus(self, user: SimUser, scenes: np.ndarray) -> np.ndarray:
+        if user.scene < 0:
+            return np.zeros(len(scenes))
+        return self.cfg.scene_weight * (scenes == user.scene)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         if getattr(self, "_arr_n", -1) != len(self.order):
@@ -276,6 +301,7 @@ class Simulator:
                 "tempo": np.array([sg.payload["audio_features"]["tempo_bpm"] for sg in songs]),
                 "energy": np.array([sg.payload["audio_features"]["energy"] for sg in songs]),
                 "quality": np.array([sg.quality for sg in songs]),
+                "scene": np.array([sg.scene for sg in songs]),
             }
             self._pos = {s: i for i, s in enumerate(self.order)}
             self._arr_n = len(self.order)
@@ -290,7 +316,7 @@ class Simulator:
         misfit += 0.5 * np.minimum(((a["energy"][ix] - user.energy[0]) / user.energy[1]) ** 2,
                                    4.0)
         return (taste + user.lang_pref[a["lang"][ix]] + a["emo"][ix] @ user.emo_bias - misfit
-                + 0.6 * a["quality"][ix])
+                + 0.6 * a["quality"][ix] + self._scene_bonus(user, a["scene"][ix]))
 
     def p_complete_many(self, user: SimUser, song_ids: list[str] | np.ndarray) -> np.ndarray:
         return _sigmoid(2 * (self.utilities(user, song_ids) - 1.5))

@@ -38,19 +38,20 @@ from songlens.coldstart.audience import AudienceSegment
 from songlens.coldstart.events import signal_weight
 from songlens.coldstart.feedback_log import FeedbackLog
 from songlens.coldstart.profiles import ProfileConfig, UserProfile, onboarding_profile
-from songlens.coldstart.recall import (
-    OnboardingRecaller,
-    RecallItem,
-    SongAudienceRecaller,
-    SongQuery,
-    UserNewSongsRecaller,
-)
+from songlens.coldstart.recall import OnboardingRecaller, SongAudienceRecaller, SongQuery
 from songlens.coldstart.user_store import UserStore
-from songlens.coldstart.vector_search import SearchFn, store_search
+from songlens.coldstart.vector_search import store_search
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput, NotFound
 from songlens.ranking.features import build_features
 from songlens.ranking.online import OnlineRanker
+from songlens.service.channel_recall import (
+    ChannelRecall,
+    capturing,
+    matched_tags,
+    songs_recalled,
+)
+from songlens.service.collab_fit import CollaborativeFit
 from songlens.service.learning import FeedbackLoop, fetch_songs
 from songlens.service.results import (
     AudienceRecall,
@@ -58,6 +59,7 @@ from songlens.service.results import (
     EventCounts,
     FeatureContribution,
     FeedbackResult,
+    HomeRecall,
     Interest,
     NamedAffinity,
     NewSongsRecall,
@@ -65,7 +67,6 @@ from songlens.service.results import (
     RankedSong,
     RankResult,
     RebuildSummary,
-    RecalledSong,
     RecalledUser,
     TagAffinity,
     TargetScores,
@@ -78,30 +79,6 @@ from songlens.units import DAY
 __all__ = ["ColdStartService"]
 
 log = logging.getLogger(__name__)
-
-
-def _capturing(search: SearchFn) -> tuple[SearchFn, dict[str, Mapping[str, Any]]]:
-    """``search`` that also remembers the payload of every hit (for the response items)."""
-    seen: dict[str, Mapping[str, Any]] = {}
-
-    def wrapped(vector: np.ndarray | None, space: str, k: int,
-                filter: SongFilter | None = None) -> list[tuple[str, float, Mapping[str, Any]]]:
-        hits = search(vector, space, k, filter)
-        seen.update((key, payload) for key, _, payload in hits)
-        return hits
-
-    return wrapped, seen
-
-
-def _matched_tags(affinity: Mapping[str, Mapping[str, float]],
-                  song_payload: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The song's tags the user has a positive affinity for, by dimension."""
-    out = {}
-    for dim, tags in song_tag_scores(song_payload).items():
-        hit = [t for t in tags if (affinity.get(dim) or {}).get(t, 0.0) > 0]
-        if hit:
-            out[dim] = hit
-    return out
 
 
 def _top_named(affinity: Mapping[str, float], n: int) -> list[NamedAffinity]:
@@ -133,9 +110,17 @@ class ColdStartService:
             self.loop = FeedbackLoop(catalog, self.settings, profile_config=self.profile_config,
                                      log=self.log, users=self.users, lock=self._lock,
                                      warm_start=warm_start)
+            self.collab = CollaborativeFit(self.log, self.settings.data_path / "collab" /
+                                           "als.npz", cs.channels,
+                                           signal=self.profile_config.signal)
+            self.channel_recall = ChannelRecall(
+                catalog, cs, log=self.log, users=self.users, songs_search=self.songs_search,
+                collab=self.collab, profile_config=self.profile_config)
         except BaseException:
             self.log.close()
             raise
+        if warm_start:  # a log that outgrew its model (restore, upgrade) is refit in the background
+            self.collab.maybe_refit()
 
     @property
     def learner(self) -> OnlineRanker:
@@ -151,23 +136,31 @@ class ColdStartService:
             yield
 
     def close(self) -> None:
-        """Snapshot the ranker if it learnt anything since the last one; close the log."""
+        """Snapshot the ranker if it learnt anything since the last one; close the log (after
+        a running collaborative fit, which reads it)."""
+        self.collab.join(timeout=120.0)
         with self._lock:
             self.loop.snapshot_if_pending()
             self.log.close()
 
     # -- the learning side -----------------------------------------------------------------------
     def record(self, raw: Sequence[Any]) -> FeedbackResult:
-        """Validate a client batch, log the good events durably, fold them in."""
-        return self.loop.record(raw)
+        """Validate a client batch, log the good events durably, fold them in (and start a
+        background refit of the collaborative model when one is due)."""
+        out = self.loop.record(raw)
+        self.collab.maybe_refit()
+        return out
 
     def catch_up(self) -> int:
         """Replay the log after the ranker's snapshot; returns how many events."""
         return self.loop.catch_up()
 
     def rebuild(self, *, on_progress: Callable[[int], None] | None = None) -> RebuildSummary:
-        """Rebuild the profiles with events and the ranker from the whole log."""
-        return self.loop.rebuild(on_progress=on_progress)
+        """Rebuild the profiles with events and the ranker from the whole log, and refit the
+        collaborative model."""
+        out = self.loop.rebuild(on_progress=on_progress)
+        self.collab.fit_now()
+        return out
 
     # -- users -----------------------------------------------------------------------------------
     def _tag_list(self, dim: str, scores: Mapping[str, float], n: int) -> list[TagAffinity]:
@@ -223,23 +216,6 @@ class ColdStartService:
             onboarding_tags=profile.onboarding_tags)
 
     # -- recall ----------------------------------------------------------------------------------
-    @staticmethod
-    def _songs_recalled(items: Sequence[RecallItem],
-                        payloads: Mapping[str, Mapping[str, Any]],
-                        affinity: Mapping[str, Mapping[str, float]],
-                        interactions: Mapping[str, int] | None = None) -> list[RecalledSong]:
-        out = []
-        for it in items:
-            pl = payloads.get(it.id) or {}
-            out.append(RecalledSong(
-                song_id=it.id, score=it.score, reason=it.reason, title=pl.get("title"),
-                artist=pl.get("artist"), ingested_at=pl.get("ingested_at"),
-                release_date=pl.get("release_date"),
-                released_at=pl.get("released_at", pl.get("ingested_at")),
-                matched_tags=_matched_tags(affinity, pl),
-                interactions=None if interactions is None else interactions.get(it.id, 0)))
-        return out
-
     def _artist_skippers(self, artist: str, since: float) -> frozenset[str]:
         """Users with a negative event (early skip, dislike, block) since ``since`` for a song
         of ``artist`` (its first 1,000 songs in the catalog)."""
@@ -276,7 +252,7 @@ class ColdStartService:
         artist = hit.payload.get("artist")
         if seg.skipped_artist_days is not None and artist:
             exclude |= self._artist_skippers(str(artist), now - seg.skipped_artist_days * DAY)
-        search, payloads = _capturing(self.users.search)
+        search, payloads = capturing(self.users.search)
         spaces = tuple(f"interest_{i}" for i in range(self.cs.max_interests)) + (
             f"long_{self.space}",)
         # the language share is checked after the search: fetch more so k usually survive
@@ -290,7 +266,7 @@ class ColdStartService:
             why = seg.why(payloads[it.id], now=now, artist=artist)
             if why is None:
                 continue
-            matched = _matched_tags(payloads[it.id].get("tag_affinity") or {}, hit.payload)
+            matched = matched_tags(payloads[it.id].get("tag_affinity") or {}, hit.payload)
             vec = it.reason.split("+")[0]
             why = [f"{vec} is close to the song"] + [
                 f"likes its {d} tags {', '.join(t)}" for d, t in matched.items()] + why
@@ -305,26 +281,13 @@ class ColdStartService:
         ``released_at``: the release date, or the first ingestion when there is none; a
         back-catalogue song ingested today is not new, a pre-release is not new before its
         date; and with fewer than ``coldstart.few_interactions`` interactions) the user has not
-        heard, per interest."""
-        profile, _ = self.users.get(user_id)
-        days = window_days or self.cs.new_song_window_days
-        heard = frozenset(le.event.song_id for le in self.log.iter_events(user_id=user_id)
-                          if le.event.event != "impression")
-        search, payloads = _capturing(self.songs_search)
-        now = time.time()
-        filt = SongFilter(released_after=now - days * DAY, released_before=now + 1.0,
-                          exclude_ids=heard)
-        rec = UserNewSongsRecaller(search, space=self.space, short_share=self.cs.short_share,
-                                   tag_weight=self.cs.recall_tag_weight)
-        if rec.sources(profile):
-            items = rec.recall(k=2 * k, user=profile, filter=filt)
-        else:  # no taste vector yet (onboarding tags only): by the chosen tags
-            items = OnboardingRecaller(search, space=self.space).recall(k=2 * k, user=profile,
-                                                                        filter=filt)
-        n_int = self.log.interaction_counts([it.id for it in items])
-        items = [it for it in items if n_int[it.id] < self.cs.few_interactions][:k]
-        return NewSongsRecall(user_id=user_id, window_days=days, items=self._songs_recalled(
-            items, payloads, profile.tag_affinity, n_int))
+        heard, through the recall channels merged with quotas (each item names its
+        ``channels``)."""
+        return self.channel_recall.user_new_songs(user_id, k=k, window_days=window_days)
+
+    def recall_home(self, user_id: str, *, k: int = 20) -> HomeRecall:
+        """A user → any catalogue song not heard yet, through the recall channels."""
+        return self.channel_recall.home(user_id, k=k)
 
     def recall_onboarding(self, *, tags: Mapping[str, Sequence[str]],
                           liked_song_ids: Sequence[str], k: int = 20,
@@ -352,7 +315,7 @@ class ColdStartService:
             user_id or "onboarding", tags=chosen, ts=now, config=self.profile_config,
             liked_song_vectors=[hits[s].vectors or {} for s in liked],
             liked_song_payloads=[hits[s].payload for s in liked])
-        search, payloads = _capturing(self.songs_search)
+        search, payloads = capturing(self.songs_search)
         items = OnboardingRecaller(search, space=self.space).recall(
             k=k, user=profile, filter=SongFilter(exclude_ids=frozenset(liked)))
         saved = False
@@ -362,7 +325,7 @@ class ColdStartService:
                     self.users.save([(profile, 0)], onboarded_at=now)
                     saved = True
         return OnboardingRecall(user_id=user_id, saved=saved, tags=chosen,
-                                items=self._songs_recalled(items, payloads, profile.tag_affinity))
+                                items=songs_recalled(items, payloads, profile.tag_affinity))
 
     # -- ranking ---------------------------------------------------------------------------------
     def rank(self, user_id: str, song_ids: Sequence[str], *, hour: int | None = None,

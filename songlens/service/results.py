@@ -127,6 +127,7 @@ class RecalledSong:
     released_at: float | None
     matched_tags: dict[str, list[str]]
     interactions: int | None = None
+    channels: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,15 @@ class NewSongsRecall:
     mode: Literal["user_new_songs"] = field(default="user_new_songs", init=False)
     user_id: str
     window_days: float
+    items: list[RecalledSong]
+
+
+@dataclass(frozen=True)
+class HomeRecall:
+    """A user → any catalogue song not heard yet, through every recall channel."""
+
+    mode: Literal["home"] = field(default="home", init=False)
+    user_id: str
     items: list[RecalledSong]
 
 

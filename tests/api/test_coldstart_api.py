@@ -358,7 +358,7 @@ def test_json_shapes_and_rounding(fed):
     assert all(list(v) == ["mean", "std"] for v in view["audio"].values())
 
     song_keys = ["song_id", "score", "reason", "title", "artist", "ingested_at", "release_date",
-                 "released_at", "matched_tags"]
+                 "released_at", "matched_tags", "channels"]
     new = fed.client.post("/v1/recall", json={"mode": "user_new_songs", "user_id": "ua"}).json()
     assert list(new) == ["mode", "user_id", "window_days", "items"] and new["items"]
     assert new["window_days"] == 14.0
@@ -501,3 +501,38 @@ def test_new_songs_are_new_by_release_not_by_ingestion(world, fed):
         assert got["A2"]["released_at"] == got["A2"]["ingested_at"]
     finally:
         world.catalog.store.delete(world.catalog.spec, list(dates))
+
+
+def test_collaborative_and_relation_channels(world, fed):
+    """Four new listeners finish A1 and B2: once the collaborative model is fit, B2 reaches A1's
+    fan through co-listening (its content is another group's), A2 through content and its
+    artist; the model is saved and served again after a restart."""
+    now = time.time() - 3600
+    events = [{"user_id": f"x{i}", "song_id": sid, "event": kind, "ts": now + 10 * i + j,
+               "play_ms": 200_000 if kind == "complete" else None}
+              for i in range(4) for j, (sid, kind) in enumerate(
+                  [("A1", "complete"), ("B2", "complete"), ("B2", "like")])]
+    assert fed.client.post("/v1/feedback", json={"events": events}).status_code == 200
+    svc: ColdStartService = fed.app.state.coldstart
+    before = fed.client.post("/v1/recall", json={"mode": "home", "user_id": "ua"}).json()
+    assert all("collaborative" not in it["channels"] for it in before["items"])
+    model = svc.collab.fit_now()  # what the background cadence runs
+    assert "A1" in model and "B2" in model and "C2" not in model  # C2: nobody played it
+    assert (world.settings.data_path / "collab" / "als.npz").exists()
+    for mode in ("home", "user_new_songs"):
+        body = fed.client.post("/v1/recall", json={"mode": mode, "user_id": "ua",
+                                                   "k": 5}).json()
+        got = {it["song_id"]: it for it in body["items"]}
+        assert body["mode"] == mode and not {"A1", "B1", "C1"} & set(got)  # heard
+        assert "collaborative" in got["B2"]["channels"]
+        assert got["A2"]["channels"][0] == "content" and "relation" in got["A2"]["channels"]
+        assert got["A2"]["reason"] == "interest:0"
+        assert all(c in ("content", "collaborative", "relation") for it in got.values()
+                   for c in it["channels"])
+    fed.restart()  # the saved model is served again
+    again = fed.app.state.coldstart.collab.model
+    assert again is not None and again.fitted_seq == model.fitted_seq
+    body = fed.client.post("/v1/recall", json={"mode": "home", "user_id": "ua", "k": 5}).json()
+    assert "collaborative" in {it["song_id"]: it for it in body["items"]}["B2"]["channels"]
+    assert_error(fed.client.post("/v1/recall", json={"mode": "home", "user_id": "nobody"}),
+                 404, "not_found")

@@ -51,3 +51,36 @@ def test_anisotropy_and_far_apart_tastes():
         styles = np.argmax(u.tastes @ aniso.style_proto.T, axis=1)
         c = aniso.style_proto[styles] @ aniso.style_proto[styles].T
         assert len(u.tastes) == 1 or c[np.triu_indices(len(styles), 1)].max() <= 0.3 + 1e-9
+
+
+def test_hidden_scenes_move_utility_but_not_content():
+    base = SimConfig(n_users=40, initial_songs=400, new_songs_per_day=5, seed=5)
+    plain = Simulator(base)
+    scened = Simulator(SimConfig(**{**base.__dict__, "n_scenes": 4, "scene_weight": 1.5}))
+    # scenes come from their own generator: the world is otherwise drawn exactly as before
+    for sid in plain.order[:50]:
+        np.testing.assert_array_equal(plain.songs[sid].z, scened.songs[sid].z)
+        assert plain.songs[sid].payload == scened.songs[sid].payload
+        assert plain.songs[sid].scene == -1
+    user = scened.users[0]
+    ids = scened.order[:200]
+    gap = scened.utilities(user, ids) - plain.utilities(plain.users[0], ids)
+    in_scene = np.array([scened.songs[s].scene == user.scene for s in ids])
+    assert in_scene.any() and (~in_scene).any()
+    np.testing.assert_allclose(gap[in_scene], 1.5)
+    np.testing.assert_allclose(gap[~in_scene], 0.0, atol=1e-12)
+    np.testing.assert_allclose(scened.utilities(user, ids[:20]),
+                               [scened.utility(user, scened.songs[s]) for s in ids[:20]])
+    # content does not show the scene: same-scene songs are no closer than any two songs
+    f = np.array([scened.songs[s].vectors["fused"] for s in ids])
+    sc = np.array([scened.songs[s].scene for s in ids])
+    cos = f @ f.T
+    same = (sc[:, None] == sc[None, :]) & ~np.eye(len(ids), dtype=bool)
+    diff = sc[:, None] != sc[None, :]
+    assert abs(cos[same].mean() - cos[diff].mean()) < 0.02
+    # and co-listening does: a day's completes fall in the listener's scene far above chance
+    _, _, events = scened.step()
+    done = [e for e in events if e.event == "complete"]
+    u = {x.user_id: x for x in scened.users}
+    share = np.mean([scened.songs[e.song_id].scene == u[e.user_id].scene for e in done])
+    assert share > 0.4  # chance: 1/4

@@ -1,5 +1,6 @@
-"""POST /v1/recall: cold-start recall — a new song's audience, new songs for a user, or songs
-for a new user from onboarding choices."""
+"""POST /v1/recall: cold-start recall — a new song's audience, new songs for a user, the home
+feed's songs for a user (both through the content, collaborative and relation channels), or
+songs for a new user from onboarding choices."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from songlens.api.deps import CallerDep, ColdStartDep, ReadScope
 from songlens.api.schemas import ErrorOut, rounded
 from songlens.coldstart.audience import AudienceSegment
-from songlens.service.results import AudienceRecall, NewSongsRecall, OnboardingRecall
+from songlens.service.results import (
+    AudienceRecall,
+    HomeRecall,
+    NewSongsRecall,
+    OnboardingRecall,
+)
 
 router = APIRouter(prefix="/v1", tags=["cold start"], dependencies=[ReadScope])
 
@@ -54,6 +60,13 @@ class UserNewSongsQuery(BaseModel):
                                       description="default coldstart.new_song_window_days")
 
 
+class HomeQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    mode: Literal["home"]
+    user_id: str = Field(min_length=1)
+    k: int = K
+
+
 class OnboardingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     mode: Literal["onboarding"]
@@ -65,7 +78,7 @@ class OnboardingQuery(BaseModel):
     k: int = K
 
 
-RecallQuery = Annotated[SongAudienceQuery | UserNewSongsQuery | OnboardingQuery,
+RecallQuery = Annotated[SongAudienceQuery | UserNewSongsQuery | HomeQuery | OnboardingQuery,
                         Field(discriminator="mode")]
 
 
@@ -81,7 +94,8 @@ class RecalledUserOut(BaseModel):
 class RecalledSongOut(BaseModel):
     song_id: str
     score: Score6
-    reason: str = Field(description="interest:<i>, short, long or tags:<dim>")
+    reason: str = Field(description="interest:<i>, short, long or tags:<dim> (content), als "
+                        "(collaborative), artist:<name> or album:<name> (relation)")
     title: str | None
     artist: str | None
     ingested_at: float | None
@@ -91,6 +105,9 @@ class RecalledSongOut(BaseModel):
                                       "(new-song windows read it): its release date, or its "
                                       "first ingestion when it has none")
     matched_tags: dict[str, list[str]] = MATCHED
+    channels: list[Literal["content", "collaborative", "relation"]] = Field(
+        default_factory=list, description="the recall channels that found the song, the one "
+        "it was taken for first (user_new_songs and home; empty for onboarding)")
 
 
 class NewSongOut(RecalledSongOut):
@@ -111,6 +128,12 @@ class UserNewSongsOut(BaseModel):
     items: list[NewSongOut]
 
 
+class HomeOut(BaseModel):
+    mode: Literal["home"]
+    user_id: str
+    items: list[RecalledSongOut]
+
+
 class OnboardingOut(BaseModel):
     mode: Literal["onboarding"]
     user_id: str | None
@@ -119,18 +142,19 @@ class OnboardingOut(BaseModel):
     items: list[RecalledSongOut]
 
 
-RecallOut = Annotated[SongAudienceOut | UserNewSongsOut | OnboardingOut,
+RecallOut = Annotated[SongAudienceOut | UserNewSongsOut | HomeOut | OnboardingOut,
                       Field(discriminator="mode")]
 
 
 @router.post("/recall", response_model=RecallOut,
              responses={s: {"model": ErrorOut} for s in (404, 422)})
 def recall(body: Annotated[RecallQuery, Body()], coldstart: ColdStartDep, caller: CallerDep
-           ) -> AudienceRecall | NewSongsRecall | OnboardingRecall:
+           ) -> AudienceRecall | NewSongsRecall | HomeRecall | OnboardingRecall:
     """``items`` best first, each with the ``reason`` it was recalled (``interest:<i>``,
-    ``short``, ``long``, ``tags:<dim>``; for an audience the user vector that matched) and the
-    tags that matched. Onboarding with a ``user_id`` stores a profile: it needs the write
-    scope."""
+    ``short``, ``long``, ``tags:<dim>``, ``als``, ``artist:<name>``, ``album:<name>``; for an
+    audience the user vector that matched), the tags that matched and, for new songs and home,
+    the recall ``channels`` that found it. Onboarding with a ``user_id`` stores a profile: it
+    needs the write scope."""
     if isinstance(body, OnboardingQuery) and body.user_id is not None:
         caller.require("write")
     if isinstance(body, SongAudienceQuery):
@@ -138,5 +162,7 @@ def recall(body: Annotated[RecallQuery, Body()], coldstart: ColdStartDep, caller
     if isinstance(body, UserNewSongsQuery):
         return coldstart.recall_user_new_songs(body.user_id, k=body.k,
                                                window_days=body.window_days)
+    if isinstance(body, HomeQuery):
+        return coldstart.recall_home(body.user_id, k=body.k)
     return coldstart.recall_onboarding(tags=body.tags, liked_song_ids=body.liked_song_ids,
                                        k=body.k, user_id=body.user_id)

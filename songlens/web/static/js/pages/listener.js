@@ -19,15 +19,20 @@ function rememberListener(id) {
   localStorage.setItem(RECENT, JSON.stringify(ids));
 }
 
-/** A recall reason (interest:0, short, long, tags:scene) in words; the code stays in data-reason. */
+/** A recall reason (interest:0, short, long, tags:scene, als, artist:…, album:…) in words; the
+ * code stays in data-reason. */
 function reasonLabel(tax, reason) {
-  const [kind, arg] = String(reason).split(":");
+  const at = String(reason).indexOf(":");
+  const [kind, arg] = at < 0 ? [String(reason), ""] : [reason.slice(0, at), reason.slice(at + 1)];
   const dim = tax.dimensions.find((d) => d.key === arg);
   const words = {
     interest: [`像你的兴趣 ${Number(arg) + 1}`, `like your interest ${Number(arg) + 1}`],
     short: ["像你今天听的", "like what you played today"],
     long: ["合你的长期口味", "fits your long-term taste"],
     tags: [`你选的${dim ? dim.zh : arg}`, `your chosen ${dim ? dim.en.toLowerCase() : arg}`],
+    als: ["和你口味相近的人在听", "listeners who play what you play play it"],
+    artist: [`同一歌手 ${arg}`, `same artist: ${arg}`],
+    album: [`同一专辑 ${arg}`, `same album: ${arg}`],
   }[kind] || [reason, reason];
   return h("span", { class: "reason rec-reason", title: reason, dataset: { reason } },
            bi(words[0], words[1]));
