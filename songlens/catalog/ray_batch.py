@@ -66,11 +66,12 @@ class SongAnalyst:
             log.warning("analysing %s failed: %s", p, exc)
             return False, failure_reason(exc)
 
-    def peak_rss_mb(self) -> float:
-        """This actor's peak resident memory (the benchmark's memory per actor)."""
+    def usage(self) -> dict[str, float]:
+        """This actor's CPU seconds and peak resident memory so far (for the benchmark)."""
         import resource
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"cpu_s": time.process_time(),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def require_ray() -> None:
