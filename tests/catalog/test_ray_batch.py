@@ -134,3 +134,36 @@ def test_ray_ingest_stores_what_plain_ingest_stores(local_ray, music, tmp_path_f
     r = CliRunner().invoke(cli, ["ingest", *songs, "--engine", "ray", "--config", str(ray_cfg)])
     assert r.exit_code == 0, r.output
     assert "ingested 0, skipped 3 unchanged, failed 0" in r.output
+
+
+def test_a_batch_write_ends_as_writing_one_song_at_a_time(catalog, music_clips):
+    """Two files with the same audio in one batch: one song, the later file's, as two writes
+    one after the other would leave it; a third song in the batch is written beside it."""
+    import copy
+
+    from songlens.content.metadata import SongMetadata
+
+    first = catalog.analyser.prepare(music_clips["feelings"], SongMetadata(title="Feelings"),
+                                     filename="a.ogg", source_path="/music/a.ogg")
+    again = copy.deepcopy(first)
+    again.source_path = "/music/b.ogg"
+    other = catalog.analyser.prepare(music_clips["armygeddon"],
+                                     SongMetadata(title="Armygeddon", song_id="army-1"),
+                                     filename="c.ogg", source_path="/music/c.ogg")
+    before = catalog.count()
+    results = catalog.store_analysed([first, again, other])
+    assert [r.kept for r in results] == [False, False, False]
+    assert results[0].record.song_id == results[1].record.song_id != "army-1"
+    assert results[2].record.song_id == "army-1"
+    assert catalog.count() == before + 2
+    stored = catalog.get(results[0].record.song_id)
+    assert stored.source_path == "/music/b.ogg"
+    assert stored.ingested_at == pytest.approx(results[0].record.ingested_at)
+
+
+def test_engine_ray_does_not_go_through_a_server(tmp_path):
+    cfg = _config(tmp_path)
+    r = CliRunner().invoke(cli, ["ingest", str(AUDIO), "--engine", "ray", "--config", str(cfg),
+                                 "--server", "http://127.0.0.1:9"])
+    assert r.exit_code == 2
+    assert "--engine ray writes to the store itself" in r.output
