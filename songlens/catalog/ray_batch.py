@@ -90,8 +90,8 @@ def _ray():
 
 
 def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> bool:
-    """Connect to the Ray cluster at ``address``, or start a local Ray on loopback with no
-    dashboard and no usage reporting; False when Ray was already running in this process (the
+    """Connect to the Ray cluster at ``address``, or start a local Ray (its node on 127.0.0.1,
+    no dashboard, no usage reporting); False when Ray was already running in this process (the
     caller then leaves it running)."""
     ray = _ray()
     if ray.is_initialized():
