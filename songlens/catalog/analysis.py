@@ -1,6 +1,8 @@
 """One song analysed, without the store: audio model, audio features, text, tags and vectors
 → the song's record and its point (:func:`analyse_song`); the fused vector (:func:`fuse_vectors`);
-the per-stage timing that ingestion reports to its observers (:class:`StageTimer`)."""
+the per-stage timing that ingestion reports to its observers (:class:`StageTimer`); decoding and
+analysis with loaded models and no store (:class:`SongAnalyser`: a catalog's, or a Ray actor's),
+whose result (:class:`Analysed`) the catalog stores."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from songlens.catalog.record import SongRecord
+from songlens.catalog.text_model import build_dense_text
 from songlens.catalog.text_vectors import text_source, text_vector
-from songlens.content.audio_io import DecodedAudio
+from songlens.content.audio_io import DecodedAudio, decode_audio
 from songlens.content.metadata import SongMetadata
 from songlens.content.resources import Resources
 from songlens.content.text.dense import DenseText
@@ -22,7 +26,8 @@ from songlens.embeddings.models import Models
 from songlens.settings import Settings
 from songlens.store import Point
 
-__all__ = ["StageObserver", "StageTimer", "analyse_song", "fuse_vectors"]
+__all__ = ["Analysed", "SongAnalyser", "StageObserver", "StageTimer", "analyse_song",
+           "fuse_vectors"]
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +149,58 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
     point = Point(key="", payload={}, vectors=vectors,
                   sparse={"lyrics": text.sparse} if text.sparse[0] else {})
     return record, point
+
+
+@dataclass
+class Analysed:
+    """One song analysed and not yet stored: what an analysis worker (a thread, a Ray actor)
+    hands the writer (:meth:`~songlens.catalog.pipeline.Catalog.store_analysed`). ``keep``:
+    ``(file bytes, container)`` to keep as the song's audio file (with ``audio.keep_files``)."""
+
+    meta: SongMetadata
+    record: SongRecord
+    point: Point
+    audio_hash: str
+    source_path: str | None = None
+    keep: tuple[bytes, str] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class SongAnalyser:
+    """Decode and analyse songs with loaded models, without a store. ``segments``: the
+    collection holds per-patch segment vectors."""
+
+    def __init__(self, *, settings: Settings, models: Models, resources: Resources,
+                 segments: bool) -> None:
+        self.settings = settings
+        self.models = models
+        self.resources = resources
+        self.segments = segments
+        # zero-shot tags and sentiment head of the text model (None: lexicons alone)
+        self.dense_text = build_dense_text(models.text, resources)
+
+    def decode(self, data: bytes, filename: str = "") -> DecodedAudio:
+        a = self.settings.audio
+        return decode_audio(data, filename=filename, sr=a.sample_rate,
+                            max_duration_s=a.max_duration_s, min_duration_s=a.min_duration_s,
+                            max_decoded_samples=a.max_decoded_samples,
+                            timeout_s=a.decode_timeout_s,
+                            min_decoded_fraction=a.min_decoded_fraction)
+
+    def analyse(self, audio: DecodedAudio, meta: SongMetadata, *,
+                timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
+        """Everything about one song, without touching the store (:func:`analyse_song`)."""
+        return analyse_song(audio, meta, settings=self.settings, models=self.models,
+                            resources=self.resources, dense_text=self.dense_text,
+                            segments=self.segments, timer=timer)
+
+    def prepare(self, data: bytes, meta: SongMetadata, *, filename: str = "",
+                source_path: str | None = None, timer: StageTimer | None = None) -> Analysed:
+        """Decode and analyse one file's bytes: the song ready for the writer (its audio file
+        is not carried: the writer reads it when it keeps files)."""
+        timer = timer or StageTimer()
+        with timer("decode"):
+            audio = self.decode(data, filename)
+        record, point = self.analyse(audio, meta, timer=timer)
+        return Analysed(meta=meta, record=record, point=point, audio_hash=audio.content_hash,
+                        source_path=source_path, timings=dict(timer.t))

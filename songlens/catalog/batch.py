@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from songlens.catalog.pipeline import Catalog
-from songlens.content.metadata import parse_metadata, read_file_metadata
+from songlens.content.metadata import SongMetadata, parse_metadata, read_file_metadata
 from songlens.errors import SonglensError
 
-__all__ = ["AUDIO_SUFFIXES", "BatchReport", "Manifest", "find_audio_files", "ingest_files",
-           "run_batch"]
+__all__ = ["AUDIO_SUFFIXES", "BatchReport", "Manifest", "failure_reason", "find_audio_files",
+           "ingest_files", "read_song_file", "run_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,18 @@ class BatchReport:
     kept: list[tuple[str, str]] = field(default_factory=list)       # on_existing="keep"
     failed: list[tuple[str, str]] = field(default_factory=list)     # (path, reason)
 
+    def add(self, p: Path, status: str, detail: str | None) -> None:
+        """One file's outcome: ingested, kept, skipped (``detail``: its song id) or failed
+        (``detail``: the reason)."""
+        if status == "ingested":
+            self.ingested.append((str(p), detail or ""))
+        elif status == "kept":
+            self.kept.append((str(p), detail or ""))
+        elif status == "skipped":
+            self.skipped.append(str(p))
+        else:
+            self.failed.append((str(p), detail or ""))
+
 
 class Manifest:
     """path → (size, mtime_ns, song_id), kept as JSON beside the store."""
@@ -66,12 +78,35 @@ class Manifest:
         rec = self.data.get(str(p.resolve()))
         return rec[2] if rec and rec[:2] == self.stamp(p) else None
 
-    def record(self, p: Path, song_id: str) -> None:
+    def record(self, p: Path, song_id: str, *, save: bool = True) -> None:
+        """Note ``p`` as stored under ``song_id``; ``save=False`` leaves the file to a later
+        :meth:`save` (a batch of songs: the whole manifest is rewritten each time)."""
         with self.lock:
             self.data[str(p.resolve())] = [*self.stamp(p), song_id]
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.data, ensure_ascii=False), "utf-8")
-            os.replace(tmp, self.path)
+            if save:
+                self._save()
+
+    def save(self) -> None:
+        with self.lock:
+            self._save()
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, ensure_ascii=False), "utf-8")
+        os.replace(tmp, self.path)
+
+
+def read_song_file(p: Path, on_existing: str) -> tuple[bytes, SongMetadata]:
+    """A file's bytes and its metadata (tags, sidecar lyrics), as batch ingestion reads them."""
+    meta = parse_metadata(read_file_metadata(p) | {"on_existing": on_existing})
+    return p.read_bytes(), meta
+
+
+def failure_reason(exc: BaseException) -> str:
+    """How a batch reports one file's failure: our errors by code and message."""
+    if isinstance(exc, SonglensError):
+        return f"{exc.code}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force: bool = False,
@@ -87,9 +122,8 @@ def ingest_files(catalog: Catalog, files: list[Path], *, workers: int = 1, force
         known = None if force else manifest.unchanged(p)
         if known and catalog.store.get(catalog.spec, [known]):
             return "skipped", known
-        meta = parse_metadata(read_file_metadata(p) | {"on_existing": on_existing})
-        result = catalog.ingest(p.read_bytes(), meta, filename=p.name,
-                                source_path=str(p.resolve()))
+        data, meta = read_song_file(p, on_existing)
+        result = catalog.ingest(data, meta, filename=p.name, source_path=str(p.resolve()))
         song_id = result.record.song_id
         manifest.record(p, song_id)
         return ("kept" if result.kept else "ingested"), song_id
@@ -111,18 +145,11 @@ def run_batch(files: list[Path], one: Callable[[Path], tuple[str, str | None]], 
             try:
                 status, detail = fut.result()
             except SonglensError as exc:
-                status, detail = "failed", f"{exc.code}: {exc.message}"
+                status, detail = "failed", failure_reason(exc)
             except Exception as exc:  # noqa: BLE001 - never abort the batch for one file
                 log.exception("ingesting %s", p)
-                status, detail = "failed", f"{type(exc).__name__}: {exc}"
-            if status == "ingested":
-                report.ingested.append((str(p), detail or ""))
-            elif status == "kept":
-                report.kept.append((str(p), detail or ""))
-            elif status == "skipped":
-                report.skipped.append(str(p))
-            else:
-                report.failed.append((str(p), detail or ""))
+                status, detail = "failed", failure_reason(exc)
+            report.add(p, status, detail)
             if on_done:
                 on_done(p, status, detail)
     return report

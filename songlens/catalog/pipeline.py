@@ -15,11 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from songlens.catalog.analysis import StageObserver, StageTimer, analyse_song, fuse_vectors
+from songlens.catalog.analysis import (
+    Analysed,
+    SongAnalyser,
+    StageObserver,
+    StageTimer,
+    fuse_vectors,
+)
 from songlens.catalog.audio_files import AudioFiles, AudioRef
 from songlens.catalog.record import SongRecord, songs_spec
-from songlens.catalog.text_model import build_dense_text
-from songlens.content.audio_io import DecodedAudio, decode_audio
+from songlens.content.audio_io import DecodedAudio
 from songlens.content.metadata import SongMetadata
 from songlens.content.resources import Resources
 from songlens.content.taxonomy import Taxonomy
@@ -41,6 +46,29 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class _Planned:
+    """How one analysed song will be written: its id, the stored songs with its audio, the
+    stored song with its id."""
+
+    item: Analysed
+    song_id: str
+    same_audio: list[Hit]
+    old: list[Hit]
+    index: int = -1
+
+    @property
+    def replaced(self) -> list[str]:
+        return [h.key for h in self.same_audio if h.key != self.song_id]
+
+    @property
+    def keys(self) -> set[str]:
+        return {self.song_id, *(h.key for h in self.same_audio)}
+
+
+def _touches(pending: list[_Planned], keys: set[str], audio_hash: str) -> bool:
+    """Whether a song with these ids or audio touches one of ``pending`` (not yet written)."""
+    return any(keys & p.keys or p.item.audio_hash == audio_hash for p in pending)
 
 
 class Catalog:
@@ -58,12 +86,15 @@ class Catalog:
         self.store = store
         self.models = models
         self.resources = resources or Resources(taxonomy=taxonomy)
-        # zero-shot tags and sentiment head of the text model (None: lexicons alone)
-        self.dense_text = build_dense_text(models.text, self.resources)
         self.taxonomy = self.resources.taxonomy
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
                                segment_dim=models.audio.segment_dim)
+        #: decoding and analysis, without the store (a Ray actor builds its own)
+        self.analyser = SongAnalyser(settings=settings, models=models, resources=self.resources,
+                                     segments="segments" in self.spec.multi)
+        # zero-shot tags and sentiment head of the text model (None: lexicons alone)
+        self.dense_text = self.analyser.dense_text
         self._open_collection()
         #: kept audio files (written only with ``audio.keep_files``; always readable)
         self.audio_files = AudioFiles(settings.data_path / "audio")
@@ -102,21 +133,13 @@ class Catalog:
 
     # -- analysis -----------------------------------------------------------------------------
     def decode(self, data: bytes, filename: str = "") -> DecodedAudio:
-        a = self.settings.audio
-        return decode_audio(data, filename=filename, sr=a.sample_rate,
-                            max_duration_s=a.max_duration_s, min_duration_s=a.min_duration_s,
-                            max_decoded_samples=a.max_decoded_samples,
-                            timeout_s=a.decode_timeout_s,
-                            min_decoded_fraction=a.min_decoded_fraction)
+        return self.analyser.decode(data, filename)
 
     def analyse(self, audio: DecodedAudio, meta: SongMetadata, *,
                 timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
         """Everything about one song, without touching the store (:func:`analyse_song`)."""
-        return analyse_song(audio, meta, settings=self.settings, models=self.models,
-                            resources=self.resources, dense_text=self.dense_text,
-                            segments="segments" in self.spec.multi,
-                            timer=timer or StageTimer(tuple(self.stage_observers)))
-
+        return self.analyser.analyse(audio, meta,
+                                     timer=timer or StageTimer(tuple(self.stage_observers)))
 
     # -- writes -------------------------------------------------------------------------------
     def ingest(self, data: bytes, meta: SongMetadata, *, filename: str = "",
@@ -153,37 +176,92 @@ class Catalog:
                 log.info("kept %s: already stored (on_existing=keep)", kept.song_id)
                 return IngestResult(record=kept, kept=True, timings=dict(timer.t))
         record, point = self.analyse(audio, meta, timer=timer)
-        record.source_path = source_path
+        item = Analysed(meta=meta, record=record, point=point, audio_hash=audio.content_hash,
+                        source_path=source_path, keep=keep)
+        return self.store_analysed([item], timer=timer)[0]
+
+    def store_analysed(self, items: list[Analysed], *, timer: StageTimer | None = None
+                       ) -> list[IngestResult]:
+        """Store analysed songs in order, in as few upserts as they allow: one for the batch,
+        unless a song touches one written earlier in it (the same id or audio), which is then
+        written first, so the outcome is that of storing them one at a time. A failed upsert
+        raises and leaves nothing of its songs behind (those of an earlier upsert stay)."""
+        timer = timer or StageTimer(tuple(self.stage_observers))
+        results: dict[int, IngestResult] = {}
         with timer("store"), self._write_lock:
             self._check_open()
-            same_audio = self._hits_with(Match("audio_hash", (audio.content_hash,)))
-            record.song_id = point.key = meta.song_id or (
-                same_audio[0].key if same_audio else f"h{audio.content_hash[:20]}")
-            now = time.time()
-            old = self.store.get(self.spec, [record.song_id])
-            first = old[0].payload.get("ingested_at") if old else None
-            record.ingested_at = float(first) if isinstance(first, int | float) else now
-            record.release_date = meta.release_date or (
-                old[0].payload.get("release_date") if old else None)
-            record.updated_at = now
-            written = None
-            if keep is not None and self.settings.audio.keep_files:
-                ref, created = self.audio_files.put(*keep)
-                record.audio_file, written = ref.to_dict(), ref if created else None
-            point.payload = record.to_payload()
-            try:
-                self.store.upsert(self.spec, [point])
-            except BaseException:
-                if written is not None:  # all or nothing: no file without its song
-                    self.audio_files.remove(written)
-                raise
-            replaced = [h.key for h in same_audio if h.key != record.song_id]
-            if replaced:  # the same recording under another id: the new one replaces it
-                self.store.delete(self.spec, replaced)
-            self._release_files([*old, *same_audio])
-        log.info("ingested %s (%s - %s) in %.2fs", record.song_id, meta.artist, meta.title,
-                 sum(timer.t.values()))
-        return IngestResult(record=record, replaced=replaced, timings=dict(timer.t))
+            pending: list[_Planned] = []
+            for i, item in enumerate(items):
+                if _touches(pending, {item.meta.song_id} - {None}, item.audio_hash):
+                    self._write(pending, results)
+                plan = self._plan(item)
+                if isinstance(plan, _Planned) and _touches(pending, plan.keys, item.audio_hash):
+                    self._write(pending, results)
+                    plan = self._plan(item)
+                if isinstance(plan, IngestResult):
+                    results[i] = plan
+                else:
+                    plan.index = i
+                    pending.append(plan)
+            self._write(pending, results)
+        share = timer.t.get("store", 0.0) / max(1, len(items))
+        for i, item in enumerate(items):
+            res = results[i]
+            if not res.kept:
+                res.timings = {**item.timings, **timer.t} if len(items) == 1 \
+                    else {**item.timings, "store": share}
+                log.info("ingested %s (%s - %s) in %.2fs", res.record.song_id, item.meta.artist,
+                         item.meta.title, sum(res.timings.values()))
+        return [results[i] for i in range(len(items))]
+
+    def _plan(self, item: Analysed) -> _Planned | IngestResult:
+        """The stored song ``item`` keeps (on_existing=keep), or how it will be written."""
+        meta = item.meta
+        if meta.on_existing == "keep":
+            kept = self.existing(meta, item.audio_hash)
+            if kept is not None:
+                log.info("kept %s: already stored (on_existing=keep)", kept.song_id)
+                return IngestResult(record=kept, kept=True, timings=dict(item.timings))
+        same_audio = self._hits_with(Match("audio_hash", (item.audio_hash,)))
+        song_id = meta.song_id or (same_audio[0].key if same_audio
+                                   else f"h{item.audio_hash[:20]}")
+        return _Planned(item, song_id, same_audio, self.store.get(self.spec, [song_id]))
+
+    def _write(self, pending: list[_Planned], results: dict[int, IngestResult]) -> None:
+        """Upsert ``pending`` (then emptied), delete what they replace, release files. Called
+        under the write lock."""
+        if not pending:
+            return
+        written = []
+        try:
+            for plan in pending:
+                record, point, old = plan.item.record, plan.item.point, plan.old
+                record.song_id = point.key = plan.song_id
+                record.source_path = plan.item.source_path
+                now = time.time()
+                first = old[0].payload.get("ingested_at") if old else None
+                record.ingested_at = float(first) if isinstance(first, int | float) else now
+                record.release_date = plan.item.meta.release_date or (
+                    old[0].payload.get("release_date") if old else None)
+                record.updated_at = now
+                if plan.item.keep is not None and self.settings.audio.keep_files:
+                    ref, created = self.audio_files.put(*plan.item.keep)
+                    record.audio_file = ref.to_dict()
+                    if created:
+                        written.append(ref)
+                point.payload = record.to_payload()
+            self.store.upsert(self.spec, [plan.item.point for plan in pending])
+        except BaseException:
+            for ref in written:  # all or nothing: no file without its song
+                self.audio_files.remove(ref)
+            raise
+        replaced = [k for plan in pending for k in plan.replaced]
+        if replaced:  # the same recording under another id: the new one replaces it
+            self.store.delete(self.spec, replaced)
+        self._release_files([h for plan in pending for h in (*plan.old, *plan.same_audio)])
+        for plan in pending:
+            results[plan.index] = IngestResult(record=plan.item.record, replaced=plan.replaced)
+        pending.clear()
 
     @contextmanager
     def writes_held(self) -> Iterator[None]:

@@ -115,11 +115,13 @@ def calling_server(remote: remote_cli.Remote) -> Iterator[remote_cli.Remote]:
         remote.close()
 
 
-def need_store_to_itself(settings: Settings, verb: str) -> None:
-    """``verb`` opens the store itself: refuse (exit 2) while a server holds it."""
+def need_store_to_itself(settings: Settings, verb: str, *, hint: str = "") -> None:
+    """``verb`` opens the store itself: refuse (exit 2) while a server holds it; ``hint`` ends
+    the message."""
     state = remote_cli.find_server(settings.data_path)
     if state:
         fail(StoreBusy(
             f"'songlens {verb}' needs the store to itself, and the songlens server (pid "
             f"{state['pid']}, {state['url']}) holds it; stop that server (Ctrl-C in its terminal, "
-            f"or kill {state['pid']}), run 'songlens {verb}', then start it again"))
+            f"or kill {state['pid']}), run 'songlens {verb}', then start it again"
+            + (f" {hint}" if hint else "")))

@@ -5,11 +5,20 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from songlens.cli import remote as remote_cli
 from songlens.settings import Settings
@@ -27,6 +36,7 @@ from songlens.cli.common import (
     command_settings,
     console,
     err,
+    fail,
     find_server,
     need_store_to_itself,
     opened_catalog,
@@ -38,23 +48,40 @@ class OnExisting(StrEnum):
     keep = "keep"
 
 
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="audio files or folders (recursive)")],
     config: ConfigOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="parallel files")] = 1,
+    workers: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--workers", "-w", min=1,
+        help="parallel files (default 1; with --engine ray: Ray actors, default one per CPU "
+             "of the Ray cluster)")] = None,
     force: Annotated[bool, typer.Option(help="re-ingest unchanged files too")] = False,
     on_existing: Annotated[OnExisting, typer.Option(
         "--on-existing",
         help="a song already stored (same song id, or same audio): 'update' analyses and "
              "replaces it (its first ingestion time stays), 'keep' leaves it as it is")
     ] = OnExisting.update,
+    engine: Annotated[Engine, typer.Option(
+        "--engine",
+        help="'local': threads in this process; 'ray': Ray actors (pip install "
+             "'songlens\\[ray]'), for a back catalogue; it writes to the store itself")
+    ] = Engine.local,
+    address: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--address", help="with --engine ray: the Ray cluster to use (default: a local Ray)")
+    ] = None,
     data_dir: DataDirOpt = None,
     server: ServerOpt = None,
     api_key: ApiKeyOpt = None,
 ) -> None:
     """Ingest audio files; lyrics from a sidecar .lrc/.txt or embedded tags. With a running
-    server, the files are uploaded to it (--workers at once)."""
+    server, the files are uploaded to it (--workers at once). With --engine ray the songs are
+    analysed on Ray and written here to the store, or to the Qdrant server of qdrant.url."""
     from songlens.catalog.batch import find_audio_files, ingest_files
 
     settings = command_settings(config, data_dir=data_dir)
@@ -66,12 +93,16 @@ def ingest(
     if not files:
         err.print("no audio files found")
         raise typer.Exit(1)
-    remote = find_server(settings, server, api_key)
-    if remote is not None:
+    workers_ = workers or 1
+    remote = None if engine is Engine.ray else find_server(settings, server, api_key)
+    if engine is Engine.ray:
+        report = _ingest_ray(settings, files, address=address, workers=workers, force=force,
+                             on_existing=on_existing.value, server=server)
+    elif remote is not None:
         with calling_server(remote):
             remote.health()
             report = _with_progress(files, lambda done: _upload_files(
-                remote, settings, files, workers=workers, force=force, on_done=done,
+                remote, settings, files, workers=workers_, force=force, on_done=done,
                 on_existing=on_existing.value))
         if report.ingested:
             err.print("[dim]the server searches songs posted to it exactly (a full scan) until "
@@ -79,7 +110,7 @@ def ingest(
     else:
         with opened_catalog(settings) as catalog:
             report = _with_progress(files, lambda done: ingest_files(
-                catalog, files, workers=workers, force=force, on_done=done,
+                catalog, files, workers=workers_, force=force, on_done=done,
                 on_existing=on_existing.value))
             if report.ingested:
                 _optimize(catalog)
@@ -94,10 +125,19 @@ def ingest(
         raise typer.Exit(1)
 
 
+class SongsPerSecond(ProgressColumn):
+    """Files done per second (the recent rate while running, the average at the end)."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} songs/s" if speed else "- songs/s", style="progress.data.speed")
+
+
 def _with_progress(files: list[Path], run) -> BatchReport:
-    """``run(on_done)`` with a progress bar over ``files``."""
+    """``run(on_done)`` with a progress bar over ``files``: done, rate, elapsed and ETA."""
     with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.description}"), console=err,
+                  SongsPerSecond(), TimeElapsedColumn(), TextColumn("ETA"),
+                  TimeRemainingColumn(), TextColumn("{task.description}"), console=err,
                   disable=None) as progress:
         task = progress.add_task("", total=len(files))
 
@@ -130,6 +170,38 @@ def _upload_files(remote: remote_cli.Remote, settings: Settings, files: list[Pat
 
     return run_batch(files, one, workers=workers, on_done=on_done)
 
+
+def _ingest_ray(settings: Settings, files: list[Path], *, address: str | None,
+                workers: int | None, force: bool, on_existing: str,
+                server: str | None) -> BatchReport:
+    """``ingest --engine ray``: Ray actors analyse, this process writes. It opens the store
+    itself, so a songlens server holding the embedded store must be stopped first; with a
+    Qdrant server (qdrant.url) it writes beside a running service."""
+    from songlens.catalog.ray_batch import RayOptions, ingest_files_ray, require_ray
+    from songlens.errors import ConfigError
+
+    if server:
+        fail(ConfigError("--engine ray writes to the store itself, not through a songlens "
+                         "server: drop --server (and SONGLENS_SERVER), or use the local engine"))
+    try:
+        require_ray()
+    except ConfigError as exc:
+        fail(exc)
+    if settings.qdrant.url:
+        err.print(f"[dim]--engine ray writes to the Qdrant server at {settings.qdrant.url} "
+                  "directly[/dim]")
+    else:
+        need_store_to_itself(settings, "ingest --engine ray",
+                             hint="(with a Qdrant server, qdrant.url, it can run beside the "
+                                  "songlens server)")
+    options = RayOptions(address=address, workers=workers)
+    with opened_catalog(settings) as catalog:
+        report = _with_progress(files, lambda done: ingest_files_ray(
+            catalog, files, options=options, force=force, on_done=done,
+            on_existing=on_existing))
+        if report.ingested:
+            _optimize(catalog)
+    return report
 
 
 def _optimize(catalog) -> None:

@@ -131,6 +131,11 @@ def test_verbs_go_through_the_running_server(server, tmp_path):
         r = _cli(verb, "--config", cfg)
         assert r.exit_code == 2, r.output
         assert "store_busy" in r.stderr and str(server["proc"].pid) in r.stderr
+    # so does a Ray ingestion into the embedded store (a Qdrant server could take it)
+    r = _cli("ingest", str(music), "--engine", "ray", "--config", cfg)
+    assert r.exit_code == 2, r.output
+    assert "store_busy" in r.stderr and "ingest --engine ray" in r.stderr
+    assert str(server["proc"].pid) in r.stderr and "qdrant.url" in r.stderr
 
 
 def test_api_key_from_the_environment(server):
