@@ -5,6 +5,7 @@ catalogue."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +13,11 @@ from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.catalog.record import INSTRUMENT_FIELD, tag_field
 from songlens.content.taxonomy import DIMENSIONS
+from songlens.errors import StoreError
 
 __all__ = ["BrowsePage", "FacetCount", "SongSummary", "TOP_TAGS", "browse"]
+
+log = logging.getLogger(__name__)
 
 #: tags per dimension a summary shows
 TOP_TAGS = 3
@@ -79,7 +83,12 @@ def browse(catalog: Catalog, flt: SongFilter | None = None, *, offset: int = 0,
         facets[dim] = [FacetCount(tag=str(t), en=tax.en.get((dim, str(t)), str(t)), count=n)
                        for t, n in counts]
     vocab = catalog.resources.instruments
-    counts = store.facet(spec, INSTRUMENT_FIELD, filter=store_filter, limit=len(vocab.specs))
+    try:
+        counts = store.facet(spec, INSTRUMENT_FIELD, filter=store_filter, limit=len(vocab.specs))
+    except StoreError:  # a collection created before instruments existed has no index on it
+        log.warning("no %r facet: the collection has no index on it (re-create or re-ingest)",
+                    INSTRUMENT_FIELD)
+        counts = []
     facets["instrument"] = [FacetCount(tag=str(t), en=vocab.get(str(t)).en, count=n)
                             for t, n in counts if str(t) in {s.name for s in vocab.specs}]
     return BrowsePage(total=store.count(spec, filter=store_filter),
