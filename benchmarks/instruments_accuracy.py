@@ -184,6 +184,16 @@ def table(counts: dict, families) -> list[str]:
     return rows
 
 
+def _cpu() -> str:
+    """The CPU's model name (``lscpu``'s), for the results line."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine()
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
+                platform.machine())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=6, help="pieces per family and set")
@@ -212,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [*FAMILIES, "drums"]
     lines = [f"Command: `python benchmarks/instruments_accuracy.py --n {args.n} "
              f"--tune-seed {args.tune_seed} --held-seed {args.held_seed}`; "
-             f"{dt.date.today()}, {platform.processor() or platform.machine()}, "
+             f"{dt.date.today()}, {_cpu()}, "
              f"load {os.getloadavg()[0]:.1f}, {time.perf_counter() - t0:.0f} s.", ""]
     for label, items in (("TUNING (thresholds chosen here)", tune),
                          ("HELD-OUT (never tuned on)", held)):

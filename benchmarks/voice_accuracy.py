@@ -112,6 +112,16 @@ def split(keys: list[str]) -> tuple[list[str], list[str]]:
     return keys[0::2], keys[1::2]
 
 
+def _cpu() -> str:
+    """The CPU's model name (``lscpu``'s), for the results line."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine()
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
+                platform.machine())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("root", type=Path, help="folder the Debian packages were extracted into")
@@ -174,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         vocab = Resources().instruments
     thr = float(vocab.voice["threshold"])
     lines = [f"Command: `python benchmarks/voice_accuracy.py /tmp/voicedata/x`; "
-             f"{dt.date.today()}, {platform.processor() or platform.machine()}, "
+             f"{dt.date.today()}, {_cpu()}, "
              f"load {os.getloadavg()[0]:.1f}, {time.perf_counter() - t0:.0f} s. Voice config: "
              f"quantile {vocab.voice['quantile']}, threshold {thr:.2f} (chosen on TUNING).", "",
              "| set | group | recordings | has a voice (truth) | said voice | accuracy | "
