@@ -14,7 +14,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from songlens.catalog.record import SongRecord
-from songlens.content.tagging.explain import with_explanations
+from songlens.content.tagging.explain import explain, with_explanations
 from songlens.search.similar import EXAMPLE_SPACES, SimilarFilters
 
 __all__ = ["TagOut", "SongOut", "SongSummaryOut", "BrowseOut", "FacetOut", "HealthOut",
@@ -60,6 +60,32 @@ class TimelineOut(BaseModel):
     values: list[list[float]] = Field(description="per tag, its activation (0–1) per patch")
 
 
+class PresenceOut(BaseModel):
+    hop_s: float = Field(description="seconds from one patch to the next")
+    values: list[float] = Field(description="score (0–1) per patch")
+    segments: list[list[float]] = Field(default_factory=list,
+                                        description="[start_s, end_s] where it is heard")
+    share: float | None = Field(None, description="share of patches where it is heard")
+
+
+class InstrumentOut(BaseModel):
+    name: str = Field(description="instrument id (filter and playlist value)")
+    zh: str
+    en: str
+    score: float = Field(description="calibrated probability that it plays (0–1)")
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: PresenceOut
+
+
+class VoiceOut(BaseModel):
+    probability: float = Field(description="probability that the audio has a voice")
+    present: bool
+    share: float = Field(description="share of patches with a voice")
+    threshold: float
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    timeline: PresenceOut
+
+
 class LyricLineOut(BaseModel):
     text: str
     language: str | None = Field(description="语种 tag of the line; null without letters")
@@ -96,6 +122,10 @@ class SongOut(BaseModel):
                                          "when the audio model gives none")
     lyrics_lines: list[LyricLineOut] = Field(default_factory=list,
                                              description="the lyrics as sung, per line")
+    instruments: list[InstrumentOut] = Field(default_factory=list, description=(
+        "instruments heard (Chinese and English names), strongest first, with where they play"))
+    voice: VoiceOut | None = Field(None, description="whether and where the audio has a voice; "
+                                   "null when the audio model gives none")
     warnings: list[str] | None = omitted_when_empty(
         "what decoding could not read: a truncated or damaged file kept in part "
         "(source.header_duration_s is what its header declared)")
@@ -235,7 +265,10 @@ def song_document(record: SongRecord) -> dict:
     """The song document as ``GET /v1/songs/{id}`` shows it: each piece of tag evidence with
     a sentence saying ``why``, and where the audio plays."""
     doc = record.to_document()
-    return doc | {"tags": with_explanations(doc["tags"]),
+    instruments = [{**i, "evidence": [{**ev, "why": explain(ev, tag_en=str(i.get("en", "")))}
+                                      for ev in i.get("evidence") or []]}
+                   for i in doc.get("instruments") or []]
+    return doc | {"tags": with_explanations(doc["tags"]), "instruments": instruments,
                   "audio_url": audio_url(record.song_id, bool(record.audio_file))}
 
 

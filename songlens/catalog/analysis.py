@@ -82,7 +82,9 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
     from songlens.content.features import audio_features
     from songlens.content.tagging.audio_tags import audio_evidence
     from songlens.content.tagging.fusion import fuse_tags
+    from songlens.content.tagging.instruments import detect_instruments, instrument_evidence
     from songlens.content.tagging.timeline import tag_timeline
+    from songlens.content.tagging.voice import detect_voice
     from songlens.content.text.analyse import analyse_text
     from songlens.content.text.vectors import tag_profile_vector
 
@@ -95,16 +97,29 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
             merged[tag] = max(merged.get(tag, 0.0), float(p))
     with timer("features"):
         feats = audio_features(y=audio.y, sr=audio.sr, tag_probs=merged or None).to_dict()
+        grams = analysis.extra.get("taggram") or {}
+        gram_tags = analysis.extra.get("taggram_tags") or {}
+        hop_s = analysis.extra.get("patch_seconds") or 0.0
+        vocab = resources.instruments
+        instruments = detect_instruments(grams, gram_tags, vocabulary=vocab, hop_s=hop_s)
+        voice = detect_voice(grams, gram_tags, vocabulary=vocab, hop_s=hop_s)
+        if voice is not None:  # the voice detector, measured on real recordings, decides
+            feats |= {"vocal_presence": round(voice.probability, 4),
+                      "instrumentalness": round(1.0 - voice.probability, 4),
+                      "vocal_source": "voice"}
     with timer("text"):
         comments = [(c.text, c.likes) for c in meta.comments[: settings.text.max_comments]]
         text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
                             lyrics=meta.lyrics, comments=comments,
                             audio_instrumental=feats.get("instrumentalness"),
+                            voice=voice.to_dict() if voice is not None else None,
                             catalogue_language=meta.language, resources=resources,
                             valence_model=models.sentiment.valence
                             if models.sentiment else None, dense=dense_text)
         evidence = list(text.evidence) + \
             audio_evidence(analysis.tag_probs, mapping=resources.audio_tags) + \
+            instrument_evidence(instruments, vocabulary=vocab,
+                                voice_probability=voice.probability if voice else None) + \
             list(analysis.extra.get("evidence", ()))  # e.g. CLAP zero-shot
         tags = {d: [t.to_dict() for t in ts]
                 for d, ts in fuse_tags(evidence, resources=resources).items()}
@@ -128,9 +143,9 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
                 "container": audio.container,
                 "header_duration_s": audio.header_duration_s},
         warnings=list(audio.warnings), lyrics_lines=text.lines,
-        timeline=tag_timeline(analysis.extra.get("taggram") or {},
-                              analysis.extra.get("taggram_tags") or {},
-                              hop_s=analysis.extra.get("patch_seconds") or 0.0),
+        timeline=tag_timeline(grams, gram_tags, hop_s=hop_s),
+        instruments=[i.to_dict() for i in instruments],
+        voice=voice.to_dict() if voice is not None else None,
         models={"audio": models.audio.name, "text": models.text.name,
                 "sentiment": models.sentiment.name if models.sentiment
                 else f"{dense_text.model} head + lexicon"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from songlens.catalog.record import artist_key, song_tag_scores, tag_field
+from songlens.catalog.record import INSTRUMENT_FIELD, artist_key, song_tag_scores, tag_field
 from songlens.store import Filter, Match, Range
 
 __all__ = ["SongFilter"]
@@ -25,6 +25,7 @@ class SongFilter:
 
     ``tags``: ``{dim: tags}``, a song must carry one of the tags of every listed dimension;
     ``all_tags``: ``{dim: tags}``, a song must carry every one of these tags (facet browsing);
+    ``instruments``: instrument ids (``piano``), every one of which the song's audio has;
     ``camelot``: Camelot key codes, one of which the song's key is; ``artists``: artist names,
     one of which is the song's (compared folded); ``languages``: the song's primary language
     is one of these tags; ``ranges``: payload field → ``(min, max)`` inclusive, either end
@@ -39,6 +40,7 @@ class SongFilter:
 
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     all_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    instruments: tuple[str, ...] = ()
     camelot: tuple[str, ...] = ()
     artists: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
@@ -51,7 +53,8 @@ class SongFilter:
     albums: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(any(self.tags.values()) or any(self.all_tags.values()) or self.camelot
+        return bool(any(self.tags.values()) or any(self.all_tags.values()) or self.instruments
+                    or self.camelot
                     or self.artists or self.languages or self.ranges
                     or self.ingested_after is not None or self.released_after is not None
                     or self.released_before is not None or self.exclude_artists
@@ -74,6 +77,7 @@ class SongFilter:
                 must.append(Match(tag_field(dim), tuple(tags)))
         for dim, tags in self.all_tags.items():
             must.extend(Match(tag_field(dim), (t,)) for t in tags)
+        must.extend(Match(INSTRUMENT_FIELD, (i,)) for i in self.instruments)
         if self.camelot:
             must.append(Match("camelot", tuple(self.camelot)))
         if self.artists:
@@ -116,6 +120,9 @@ class SongFilter:
             for dim, tags in self.all_tags.items():
                 if not set(tags) <= set(have.get(dim, {})):
                     return False
+        if self.instruments and not set(self.instruments) <= set(
+                payload.get(INSTRUMENT_FIELD) or ()):
+            return False
         if self.camelot and payload.get("camelot") not in self.camelot:
             return False
         if self.albums and payload.get("album") not in self.albums:

@@ -27,7 +27,8 @@ from songlens.content.release_date import released_at
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.store import CollectionSpec
 
-__all__ = ["SongRecord", "FLOAT_FIELDS", "songs_spec", "fold_name", "title_key", "artist_key",
+__all__ = ["SongRecord", "FLOAT_FIELDS", "INSTRUMENT_FIELD", "songs_spec", "fold_name",
+           "title_key", "artist_key",
            "tag_field", "song_tag_scores"]
 
 #: Audio features copied to the payload's top level with a float index: playlists, similar-song
@@ -40,7 +41,9 @@ KEYWORD_FEATURES = ("mode", "camelot", "key")
 DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audio_features",
               "language", "keywords", "sentiment", "audio_hash", "source", "models",
               "release_date", "released_at", "ingested_at", "warnings", "timeline",
-              "lyrics_lines")
+              "lyrics_lines", "instruments", "voice")
+#: the payload field holding the names of the instruments heard (keyword index)
+INSTRUMENT_FIELD = "instrument"
 
 
 def tag_field(dim: str) -> str:
@@ -58,6 +61,7 @@ def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
                                "title_key": "keyword", "language": "keyword",
                                "mode": "keyword", "camelot": "keyword"}
     indexes |= {tag_field(d): "keyword" for d in DIMENSIONS}
+    indexes[INSTRUMENT_FIELD] = "keyword"
     indexes |= {f: "float" for f in (*FLOAT_FIELDS, "ingested_at", "released_at")}
     return CollectionSpec(name=name, key_field="song_id",
                           dense={"audio": audio_dim, "text": text_dim,
@@ -106,7 +110,10 @@ class SongRecord:
     ``audio_features`` is :meth:`songlens.content.features.AudioFeatures.to_dict`;
     ``language`` is ``{primary, scores, source}``; ``timeline`` is the audio tags over time
     (:func:`songlens.content.tagging.timeline.tag_timeline`; None when the audio model gives
-    none); ``lyrics_lines`` the lyrics as sung, ``[{text, language}]``; ``warnings`` say
+    none); ``instruments`` the instruments heard, ``[{name, zh, en, score, evidence, timeline}]``
+    (:mod:`songlens.content.tagging.instruments`); ``voice`` the vocal presence
+    (:meth:`songlens.content.tagging.voice.Voice.to_dict`, None without an audio tagger);
+    ``lyrics_lines`` the lyrics as sung, ``[{text, language}]``; ``warnings`` say
     what decoding could not read (a truncated or damaged file kept in part); ``release_date`` is
     ``YYYY[-MM[-DD]]`` as the catalogue or the file's tags gave it (None: unknown);
     ``tag_probs`` (audio model → tag → probability), ``source_path``, ``text_source`` (the text
@@ -138,6 +145,8 @@ class SongRecord:
     audio_file: dict[str, Any] | None = None
     timeline: dict[str, Any] | None = None
     lyrics_lines: list[dict[str, Any]] = field(default_factory=list)
+    instruments: list[dict[str, Any]] = field(default_factory=list)
+    voice: dict[str, Any] | None = None
     text_source: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -173,6 +182,7 @@ class SongRecord:
         for f in KEYWORD_FEATURES:
             if self.audio_features.get(f) is not None:
                 payload[f] = self.audio_features[f]
+        payload[INSTRUMENT_FIELD] = [i["name"] for i in self.instruments]
         payload["tag_probs"] = self.tag_probs
         payload["updated_at"] = self.updated_at
         if self.source_path:
@@ -205,4 +215,6 @@ class SongRecord:
                    source_path=payload.get("source_path"),
                    audio_file=payload.get("audio_file"), timeline=payload.get("timeline"),
                    lyrics_lines=list(payload.get("lyrics_lines") or []),
+                   instruments=list(payload.get("instruments") or []),
+                   voice=payload.get("voice"),
                    text_source=payload.get("text_source") or {})

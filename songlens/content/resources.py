@@ -17,6 +17,10 @@ from typing import Any, TypeVar
 
 from songlens.content.tagging.audio_tags import AudioTagMapping, load_audio_tag_mapping
 from songlens.content.tagging.fusion import FusionConfig, load_fusion_config
+from songlens.content.tagging.instruments import (
+    InstrumentVocabulary,
+    load_instrument_vocabulary,
+)
 from songlens.content.taxonomy import Taxonomy, load_taxonomy
 from songlens.content.taxonomy import config_dir as default_config_dir
 from songlens.content.text.clean import Converter, load_t2s
@@ -57,6 +61,9 @@ class Resources:
         jieba with the music dictionary and the Chinese cues, stop words, keywords.
     audio_tags : AudioTagMapping
         musicnn tags → taxonomy evidence (``audio_tags.yaml``; loaded on first use).
+    instruments : InstrumentVocabulary
+        Nameable instruments and the voice detector's cues (``instruments.yaml``; loaded on
+        first use).
     cantonese : CantoneseModel
         The Cantonese-vs-Mandarin n-gram model (loaded on first use).
     t2s : Converter
@@ -96,6 +103,13 @@ class Resources:
     def audio_tags(self) -> AudioTagMapping:
         return self._get("audio_tags", lambda: load_audio_tag_mapping(
             self.config_dir / "audio_tags.yaml", taxonomy=self.taxonomy))
+
+    @property
+    def instruments(self) -> InstrumentVocabulary:
+        calibration = self.audio_tags  # outside the build: _get's lock is not re-entrant
+        return self._get("instruments", lambda: load_instrument_vocabulary(
+            self.config_dir / "instruments.yaml", calibration=calibration,
+            taxonomy=self.taxonomy))
 
     @property
     def cantonese(self) -> CantoneseModel:

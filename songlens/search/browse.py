@@ -5,15 +5,19 @@ catalogue."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
-from songlens.catalog.record import tag_field
+from songlens.catalog.record import INSTRUMENT_FIELD, tag_field
 from songlens.content.taxonomy import DIMENSIONS
+from songlens.errors import StoreError
 
 __all__ = ["BrowsePage", "FacetCount", "SongSummary", "TOP_TAGS", "browse"]
+
+log = logging.getLogger(__name__)
 
 #: tags per dimension a summary shows
 TOP_TAGS = 3
@@ -65,7 +69,9 @@ class BrowsePage:
 def browse(catalog: Catalog, flt: SongFilter | None = None, *, offset: int = 0,
            limit: int = 50) -> BrowsePage:
     """Songs passing ``flt``, newest first (``offset``, ``limit``), their total, and per
-    dimension how many of them carry each tag (most first; tags no song carries left out)."""
+    dimension how many of them carry each tag (most first; tags no song carries left out);
+    facet ``instrument`` counts the instruments heard (``tag`` the id, ``en`` its English
+    name)."""
     store_filter = (flt or SongFilter()).to_store()
     spec, store, tax = catalog.spec, catalog.store, catalog.taxonomy
     hits = store.ordered(spec, order_by="ingested_at", descending=True, offset=offset,
@@ -76,6 +82,15 @@ def browse(catalog: Catalog, flt: SongFilter | None = None, *, offset: int = 0,
                              limit=len(tax.tags[dim]))
         facets[dim] = [FacetCount(tag=str(t), en=tax.en.get((dim, str(t)), str(t)), count=n)
                        for t, n in counts]
+    vocab = catalog.resources.instruments
+    try:
+        counts = store.facet(spec, INSTRUMENT_FIELD, filter=store_filter, limit=len(vocab.specs))
+    except StoreError:  # a collection created before instruments existed has no index on it
+        log.warning("no %r facet: the collection has no index on it (re-create or re-ingest)",
+                    INSTRUMENT_FIELD)
+        counts = []
+    facets["instrument"] = [FacetCount(tag=str(t), en=vocab.get(str(t)).en, count=n)
+                            for t, n in counts if str(t) in {s.name for s in vocab.specs}]
     return BrowsePage(total=store.count(spec, filter=store_filter),
                       songs=[SongSummary.from_payload(h.key, h.payload) for h in hits],
                       facets=facets)

@@ -17,8 +17,9 @@ songs, a diversity knob and artist spacing. The steps:
 When the hard filters leave fewer songs than ``length``, they are relaxed in this order and the
 response says what was relaxed: attribute bounds (``min_``/``max_``) first, then required tags
 dimension by dimension (theme, scene, emotion, style, language), which become preferred tags.
-Exclusions and release-date bounds are never relaxed. Ties break on ``song_id`` and the optional
-``seed`` only jitters equal scores, so a request always gives the same playlist.
+Exclusions, instruments and release-date bounds are never relaxed. Ties break on ``song_id``
+and the optional ``seed`` only jitters equal scores, so a request always gives the same
+playlist.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class PlaylistRequest(BaseModel):
                                        description="required tags per dimension")
     preferred: dict[str, list[str] | dict[str, float]] = Field(
         default_factory=dict, description="soft tags per dimension, a list or {tag: weight}")
+    instruments: list[str] = Field(default_factory=list, max_length=12, description=(
+        "instruments every track must have (id, Chinese or English name: piano, 钢琴, "
+        "guitar …); never relaxed"))
     text: str | None = Field(None, max_length=500, description="a prompt mapped onto tags")
     length: int = Field(20, ge=1, le=200)
     diversity: float = Field(0.3, ge=0, le=1, description="0 = most relevant, 1 = most varied")
@@ -182,9 +186,10 @@ def _prompt_tags(catalog: Catalog, text: str) -> dict[str, dict[str, float]]:
 
 
 def _filter(required: dict[str, dict[str, float]],
-            bounds: dict[str, tuple[float | None, float | None]], req: PlaylistRequest
-            ) -> Filter | None:
+            bounds: dict[str, tuple[float | None, float | None]], req: PlaylistRequest,
+            instruments: tuple[str, ...] = ()) -> Filter | None:
     return SongFilter(tags={d: tuple(tags) for d, tags in required.items() if tags},
+                      instruments=instruments,
                       ranges={ATTRIBUTES[name][0]: b for name, b in bounds.items()},
                       exclude_artists=tuple(req.exclude_artists),
                       exclude_ids=frozenset(req.exclude_songs) | frozenset(req.seed_songs),
@@ -281,6 +286,8 @@ def _tag_or_seed_candidates(catalog: Catalog, flt: Filter | None,
 def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     required = _canonical_tags(catalog, req.tags)
     preferred = _canonical_tags(catalog, req.preferred)
+    instruments = tuple(dict.fromkeys(catalog.resources.instruments.get(i).name
+                                      for i in req.instruments))
     interpreted: dict[str, Any] = {}
     text_audio = text_dense = None
     if req.text:
@@ -299,10 +306,10 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
         for dim, tags in prompt.items():
             for tag, w in tags.items():
                 preferred.setdefault(dim, {})[tag] = max(preferred.get(dim, {}).get(tag, 0), w)
-    if not (required or preferred or req.seed_songs or req.targets or req.bounds
+    if not (required or preferred or req.seed_songs or req.targets or req.bounds or instruments
             or text_audio is not None or text_dense is not None):
-        raise InvalidInput("a playlist needs tags, preferred tags, a text prompt, seed songs "
-                           "or attribute targets")
+        raise InvalidInput("a playlist needs tags, preferred tags, instruments, a text prompt, "
+                           "seed songs or attribute targets")
     seeds = [catalog.get_hit(s, with_vectors=True) for s in req.seed_songs]
     bounds = dict(req.bounds)
     relaxed: list[str] = []
@@ -320,7 +327,7 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
             continue
         wanted = {d: dict(required.get(d, {})) | preferred.get(d, {})
                   for d in set(required) | set(preferred)}
-        flt = _filter(required, bounds, req)
+        flt = _filter(required, bounds, req, instruments)
         hits = _candidates(catalog, flt, wanted, seeds, pool, text_audio, text_dense)
         if len(hits) >= req.length or step == RELAX_ORDER[-1]:
             break

@@ -123,3 +123,30 @@ def test_pages(client):
     for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"min_energy": 2}):
         r = client.get("/v1/songs", params=bad)
         assert r.status_code == 422, bad
+
+
+def test_instruments_in_the_document_and_as_a_filter(client, docs):
+    """Each song names the instruments its audio has (zh + en, score, where they play); the
+    instrument filter returns exactly the songs that name it, by id or by Chinese name."""
+    named: dict[str, set[str]] = {}
+    for sid, doc in docs.items():
+        assert doc["voice"] is not None and 0.0 <= doc["voice"]["probability"] <= 1.0
+        for inst in doc["instruments"]:
+            assert inst["zh"] and inst["en"] and 0.0 < inst["score"] <= 1.0
+            assert len(inst["timeline"]["values"]) == len(doc["voice"]["timeline"]["values"])
+            assert inst["evidence"] and inst["evidence"][0]["why"]
+            named.setdefault(inst["name"], set()).add(sid)
+    assert named, "no instrument heard in three band recordings"
+    facet = {f["tag"]: f["count"] for f in browse(client)["facets"]["instrument"]}
+    assert facet == {name: len(sids) for name, sids in named.items()}
+    for name, sids in named.items():
+        zh = next(i["zh"] for d in docs.values() for i in d["instruments"] if i["name"] == name)
+        for value in (name, zh):
+            page = browse(client, instrument=value)
+            assert {s["song_id"] for s in page["songs"]} == sids, (value, page)
+        r = client.post("/v1/playlists", json={"instruments": [zh], "length": 3})
+        assert r.status_code == 200, r.text
+        assert {it["song_id"] for it in r.json()["items"]} == sids
+    r = client.get("/v1/songs", params={"instrument": "erhu"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_tag"
+    assert "piano" in r.json()["error"]["message"]

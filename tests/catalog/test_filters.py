@@ -85,3 +85,21 @@ def test_all_tags_camelot_and_artists():
     assert [(c.key, c.values) for c in store.must] == [
         ("tag_style", ("民谣",)), ("tag_style", ("流行",)), ("camelot", ("8A",)),
         ("artist_key", ("artist1",))]
+
+
+def test_instruments_every_one_in_memory_and_in_the_store():
+    def rec(i: int, names: list[str]) -> dict:
+        r = SongRecord(song_id=f"s{i}", title="t", artist="a",
+                       instruments=[{"name": n, "zh": "", "en": n, "score": 0.9} for n in names])
+        return r.to_payload()
+
+    songs = {"s0": rec(0, ["piano", "strings"]), "s1": rec(1, ["piano"]), "s2": rec(2, [])}
+    assert songs["s0"]["instrument"] == ["piano", "strings"]
+    assert SongRecord.from_payload(songs["s0"]).instruments[1]["name"] == "strings"
+    both = SongFilter(instruments=("piano", "strings"))
+    assert [k for k, p in songs.items() if both.matches(k, p)] == ["s0"]
+    assert [k for k, p in songs.items()
+            if SongFilter(instruments=("piano",)).matches(k, p)] == ["s0", "s1"]
+    assert bool(SongFilter(instruments=("piano",)))
+    assert [(c.key, c.values) for c in both.to_store().must] == [
+        ("instrument", ("piano",)), ("instrument", ("strings",))]

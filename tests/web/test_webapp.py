@@ -4,6 +4,7 @@ real clips ingested (see conftest.py). Screenshots go to test-artifacts/web/."""
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import httpx
@@ -111,6 +112,11 @@ def test_song_page_shows_tags_evidence_and_chart(open_page, shot):
     assert page.locator(".similar .song-row button.play").count() >= 1
     # the tag timeline as a heat strip, the lyrics with a language per line
     assert page.locator("svg.chart.heat rect.cell").count() >= 8
+    # the instruments heard, each with its Chinese and English name, and where the voice is
+    inst = page.locator("section:has-text('Instruments and voice')")
+    assert inst.count() == 1 and "人声" in inst.inner_text()
+    for chip in page.locator(".chip.instrument").all_inner_texts():
+        assert re.search(r"[\u4e00-\u9fff]", chip) and re.search(r"[a-z]", chip), chip
     lyrics = page.locator(".lyrics li")
     assert lyrics.count() == 3 and "华语" in lyrics.first.inner_text()
     shot(page, "song")

@@ -79,16 +79,21 @@ def browse_songs(
     key: Annotated[str | None, Query(max_length=20, description='"A minor", "Am", "C#", or a '
                                      'Camelot code such as "8A"')] = None,
     artist: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    instrument: Annotated[list[str] | None, Query(max_length=12, description=(
+        "instruments (id, Chinese or English name: piano, 钢琴); the song must have every "
+        "one"))] = None,
 ) -> dict:
     """Browse the catalogue, newest first: the songs matching every filter, their total, and
-    facet counts (how many of them carry each tag, per dimension)."""
+    facet counts (how many of them carry each tag, per dimension, and each instrument)."""
     wanted = dict(zip(DIMENSIONS, (language, style, scene, emotion, theme), strict=True))
     flt = SongFilter(
         all_tags={d: tuple(dict.fromkeys(catalog.taxonomy.canonical(d, t) for t in ts))
                   for d, ts in wanted.items() if ts},
         ranges={f: r for f, r in (("tempo_bpm", (min_tempo, max_tempo)),
                                   ("energy", (min_energy, max_energy))) if r != (None, None)},
-        camelot=parse_key(key) if key else (), artists=(artist,) if artist else ())
+        camelot=parse_key(key) if key else (), artists=(artist,) if artist else (),
+        instruments=tuple(dict.fromkeys(catalog.resources.instruments.get(i).name
+                                        for i in instrument or ())))
     page = browse(catalog, flt, offset=offset, limit=limit)
     songs = [s.__dict__ | {"audio_url": audio_url(s.song_id, s.has_audio)} for s in page.songs]
     return {"total": page.total, "songs": songs,

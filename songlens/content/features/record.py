@@ -87,10 +87,12 @@ FEATURE_DOCS: dict[str, str] = {
         "0.1 + 0.8 × syllabic modulation (share of the 300–3400 Hz band envelope's 0.5–16 Hz "
         "modulation power at 2–8 Hz) × tonality (1 − spectral flatness term) — a weak heuristic "
         "kept inside 0.1–0.9 (rhythmic pitched parts at 2–8 notes/s also score); prefer tags. "
-        "0–1; see vocal_source."
+        "0–1; see vocal_source. In an ingested song's document it is the voice detector's "
+        "probability instead (vocal_source 'voice': calibrated vocal vs no-vocal outputs per "
+        "patch, the median patch; songlens/content/tagging/voice.py)."
     ),
     "instrumentalness": "1 − vocal_presence (Spotify: near 1 means no vocal content). 0–1.",
-    "vocal_source": "'tags' or 'audio' (for vocal_presence and instrumentalness).",
+    "vocal_source": "'voice', 'tags' or 'audio' (for vocal_presence and instrumentalness).",
     "speechiness": (
         "Presence of spoken words (Spotify: > 0.66 mostly speech, 0.33–0.66 rap-like, < 0.33 "
         "music). With tags: max(speech, 0.7 × rap, 0.5 × Hip-Hop). Audio only: (0.5 × pause "

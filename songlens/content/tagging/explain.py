@@ -11,8 +11,6 @@ __all__ = ["explain", "with_explanations"]
 
 _MODELS = {"MSD_musicnn": "musicnn, trained on Million Song Dataset tags",
            "MTT_musicnn": "musicnn, trained on MagnaTagATune tags"}
-#: the 语种 tag of songs without (many) sung words
-INSTRUMENTAL = "纯音乐"
 _FIELDS = {"title": "title", "album": "album title", "artist": "artist name",
            "language": "catalogue"}
 
@@ -24,15 +22,25 @@ def _times(n: Any, one: str, many: str) -> str:
 def explain(ev: Mapping[str, Any], *, tag_en: str, tag: str = "") -> str:
     """A sentence saying what ``ev`` (an evidence dict of the song's tag ``tag``) saw."""
     source, cue, p = ev.get("source"), str(ev.get("cue", "")), ev.get("p")
-    if tag == INSTRUMENTAL and cue == "script":  # its share comes from the audio, not from words
-        return (f"Few or no sung words, and the audio sounds instrumental: about "
-                f"{float(p or 0):.0%} of the song reads as instrumental.")
+    if source == "audio" and cue == "no voice":  # the voice detector (tagging/voice.py)
+        share = ev.get("vocal_share")
+        heard = (f"hears a voice in {float(share):.0%} of the song"
+                 if isinstance(share, int | float) else "hears no voice")
+        vp = ev.get("voice_probability")
+        prob = f" (probability of a voice {float(vp):.2f})" if isinstance(vp, int | float) else ""
+        return f"The audio's vocal detector {heard}{prob}: it sounds instrumental."
     if source == "audio":
         model = _MODELS.get(str(ev.get("model")), str(ev.get("model") or "the audio model"))
         pct = ev.get("percentile")
         how = f"more strongly than in {pct:.0%} of reference songs" \
             if isinstance(pct, int | float) else f"with probability {float(p or 0):.2f}"
         return f"The audio model ({model}) hears “{cue}” {how}."
+    if source == "instruments":
+        what = str(ev.get("en") or cue)
+        if isinstance(ev.get("no_voice"), int | float):
+            return (f"The audio has {what} in it and, with probability {ev['no_voice']:.2f}, "
+                    f"no voice.")
+        return f"The audio has {what} in it (instrument score {float(p or 0):.2f})."
     if source == "clap":
         return (f"The text-audio model {ev.get('model', '')} finds the sound closest to the "
                 f"description “{cue}” (rank {ev.get('rank', '?')}).")

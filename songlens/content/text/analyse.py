@@ -13,7 +13,12 @@ from songlens.content.taxonomy import Evidence
 from songlens.content.text.clean import clean_lyrics, normalise_unicode, to_simplified
 from songlens.content.text.comments import comments_evidence, weigh_comments
 from songlens.content.text.dense import DenseText, dense_analysis
-from songlens.content.text.language import LanguageResult, detect_language, line_languages
+from songlens.content.text.language import (
+    LanguageResult,
+    detect_language,
+    language_evidence,
+    line_languages,
+)
 from songlens.content.text.lexicon import aggregate_hits, match_line
 from songlens.content.text.sentiment import valence_evidence, weighted_valence
 from songlens.content.text.vectors import cjk_share, sparse_lyrics_vector
@@ -64,6 +69,7 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
                  comments: Sequence[tuple[str, int]] | None = None,
                  resources: Resources,
                  audio_instrumental: float | None = None,
+                 voice: dict | None = None,
                  catalogue_language: str | None = None,
                  valence_model: Callable[[Sequence[str]], Sequence[float]] | None = None,
                  dense: DenseText | None = None,
@@ -80,7 +86,11 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
     resources : Resources
         Lexicons, sentiment lexicon, tokenizer, Cantonese model and OpenCC converter.
     audio_instrumental : float, optional
-        The audio taggers' no-vocals probability, for the 纯音乐 language tag.
+        Probability that the audio has no voice, for the 纯音乐 language tag; default
+        ``1 - voice["probability"]`` when ``voice`` is given.
+    voice : dict, optional
+        :meth:`songlens.content.tagging.voice.Voice.to_dict` of the song's audio: the 纯音乐
+        evidence carries its details.
     catalogue_language : str, optional
         A 语种 tag the catalogue gives (see :func:`~songlens.content.text.language.
         catalogue_language`): it decides the primary language and becomes evidence (source
@@ -107,6 +117,8 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
 
     # lyrics
     cl = clean_lyrics(lyrics, t2s=t2s)
+    if audio_instrumental is None and voice and voice.get("probability") is not None:
+        audio_instrumental = 1.0 - float(voice["probability"])
     language = detect_language(cl.original, cantonese=resources.cantonese,
                                audio_instrumental=audio_instrumental)
     lyric_hits = []
@@ -158,10 +170,8 @@ def analyse_text(*, title: str, artist: str, album: str | None = None,
             evidence.append(Evidence(ev.dimension, ev.tag, "metadata", ev.cue,
                                      ev.p * _TITLE_FACTOR, {"field": "title"}))
 
-    # language scores as evidence (source "lyrics"), the catalogue's language as metadata
-    for tag, score in language.scores.items():
-        evidence.append(Evidence("language", tag, "lyrics", "script", float(score),
-                                 {"primary": tag == language.primary}))
+    # language scores as evidence (lyrics; 纯音乐 from the audio), the catalogue's as metadata
+    evidence += language_evidence(language, voice=voice)
     if catalogue_language:
         evidence.append(Evidence("language", catalogue_language, "metadata", "catalogue", 1.0,
                                  {"field": "language"}))

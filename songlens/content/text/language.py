@@ -26,10 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from songlens.content.taxonomy import Evidence
 from songlens.content.text.scripts import HAN_CHAR, HAN_RUN, HANGUL_CHAR, KANA_CHAR, LATIN
 
 __all__ = ["CantoneseModel", "LanguageResult", "cantonese_probability", "catalogue_language",
-           "detect_language", "line_languages"]
+           "detect_language", "language_evidence", "line_languages"]
+
+#: the 语种 tag of songs without a voice
+INSTRUMENTAL = "纯音乐"
 
 _LATIN_WORD = re.compile(f"[{LATIN}]+(?:'[A-Za-z]+)?")
 _LATIN_SYLLABLES_PER_WORD = 1.3
@@ -213,13 +217,16 @@ def detect_language(text: str | None, *, cantonese: CantoneseModel,
     cantonese : CantoneseModel
         Splits Chinese between 华语 and 粤语 (:meth:`CantoneseModel.load`).
     audio_instrumental : float, optional
-        Probability in [0, 1] from the audio taggers that the track has no vocals.
+        Probability in [0, 1] that the track has no voice, from the audio
+        (:func:`songlens.content.tagging.voice.detect_voice`): the audio, not the lyrics field,
+        says whether a song is instrumental.
 
     Returns
     -------
     LanguageResult
         ``primary`` is ``纯音乐`` when there are no lyric letters and ``audio_instrumental`` ≥ 0.5,
-        ``None`` when there are no letters and no audio hint.
+        ``None`` when there are no letters and the audio has a voice or says nothing (a song
+        posted without lyrics whose audio has a singer is not instrumental).
     """
     text = text or ""
     han = len(HAN_CHAR.findall(text))
@@ -229,7 +236,8 @@ def detect_language(text: str | None, *, cantonese: CantoneseModel,
     total = han + kana + hangul + latin
     if total < 1:
         if audio_instrumental is not None and audio_instrumental >= 0.5:
-            return LanguageResult("纯音乐", {"纯音乐": round(float(audio_instrumental), 4)})
+            return LanguageResult(INSTRUMENTAL,
+                                  {INSTRUMENTAL: round(float(audio_instrumental), 4)})
         return LanguageResult(None, {})
     raw: dict[str, float] = {"日语": 0.0, "华语": 0.0, "粤语": 0.0, "韩语": hangul, "欧美": latin}
     # Japanese: kana present in meaningful proportion to Han → Han characters are kanji.
@@ -241,7 +249,7 @@ def detect_language(text: str | None, *, cantonese: CantoneseModel,
         raw["华语"] = han * (1.0 - canto)
         raw["日语"] = kana
     if audio_instrumental is not None and audio_instrumental > 0.8 and total < 8:
-        raw["纯音乐"] = total * audio_instrumental  # a few words over an instrumental track
+        raw[INSTRUMENTAL] = total * audio_instrumental  # a few words over an instrumental track
     norm = sum(raw.values())
     scores = {k: round(v / norm, 4) for k, v in sorted(raw.items(), key=lambda kv: -kv[1])
               if v / norm > 0.05}
@@ -254,6 +262,25 @@ def detect_language(text: str | None, *, cantonese: CantoneseModel,
         primary = "粤语" if raw["粤语"] > raw["华语"] else "华语"
     return LanguageResult(primary, scores)
 
+
+def language_evidence(result: LanguageResult, *, voice: dict | None = None) -> list[Evidence]:
+    """The 语种 evidence of a detection: each language's share of the lyrics (source ``lyrics``,
+    cue ``script``), and 纯音乐 as what the audio heard (source ``audio``, cue ``no voice``,
+    with the voice detector's ``voice`` details: its probability, share of patches with a voice
+    and strongest cues), since it is the audio that says a song has no voice."""
+    out = []
+    for tag, score in result.scores.items():
+        if tag == INSTRUMENTAL:
+            detail = {"primary": tag == result.primary}
+            if voice:
+                detail |= {"voice_probability": voice.get("probability"),
+                           **{k: v for k, v in (voice.get("evidence") or {}).items()
+                              if k not in ("source", "cue")}}
+            out.append(Evidence("language", tag, "audio", "no voice", float(score), detail))
+        else:
+            out.append(Evidence("language", tag, "lyrics", "script", float(score),
+                                {"primary": tag == result.primary}))
+    return out
 
 
 def line_languages(text: str, *, cantonese: CantoneseModel, max_lines: int = 500,

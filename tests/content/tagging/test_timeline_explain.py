@@ -56,6 +56,7 @@ def test_instrumental_language_is_explained_by_the_audio():
     from songlens.content.tagging.explain import with_explanations
 
     tags = {"language": [{"tag": "纯音乐", "en": "Instrumental", "score": 0.47, "evidence": [
-        {"source": "lyrics", "cue": "script", "p": 0.63, "primary": True}]}]}
+        {"source": "audio", "cue": "no voice", "p": 0.63, "primary": True,
+         "voice_probability": 0.37, "vocal_share": 0.1}]}]}
     why = with_explanations(tags)["language"][0]["evidence"][0]["why"]
-    assert "instrumental" in why and "lyrics are written in" not in why, why
+    assert "instrumental" in why and "10%" in why and "lyrics" not in why, why

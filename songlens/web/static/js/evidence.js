@@ -21,15 +21,19 @@ function ourWords(ev, tag) {
     : ["", ""];
   switch (ev.source) {
     case "audio":
+      if (cue === "no voice") {  // the voice detector: no voice heard in the audio
+        const share = typeof ev.vocal_share === "number" ? `（只有 ${pct(ev.vocal_share)} 的片段像人声）` : "";
+        return [`音频里听不到人声，是纯音乐${share}`,
+                `The audio has no voice: it sounds instrumental`];
+      }
       return [`音频模型（${ev.model || "musicnn"}）听出「${cue}」${strength[0]}`,
               `The audio model (${ev.model || "musicnn"}) hears "${cue}"${strength[1]}`];
+    case "instruments":
+      return [`音频里听得出${ev.zh || cue}（${ev.en || cue}）`,
+              `The audio has ${ev.en || cue} in it`];
     case "clap":
       return [`CLAP 模型觉得它像「${cue}」`, `The CLAP model finds it sounds like "${cue}"`];
     case "lyrics":
-      if (cue === "script" && tag === "纯音乐") {  // the share comes from the audio
-        return [`几乎没有唱词，声音听起来是纯音乐（约 ${pct(ev.p)}）`,
-                `Few or no sung words, and the audio sounds instrumental (${pct(ev.p)})`];
-      }
       if (cue === "script") {
         return [`歌词的文字有 ${pct(ev.p)} 属于这种语言${ev.primary ? "（主要语言）" : ""}`,
                 `${pct(ev.p)} of the lyrics' text reads as this language${ev.primary ? " (primary)" : ""}`];

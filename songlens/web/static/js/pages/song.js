@@ -21,7 +21,7 @@ export async function render(view, ctx) {
   const seek = (t) => { audio.currentTime = t; audio.play().catch(() => {}); };
   view.append(h("div", { class: "page song", dataset: { songId: doc.song_id } },
     header(doc, audio), tagsSection(tax, doc), featuresSection(doc),
-    timelineSection(doc, audio, seek), lyricsSection(tax, doc),
+    instrumentsSection(doc, audio, seek), timelineSection(doc, audio, seek), lyricsSection(tax, doc),
     similarSection(tax, doc, ctx), audienceSection(tax, doc, ctx)));
   const src = audioUrlOf(doc);
   if (src) {
@@ -67,6 +67,33 @@ function featuresSection(doc) {
         af.dynamic_range_db !== undefined
           ? fact("动态范围", "Dynamic range", `${fmtNum(af.dynamic_range_db, 1)} dB`) : null,
         af.brightness !== undefined ? fact("明亮度", "Brightness", fmtNum(af.brightness, 2)) : null)));
+}
+
+// 乐器与人声: the instruments the audio has (Chinese + English names, score, why) and where
+// each of them and the voice are heard, as one heat strip
+function instrumentsSection(doc, audio, seek) {
+  const insts = doc.instruments || [];
+  const voice = doc.voice;
+  const chips = insts.length
+    ? h("ul", { class: "instruments" }, insts.map((i) =>
+        h("li", { class: "chip instrument", dataset: { instrument: i.name },
+                  title: ((i.evidence || [])[0] || {}).why || "" },
+          `${i.zh} ${i.en} `, h("span", { class: "muted" }, fmtNum(i.score, 2)))))
+    : h("p", { class: "muted" }, bi("没有听出可以命名的乐器", "No nameable instrument heard"));
+  const voiceLine = voice
+    ? h("p", { class: "voice" }, bi("人声", "Voice"), voice.present
+      ? ` ✓ ${fmtNum(voice.probability, 2)}` : ` ✗ ${fmtNum(voice.probability, 2)}`)
+    : null;
+  const rows = insts.filter((i) => i.timeline && (i.timeline.values || []).length);
+  let strip = null;
+  if (rows.length || (voice && voice.timeline)) {
+    const tl = { hop_s: (rows[0] || voice).timeline.hop_s,
+                 tags: rows.map((i) => `${i.zh} ${i.en}`), values: rows.map((i) => i.timeline.values) };
+    if (voice && voice.timeline) { tl.tags.push("人声 voice"); tl.values.push(voice.timeline.values); }
+    strip = heatStrip(tl, { onSeek: seek });
+    audio.addEventListener("timeupdate", () => strip.setTime(audio.currentTime));
+  }
+  return section("乐器与人声", "Instruments and voice", chips, voiceLine, strip);
 }
 
 function timelineSection(doc, audio, seek) {
