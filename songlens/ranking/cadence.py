@@ -49,7 +49,9 @@ class CadenceConfig:
     """``batch_days`` of samples per batch fit; an increment every ``increment_every_s``
     (mini-batches of ``increment_batch``); the newest ``holdout_share`` of an increment's samples
     (at least ``min_heldout``) held out for the gate, which refuses a candidate whose AUC is
-    below the serving model's by more than ``gate_margin``; ``negative_weight`` for samples with
+    below the serving model's by more than ``gate_margin`` or below ``min_auc`` (a slice whose
+    labels no model can rank — inverted or all alike — is a broken stretch of feedback, not a
+    reason to change models); ``negative_weight`` for samples with
     explicit negative feedback; at most ``max_history`` samples kept for the batch fit."""
 
     batch_days: float = 7.0
@@ -58,6 +60,7 @@ class CadenceConfig:
     holdout_share: float = 0.2
     min_heldout: int = 50
     gate_margin: float = 0.01
+    min_auc: float = 0.55
     negative_weight: float = 2.0
     max_history: int = 500_000
 
@@ -81,7 +84,7 @@ def heldout_auc(ranker: Ranker, samples: Sequence[LabeledImpression]) -> float:
 
 
 def gate(candidate: Ranker, serving: Ranker | None, held: Sequence[LabeledImpression], *,
-         margin: float, min_n: int) -> tuple[bool, str, dict[str, Any]]:
+         margin: float, min_n: int, min_auc: float = 0.0) -> tuple[bool, str, dict[str, Any]]:
     """Should ``candidate`` replace ``serving``? Returns (accepted, reason, held-out figures)."""
     figs: dict[str, Any] = {"n": len(held), "positives": int(sum(s.complete for s in held))}
     if held:
@@ -94,6 +97,8 @@ def gate(candidate: Ranker, serving: Ranker | None, held: Sequence[LabeledImpres
     figs["serving_auc"] = None if np.isnan(s) else round(s, 5)
     if len(held) < min_n or np.isnan(c) or np.isnan(s):
         return False, f"held-out slice too small to judge ({len(held)} samples)", figs
+    if c < min_auc:
+        return False, f"held-out AUC {c:.4f} below the floor {min_auc}: labels look broken", figs
     if c < s - margin:
         return False, f"held-out AUC {c:.4f} < serving {s:.4f} - margin {margin}", figs
     return True, f"held-out AUC {c:.4f} vs serving {s:.4f}", figs
@@ -164,7 +169,7 @@ class CadenceTrainer:
             X, yc, yl, w = _xyw(train, cad.negative_weight)
             cand.partial_fit(X, yc, yl, sample_weight=w, batch_size=cad.increment_batch)
         ok, reason, figs = gate(cand, self.serving, held, margin=cad.gate_margin,
-                                min_n=cad.min_heldout)
+                                min_n=cad.min_heldout, min_auc=cad.min_auc)
         self.pending = held  # trained next time (or judged again next time)
         info = {"trained": len(train), "corrections": len(fixes), "heldout": figs,
                 "seconds": time.perf_counter() - t0}
@@ -197,7 +202,8 @@ class CadenceTrainer:
         into it by the next increment."""
         held = sorted(self.pending, key=lambda s: s.ts)
         ok, reason, figs = gate(candidate, self.serving, held, margin=self.cadence.gate_margin,
-                                min_n=self.cadence.min_heldout)
+                                min_n=self.cadence.min_heldout,
+                                min_auc=self.cadence.min_auc)
         if ok:
             self.serving = candidate
             self.corrections = []  # the batch fit read the corrected history

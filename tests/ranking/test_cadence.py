@@ -83,7 +83,7 @@ def test_delays_set_the_window_and_reattribution_finds_late_labels():
 
 def test_gate_refuses_a_worse_candidate_and_rollback_serves_the_older(tmp_path):
     reg = SnapshotRegistry(tmp_path, keep=5)
-    tr = CadenceTrainer(CFG, CadenceConfig(min_heldout=20), registry=reg)
+    tr = CadenceTrainer(CFG, CadenceConfig(min_heldout=20, min_auc=0.0), registry=reg)
     tr.add(samples(600))
     ok, _ = tr.increment()
     assert ok and reg.serving == reg.entries[-1].id
@@ -108,6 +108,16 @@ def test_gate_refuses_a_worse_candidate_and_rollback_serves_the_older(tmp_path):
     refused = reg.entries[-1].id
     with pytest.raises(InvalidInput, match="refused"):
         reg.serve(refused)
+
+
+def test_gate_floor_refuses_a_stretch_of_broken_labels():
+    tr = CadenceTrainer(CFG, CadenceConfig(min_heldout=20))
+    tr.add(samples(600))
+    assert tr.increment()[0]
+    tr.add(samples(600, seed=2, flip=True, t0=9000.0))  # held-out slice broken as well
+    ok, info = tr.increment()
+    assert not ok and "labels look broken" in tr.last["reason"]
+    assert len(tr.pending) == 144  # 20 % of 720 held out; the broken rest is dropped
 
 
 def test_gate_figures():
