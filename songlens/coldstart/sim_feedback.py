@@ -61,7 +61,7 @@ def delay_outcomes(events: Sequence[Event], rng: np.random.Generator,
     """``events`` (time order) with the outcomes of some impressions moved later; sorted."""
     cfg = config or DelayConfig()
     evs = list(events)
-    for i, follow in _after_impression(evs).items():
+    for follow in _after_impression(evs).values():
         if not follow or rng.random() >= cfg.late_share:
             continue
         dt = float(min(np.exp(rng.normal(np.log(cfg.median_s), cfg.sigma)), cfg.max_s))
