@@ -150,12 +150,20 @@ class CadenceTrainer:
 
     # -- increments ------------------------------------------------------------------------------
     def increment(self) -> tuple[bool, dict[str, Any]]:
-        """Train a copy of the serving model on ``pending`` minus its held-out slice; gate it."""
+        """Train a copy of the serving model on ``pending`` minus its held-out slice; gate it.
+
+        While the held-out slice would be smaller than ``min_heldout`` or hold one class only,
+        nothing is trained and the samples wait for the next tick.
+        """
         t0 = time.perf_counter()
         cad = self.cadence
         todo = sorted(self.pending, key=lambda s: s.ts)
         n_held = max(int(len(todo) * cad.holdout_share), min(cad.min_heldout, len(todo) // 2))
         train, held = todo[:len(todo) - n_held], todo[len(todo) - n_held:]
+        n_pos = sum(s.complete for s in held)
+        if self.serving is not None and (len(held) < cad.min_heldout or n_pos in (0, len(held))):
+            # too few to judge (or one class): wait for more rather than train blind
+            return False, {"reason": f"waiting: {len(held)} held-out samples, {n_pos} positive"}
         fixes, self.corrections = self.corrections, []
         if not train and not fixes:
             return False, {"reason": "nothing to train"}
