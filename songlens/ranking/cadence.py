@@ -161,7 +161,8 @@ class CadenceTrainer:
         n_held = max(int(len(todo) * cad.holdout_share), min(cad.min_heldout, len(todo) // 2))
         train, held = todo[:len(todo) - n_held], todo[len(todo) - n_held:]
         n_pos = sum(s.complete for s in held)
-        if self.serving is not None and (len(held) < cad.min_heldout or n_pos in (0, len(held))):
+        if self.serving is not None and cad.min_heldout > 0 and (
+                len(held) < cad.min_heldout or n_pos in (0, len(held))):
             # too few to judge (or one class): wait for more rather than train blind
             return False, {"reason": f"waiting: {len(held)} held-out samples, {n_pos} positive"}
         fixes, self.corrections = self.corrections, []
