@@ -52,9 +52,11 @@ class CadenceConfig:
     below the serving model's by more than ``gate_margin`` or below ``min_auc`` (a slice whose
     labels no model can rank — inverted or all alike — is a broken stretch of feedback, not a
     reason to change models); ``negative_weight`` for samples with
-    explicit negative feedback; at most ``max_history`` samples kept for the batch fit."""
+    explicit negative feedback; at most ``max_history`` samples kept for the batch fit; the
+    service re-measures the wait window at ``window_quantile`` of the delays (0: keep it)."""
 
     batch_days: float = 7.0
+    batch_every_s: float = DAY
     increment_every_s: float = 900.0
     increment_batch: int = 256
     holdout_share: float = 0.2
@@ -63,6 +65,12 @@ class CadenceConfig:
     min_auc: float = 0.55
     negative_weight: float = 2.0
     max_history: int = 500_000
+    window_quantile: float = 0.95
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CadenceConfig:
+        """From the ``coldstart.cadence`` settings (the same names)."""
+        return cls(**settings.model_dump())
 
 
 def auc(y: Sequence[float] | np.ndarray, s: Sequence[float] | np.ndarray) -> float:
@@ -125,6 +133,7 @@ class CadenceTrainer:
         self.corrections: list[Correction] = []
         self.history: deque[LabeledImpression] = deque(maxlen=self.cadence.max_history)
         self.trained_until = -float("inf")  # newest impression time trained into serving
+        self._since_batch: list[LabeledImpression] | None = None  # trained while a fit runs
         self.last: dict[str, Any] = {}
 
     # -- samples ---------------------------------------------------------------------------------
@@ -185,6 +194,8 @@ class CadenceTrainer:
         if ok:
             self.serving = cand
             self.history.extend(train)
+            if self._since_batch is not None:
+                self._since_batch.extend(train)
             if train:
                 self.trained_until = max(self.trained_until, train[-1].ts)
         self._record(cand, "increment", ok, reason, figs, info)
@@ -195,6 +206,7 @@ class CadenceTrainer:
         """The samples a batch fit reads: ``batch_days`` before ``now``, all trained already
         (copied: the fit can run in another thread while samples keep arriving)."""
         lo = now - self.cadence.batch_days * DAY
+        self._since_batch = []
         return [s for s in list(self.history) if lo <= s.ts]
 
     def batch_candidate(self, samples: Sequence[LabeledImpression]) -> tuple[Ranker, float]:
@@ -216,6 +228,9 @@ class CadenceTrainer:
         if ok:
             self.serving = candidate
             self.corrections = []  # the batch fit read the corrected history
+            # what increments trained while the fit ran is not in the candidate: again
+            self.pending = (self._since_batch or []) + self.pending
+        self._since_batch = None
         self._record(candidate, kind, ok, reason, figs, dict(trained or {}))
         return ok, {"heldout": figs, "reason": reason}
 
