@@ -460,7 +460,8 @@ def test_train_rebuilds_the_same_profiles(world, fed, monkeypatch):
                              "ranker", "snapshot", "seconds", "events_impossible"]
     assert summary["users"] == 5 and summary["events_impossible"] == 1
     assert list(summary["ranker"]) == ["version", "samples_seen", "features_admitted",
-                                       "pending_impressions", "log_seq", "snapshot"]
+                                       "pending_impressions", "log_seq", "snapshot",
+                                       "training", "serving_id"]
     fed.start()
     for u in users:
         after = fed.client.get(f"/v1/users/{u}").json()
