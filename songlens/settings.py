@@ -147,7 +147,7 @@ class CadenceSettings(BaseModel):
     gate_margin: float = Field(0.01, ge=0)
     min_auc: float = Field(0.55, ge=0, le=1)
     negative_weight: float = Field(2.0, gt=0)
-    max_history: int = Field(500_000, ge=1000)
+    max_history: int = Field(200_000, ge=1000)
     window_quantile: float = Field(0.95, ge=0, lt=1)
 
 

@@ -64,7 +64,7 @@ class CadenceConfig:
     gate_margin: float = 0.01
     min_auc: float = 0.55
     negative_weight: float = 2.0
-    max_history: int = 500_000
+    max_history: int = 200_000
     window_quantile: float = 0.95
 
     @classmethod

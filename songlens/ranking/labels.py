@@ -75,13 +75,15 @@ class LabelJoiner:
     impression before it and no recent sample to correct) and collects the same (user, song)'s
     events for ``window_s``; then it is final (:meth:`pop_ready`). For ``late_s`` after its
     impression a final sample can still be corrected: an event for its (user, song) with no newer
-    impression changes its label, and :meth:`pop_corrections` hands out the change. Event time
+    impression changes its label, and :meth:`pop_corrections` hands out the change (at most
+    ``max_final`` samples, the newest, are kept correctable). Event time
     drives everything, so a replay gives what the live stream gave.
     """
 
     def __init__(self, *, window_s: float = 3600.0, late_s: float = DAY,
-                 include_organic: bool = True) -> None:
+                 include_organic: bool = True, max_final: int = 200_000) -> None:
         self.window_s, self.late_s = float(window_s), float(late_s)
+        self.max_final = max_final
         self.include_organic = include_organic
         self.open: dict[tuple[str, str], LabeledImpression] = {}
         self.closed: list[LabeledImpression] = []
@@ -149,6 +151,8 @@ class LabelJoiner:
         cut = self.watermark - self.late_s
         for k in [k for k, s in self.final.items() if s.ts < cut]:
             del self.final[k]
+        for k in list(self.final)[:max(len(self.final) - self.max_final, 0)]:
+            del self.final[k]  # memory bound: the oldest can no longer be corrected
         return ready
 
     def pop_corrections(self) -> list[Correction]:
