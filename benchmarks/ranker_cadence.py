@@ -12,6 +12,8 @@ only in how labels are attributed and when the model learns:
 
 * per-request online — the service before issue 18: fixed 3600 s window, late plays become new
   organic samples, one FTRL step per sample as the feedback arrives (every 60 s here), no gate;
+* per-request online, new labels — the same steps with the cadence variants' labels (p95
+  window, late corrections, negative feedback weighted ×2), to tell labels from cadence;
 * timed increments — wait window at the measured p95 delay, late plays correct their sample,
   mini-batch increments every 15 min from a cold start, gated;
 * batch + increments — the same, plus a batch fit at every midnight on the last 7 days of
@@ -50,15 +52,21 @@ from songlens.coldstart.simulator import SimConfig, Simulator
 from songlens.ranking.cadence import CadenceConfig, CadenceTrainer, auc
 from songlens.ranking.counters import RecentCounts
 from songlens.ranking.features import build_features
-from songlens.ranking.labels import LabelJoiner, measure_delays, reattribute, sample_key
+from songlens.ranking.labels import (
+    LabelJoiner,
+    measure_delays,
+    reattribute,
+    sample_key,
+    sample_weight,
+)
 from songlens.ranking.ranker import Ranker, RankerConfig
 from songlens.units import DAY
 
 logger = logging.getLogger("benchmarks.ranker_cadence")
 TICK = 900.0
 
-VARIANTS = ("per-request online", "timed increments", "batch + increments, no re-attribution",
-            "batch + increments + re-attribution")
+VARIANTS = ("per-request online", "per-request online, new labels", "timed increments",
+            "batch + increments, no re-attribution", "batch + increments + re-attribution")
 
 
 class Variant:
@@ -67,7 +75,11 @@ class Variant:
         self.online = name.startswith("per-request")
         self.batch = name.startswith("batch")
         self.reattr = "no re-attribution" not in name  # late corrections (+ daily pass)
-        if self.online:
+        self.new_labels = self.online and "new labels" in name
+        if self.new_labels:  # per-sample steps, but the labels of the cadence variants
+            self.joiner = LabelJoiner(window_s=window_s, late_s=DAY)
+            self.ranker = Ranker(config)
+        elif self.online:
             self.joiner = ImpressionJoiner(window_s=3600.0)
             self.ranker = Ranker(config)
         else:
@@ -88,10 +100,24 @@ class Variant:
         for s in ready:
             self.realtime.setdefault(sample_key(s), s.complete)
             self.final[sample_key(s)] = s.complete
+        if self.new_labels:
+            fixes = self.joiner.pop_corrections()
+            for c in fixes:
+                self.final[sample_key(c.new)] = c.new.complete
+            self.stats["late corrections"] += len(fixes)
+            for sign, side in ((-1.0, "old"), (1.0, "new")):
+                ss = [getattr(c, side) for c in fixes]
+                if ss:
+                    self.ranker.partial_fit([s.context for s in ss], [s.complete for s in ss],
+                                            [s.like for s in ss], count=False,
+                                            sample_weight=[sign * sample_weight(s)
+                                                           for s in ss])
         if self.online:
             if ready:
                 self.ranker.partial_fit([s.context for s in ready], [s.complete for s in ready],
-                                        [s.like for s in ready])
+                                        [s.like for s in ready],
+                                        sample_weight=[sample_weight(s) if self.new_labels
+                                                       else 1.0 for s in ready])
             return
         fixes = self.joiner.pop_corrections()
         for c in fixes:
@@ -100,13 +126,15 @@ class Variant:
         self.day_samples += ready
         self.trainer.add(ready, fixes)
 
-    def tick(self) -> None:
+    def tick(self, in_bad: bool = False) -> None:
         if self.online:
             return
         if self.trainer.pending or self.trainer.corrections:
             ok, info = self.trainer.increment()
             if "heldout" in info:
                 self.stats["increments accepted" if ok else "increments refused"] += 1
+                if in_bad and not ok:
+                    self.stats["refused in the bad stretch (+1 h)"] += 1
             if "seconds" in info:
                 self.times["increment"].append(info["seconds"])
 
@@ -216,7 +244,7 @@ def main() -> None:
                 next_pop += 60.0
             while ev.ts >= next_tick:
                 for v in variants.values():
-                    v.tick()
+                    v.tick(bad_end - 6 * 3600 <= next_tick < bad_end + 3600)
                 next_tick += TICK
             song = sim.songs[ev.song_id]
             memo: list[dict] = []
