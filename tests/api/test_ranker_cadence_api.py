@@ -1,6 +1,8 @@
 """The ranker's training cadence through the real app: served features are the trained ones
 (request ids), gated increments, the snapshot listing, rollback over HTTP and the CLI."""
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -92,7 +94,16 @@ def test_cadence_serves_logged_features_gates_and_rolls_back(app, world):  # noq
     missing = client.post("/v1/admin/ranker/rollback", json={"id": "nope"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
+    # a batch fit beside the service: re-attribution, measured delays, gated like the rest
+    batch = client.post("/v1/admin/ranker/train", json={"kind": "batch"}).json()
+    assert batch["samples"] > 0 and batch["delays"]["impressions"] > 0, batch
+    assert "accepted" in batch and batch["wait_window_s"] == 600.0  # window_quantile 0: kept
+    kinds = [s["kind"] for s in client.get("/v1/admin/ranker/snapshots").json()["snapshots"]]
+    assert kinds[-1] == "batch"
+
     # the CLI lists the same (the snapshot folder, read here: no server recorded)
     r = CliRunner().invoke(cli, ["ranker", "snapshots", "--config", str(world.config), "--json"])
     assert r.exit_code == 0, r.output
-    assert '"serving": "' + ids[0] in r.output.replace("\n", "")
+    listed = json.loads(r.stdout)
+    assert [e["id"] for e in listed["snapshots"]] == [
+        e["id"] for e in client.get("/v1/admin/ranker/snapshots").json()["snapshots"]]
