@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from songlens.api.app import create_app
 from songlens.cli.main import app as cli
 from songlens.settings import CadenceSettings
-from tests.api.test_coldstart_api import FANS, T0, session_events, world  # noqa: F401
+from tests.api.test_coldstart_api import session_events, world  # noqa: F401
 from tests.conftest import local_client
 
 
