@@ -159,6 +159,23 @@ class RecallChannelSettings(BaseModel):
         return v
 
 
+class CadenceSettings(BaseModel):
+    """The ranker's training cadence (see songlens.ranking.cadence.CadenceConfig), used when
+    ``coldstart.training`` is ``cadence``."""
+
+    batch_days: float = Field(7.0, gt=0)
+    batch_every_s: float = Field(86_400.0, gt=0)
+    increment_every_s: float = Field(900.0, gt=0)
+    increment_batch: int = Field(256, ge=1)
+    holdout_share: float = Field(0.2, ge=0, lt=1)
+    min_heldout: int = Field(50, ge=0)
+    gate_margin: float = Field(0.01, ge=0)
+    min_auc: float = Field(0.55, ge=0, le=1)
+    negative_weight: float = Field(2.0, gt=0)
+    max_history: int = Field(200_000, ge=1000)
+    window_quantile: float = Field(0.95, ge=0, lt=1)
+
+
 class ColdStartSettings(BaseModel):
     users_collection: str = "users"
     feedback_sync: Literal["FULL", "NORMAL"] = "FULL"
@@ -179,6 +196,13 @@ class ColdStartSettings(BaseModel):
     event_skew_s: float = Field(86_400.0, ge=0)
     ranker: RankerSettings = Field(default_factory=RankerSettings)
     channels: RecallChannelSettings = Field(default_factory=RecallChannelSettings)
+    #: ``online``: one FTRL step per sample as feedback arrives; ``cadence``: a batch fit every
+    #: ``cadence.batch_every_s`` and gated mini-batch increments every
+    #: ``cadence.increment_every_s``, beside the service
+    training: Literal["online", "cadence"] = "online"
+    cadence: CadenceSettings = Field(default_factory=CadenceSettings)
+    #: a play this long after its impression's window still corrects that sample
+    label_late_s: float = Field(86_400.0, ge=0)
 
 
 class _Yaml(PydanticBaseSettingsSource):

@@ -23,6 +23,7 @@ from songlens.api.routers import (
     ops,
     playlists,
     rank,
+    ranker_admin,
     recall,
     similar,
     songs,
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     app.include_router(taxonomy.router)
     app.include_router(ingest_jobs.router)
     for router in (feedback.router, users.router, recall.router, rank.router, ops.router,
-                   backup.router):
+                   backup.router, ranker_admin.router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], response_model=HealthOut)

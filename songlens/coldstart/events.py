@@ -1,6 +1,8 @@
 """Listening feedback events: vocabulary, validation, signal weights and label attribution.
 
-An event is ``{user_id, song_id, event, ts, play_ms?, event_id?}``. The vocabulary follows the
+An event is ``{user_id, song_id, event, ts, play_ms?, event_id?, request_id?, tz_offset_min?}``
+(``request_id``: the rank request that served an impression; ``tz_offset_min``: the listener's
+UTC offset, for local-time features). The vocabulary follows the
 NetEase talk: positive signals are a full play (``complete``), like (红心), collect, share,
 download and a ``play`` that lasted long enough; negative signals are an early ``skip`` (切歌),
 ``dislike`` (不感兴趣), ``block`` (拉黑) and an ``impression`` that was not followed by a play
@@ -38,6 +40,7 @@ __all__ = [
     "validate_batch",
     "attribute_labels",
     "impossible_for_song",
+    "local_time",
 ]
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,11 @@ class Event(BaseModel):
     ts: float = Field(gt=0)
     play_ms: int | None = Field(default=None, ge=0)
     event_id: str | None = Field(default=None, min_length=1, max_length=_ID_MAX)
+    request_id: str | None = Field(default=None, min_length=1, max_length=64, description=(
+        "the /v1/rank request that served this impression: training reads the features "
+        "served under it"))
+    tz_offset_min: int | None = Field(default=None, ge=-840, le=840, description=(
+        "the listener's UTC offset in minutes (local time = ts + offset)"))
 
     @field_validator("ts")
     @classmethod
@@ -124,6 +132,14 @@ def signal_weight(ev: Event, config: dict[str, Any] | None = None) -> float:
     if ev.event == "impression":
         return 0.0
     return w
+
+
+def local_time(ts: float, tz_offset_min: int | None) -> tuple[int, int] | None:
+    """The listener's local ``(hour, weekday)`` at ``ts`` (None when the offset is unknown)."""
+    if tz_offset_min is None:
+        return None
+    tm = time.gmtime(float(ts) + 60.0 * tz_offset_min)
+    return tm.tm_hour, tm.tm_wday
 
 
 def interaction_count(counts: Mapping[str, int]) -> int:

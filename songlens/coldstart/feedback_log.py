@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS events (
     ts REAL NOT NULL,
     play_ms INTEGER,
     event_id TEXT,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    request_id TEXT,
+    tz_offset_min INTEGER
 );
 CREATE INDEX IF NOT EXISTS ix_events_user ON events(user_id, seq);
 CREATE INDEX IF NOT EXISTS ix_events_song ON events(song_id, seq);
@@ -65,10 +67,16 @@ class LoggedEvent:
     event: Event
 
 
+_COLS = "seq, user_id, song_id, event, ts, play_ms, event_id, request_id, tz_offset_min"
+#: columns added after the first release (ALTER TABLE on open)
+_ADDED = (("request_id", "TEXT"), ("tz_offset_min", "INTEGER"))
+
+
 def _row_to_logged(row: tuple) -> LoggedEvent:
-    seq, user_id, song_id, event, ts, play_ms, event_id = row
+    seq, user_id, song_id, event, ts, play_ms, event_id, request_id, tz = row
     ev = Event.model_construct(user_id=user_id, song_id=song_id, event=event, ts=ts,
-                               play_ms=play_ms, event_id=event_id)
+                               play_ms=play_ms, event_id=event_id, request_id=request_id,
+                               tz_offset_min=tz)
     return LoggedEvent(seq, ev)
 
 
@@ -102,6 +110,10 @@ class FeedbackLog:
         conn = self._conn()
         with self._write_lock, conn:
             conn.executescript(_SCHEMA)
+            have = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+            for col, kind in _ADDED:
+                if col not in have:  # a log written before the column existed
+                    conn.execute(f"ALTER TABLE events ADD COLUMN {col} {kind}")
             conn.execute("INSERT OR IGNORE INTO meta(k, v) VALUES ('schema_version', ?)",
                          (_SCHEMA_VERSION,))
 
@@ -160,9 +172,11 @@ class FeedbackLog:
                     for ev in evs:
                         cur = conn.execute(
                             "INSERT OR IGNORE INTO events(event_key, user_id, song_id, event, ts,"
-                            " play_ms, event_id, received_at) VALUES (?,?,?,?,?,?,?,?)",
+                            " play_ms, event_id, received_at, request_id, tz_offset_min) "
+                            "VALUES (?,?,?,?,?,?,?,?,?,?)",
                             (event_key(ev), ev.user_id, ev.song_id, ev.event, float(ev.ts),
-                             ev.play_ms, ev.event_id, now))
+                             ev.play_ms, ev.event_id, now, getattr(ev, "request_id", None),
+                             getattr(ev, "tz_offset_min", None)))
                         if cur.rowcount == 1:
                             n_new += 1
                             conn.execute(
@@ -233,7 +247,7 @@ class FeedbackLog:
         while left is None or left > 0:
             page = _PAGE if left is None else min(_PAGE, left)
             rows = conn.execute(
-                f"SELECT seq, user_id, song_id, event, ts, play_ms, event_id FROM events "
+                f"SELECT {_COLS} FROM events "
                 f"WHERE {where} ORDER BY seq LIMIT ?", (last, *extra, page)).fetchall()
             if not rows:
                 return

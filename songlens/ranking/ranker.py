@@ -17,7 +17,8 @@ Feature admission, after the NetEase live-streaming talk (seeds/netease-live-rea
 * **frozen time features** — features whose names start with a prefix in ``frozen_prefixes``
   (``time:``: hour, weekday and their crosses) are trained in :meth:`Ranker.fit` (batch, shuffled)
   and only *used* by :meth:`Ranker.partial_fit`, which never moves them: streamed samples arrive
-  ordered in time, so an online update would fit the current hour only.
+  ordered in time, so an online update would fit the current hour only. Their counts are frozen
+  too, so the dynamic L1 that shapes their weights does not drift between batch fits.
 
 Snapshots (:meth:`Ranker.save`) are written atomically (temporary file, fsync, ``os.replace``)
 and carry a format version, the model version (updates so far) and the config;
@@ -26,6 +27,7 @@ and carry a format version, the model version (updates so far) and the config;
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -226,24 +228,56 @@ class Ranker:
         return self
 
     def partial_fit(self, X: Sequence[Mapping[str, float]], y_complete: Sequence[float],
-                    y_like: Sequence[float], *, sample_weight: Sequence[float] | None = None
-                    ) -> Ranker:
-        """Online update in arrival order; frozen (time) features are used but not moved."""
+                    y_like: Sequence[float], *, sample_weight: Sequence[float] | None = None,
+                    batch_size: int = 1, count: bool = True) -> Ranker:
+        """Online update in arrival order; frozen (time) features are used but not moved, and
+        their counts do not grow either, so their dynamic L1 (which reads the counts) stays as
+        the batch fit left it.
+
+        ``batch_size`` > 1 is a mini-batch increment: the samples of each chunk are scored with
+        the weights as they were at the chunk's start, then their FTRL steps are applied (the
+        live-streaming talk's increments instead of one update per sample). A negative
+        ``sample_weight`` takes an earlier step back (a label correction); ``count=False`` leaves
+        the feature counts alone (the sample was counted when it was first trained).
+        """
         Y = self._labels(len(X), y_complete, y_like)
         sw = (np.ones(len(X)) if sample_weight is None
               else np.asarray(sample_weight, dtype=np.float64))
-        thr = self.config.admit_online
-        for i, x in enumerate(X):
-            e = self.encode(x)
-            self.counts[e.idx] += 1
-            newly = (self.counts[e.idx] >= thr) & ~self.admitted[e.idx]
-            if newly.any():
-                self.admitted[e.idx[newly]] = True
-            self._train_one(e, {"complete": Y[i, 0], "like": Y[i, 1]}, online=True,
-                            sample_weight=float(sw[i]))
+        thr, bs = self.config.admit_online, max(int(batch_size), 1)
+        for lo in range(0, len(X), bs):
+            enc = []
+            for x in X[lo:lo + bs]:
+                e = self.encode(x)
+                live = e.idx[~e.frozen]
+                if count:
+                    self.counts[live] += 1
+                newly = (self.counts[live] >= thr) & ~self.admitted[live]
+                if newly.any():
+                    self.admitted[live[newly]] = True
+                enc.append(e)
+            if bs == 1:
+                self._train_one(enc[0], {"complete": Y[lo, 0], "like": Y[lo, 1]}, online=True,
+                                sample_weight=float(sw[lo]))
+                continue
+            steps = []
+            for j, e in enumerate(enc):  # score the whole chunk first
+                trainable = self.admitted[e.idx] & ~e.frozen
+                if trainable.any():
+                    steps.append((j, e.idx[trainable], e.val[trainable], {
+                        t: (_sigmoid(s), w[trainable]) for t in TARGETS
+                        for s, w, _ in [self._raw(e, t)]}))
+            for j, ti, tv, by_t in steps:
+                for k, t in enumerate(TARGETS):
+                    p, w = by_t[t]
+                    self.models[t].step(ti, tv, w, p, float(Y[lo + j, k]), self.config,
+                                        float(sw[lo + j]))
         self.n_seen += len(X)
         self.version += 1
         return self
+
+    def copy(self) -> Ranker:
+        """An independent copy (a candidate trained beside the serving model)."""
+        return copy.deepcopy(self)
 
     # -- prediction ------------------------------------------------------------------------------
     def predict(self, features: Mapping[str, float]) -> tuple[float, float, float]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from songlens.catalog.filters import SongFilter
 from songlens.catalog.pipeline import Catalog
 from songlens.catalog.record import artist_key, song_tag_scores
 from songlens.coldstart.audience import AudienceSegment
-from songlens.coldstart.events import signal_weight
+from songlens.coldstart.events import local_time, signal_weight
 from songlens.coldstart.feedback_log import FeedbackLog
 from songlens.coldstart.profiles import ProfileConfig, UserProfile, onboarding_profile
 from songlens.coldstart.recall import OnboardingRecaller, SongAudienceRecaller, SongQuery
@@ -44,7 +45,8 @@ from songlens.coldstart.vector_search import store_search
 from songlens.content.taxonomy import DIMENSIONS
 from songlens.errors import InvalidInput, NotFound
 from songlens.ranking.features import build_features
-from songlens.ranking.online import OnlineRanker
+from songlens.ranking.online import OnlineRanker, RankerInfo
+from songlens.ranking.snapshots import SnapshotEntry
 from songlens.service.channel_recall import (
     ChannelRecall,
     capturing,
@@ -53,6 +55,7 @@ from songlens.service.channel_recall import (
 )
 from songlens.service.collab_fit import CollaborativeFit
 from songlens.service.learning import FeedbackLoop, fetch_songs
+from songlens.service.ranker_cadence import RankerCadence
 from songlens.service.results import (
     AudienceRecall,
     AudioUsual,
@@ -121,6 +124,9 @@ class ColdStartService:
             raise
         if warm_start:  # a log that outgrew its model (restore, upgrade) is refit in the background
             self.collab.maybe_refit()
+        self.cadence = RankerCadence(self.loop)
+        if warm_start and cs.training == "cadence":
+            self.cadence.start()
 
     @property
     def learner(self) -> OnlineRanker:
@@ -138,10 +144,12 @@ class ColdStartService:
     def close(self) -> None:
         """Snapshot the ranker if it learnt anything since the last one; close the log (after
         a running collaborative fit, which reads it)."""
+        self.cadence.stop()
         self.collab.join(timeout=120.0)
         with self._lock:
             self.loop.snapshot_if_pending()
             self.log.close()
+            self.loop.served.close()
 
     # -- the learning side -----------------------------------------------------------------------
     def record(self, raw: Sequence[Any]) -> FeedbackResult:
@@ -329,9 +337,12 @@ class ColdStartService:
 
     # -- ranking ---------------------------------------------------------------------------------
     def rank(self, user_id: str, song_ids: Sequence[str], *, hour: int | None = None,
-             weekday: int | None = None, n_features: int = 5) -> RankResult:
+             weekday: int | None = None, tz_offset_min: int | None = None,
+             n_features: int = 5) -> RankResult:
         """Order ``song_ids`` for ``user_id`` by the ranker's combined score. An unknown user is
-        ranked with the "unknown user" features (``user_known`` False)."""
+        ranked with the "unknown user" features (``user_known`` False). ``hour`` / ``weekday``
+        (or else ``tz_offset_min``) give the listener's local time. The features served are
+        logged under the answer's ``request_id``: impressions that carry it train on them."""
         ids = list(dict.fromkeys(song_ids))
         hits = fetch_songs(self.catalog, ids)
         missing = [s for s in ids if s not in hits]
@@ -340,6 +351,10 @@ class ColdStartService:
         profile = self.users.find(user_id)
         counts = self.log.song_counts(ids)
         now = time.time()
+        hw = local_time(now, tz_offset_min)
+        if hw is not None:
+            hour = hw[0] if hour is None else hour
+            weekday = hw[1] if weekday is None else weekday
         feats = [build_features(profile=profile, song_payload=hits[s].payload,
                                 song_vectors=hits[s].vectors, ts=now, hour=hour,
                                 weekday=weekday, song_counts=counts.get(s),
@@ -349,6 +364,9 @@ class ColdStartService:
             preds = [ranker.predict(f) for f in feats]
             why = [ranker.explain(f, n_features) for f in feats]
             info = self.learner.describe()
+        request_id = uuid.uuid4().hex
+        self.loop.served.record(request_id, user_id=user_id, ts=now,
+                                items=dict(zip(ids, feats, strict=True)))
         order = sorted(range(len(ids)), key=lambda i: -preds[i][2])
         items = [RankedSong(song_id=ids[i], rank=r + 1, score=preds[i][2],
                             scores=TargetScores(complete=preds[i][0], like=preds[i][1]),
@@ -357,4 +375,22 @@ class ColdStartService:
                             top_features=[FeatureContribution(nm, v, c) for nm, v, c in why[i]])
                  for r, i in enumerate(order)]
         return RankResult(user_id=user_id, user_known=profile is not None, ranker=info,
-                          items=items)
+                          items=items, request_id=request_id)
+
+    # -- ranker operations (admin) ---------------------------------------------------------------
+    def ranker_snapshots(self) -> tuple[str | None, list[SnapshotEntry]]:
+        """The serving snapshot id and every listed snapshot with its held-out figures."""
+        with self._lock:
+            reg = self.learner.registry
+            return reg.serving, list(reg.entries)
+
+    def ranker_rollback(self, snapshot_id: str) -> RankerInfo:
+        """Serve an older snapshot now."""
+        with self._lock:
+            return self.learner.rollback(snapshot_id)
+
+    def ranker_train(self, kind: str) -> dict[str, Any]:
+        """Run an increment or a batch fit now (``coldstart.training: cadence``)."""
+        if kind not in ("increment", "batch"):
+            raise InvalidInput(f"kind must be 'increment' or 'batch', got {kind!r}")
+        return self.cadence.run_increment() if kind == "increment" else self.cadence.run_batch()

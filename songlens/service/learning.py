@@ -24,13 +24,21 @@ from typing import Any
 import numpy as np
 
 from songlens.catalog.pipeline import Catalog
-from songlens.coldstart.events import EventProblem, impossible_for_song, validate_batch
+from songlens.coldstart.events import (
+    Event,
+    EventProblem,
+    impossible_for_song,
+    local_time,
+    validate_batch,
+)
 from songlens.coldstart.feedback_log import FeedbackLog, LoggedEvent
 from songlens.coldstart.interests import SimilarityBackground
 from songlens.coldstart.profiles import ProfileConfig, UserProfile
 from songlens.coldstart.user_store import UserStore
 from songlens.errors import PayloadTooLarge
+from songlens.ranking.cadence import CadenceConfig
 from songlens.ranking.counters import RecentCounts
+from songlens.ranking.feature_log import FeatureLog
 from songlens.ranking.features import build_features
 from songlens.ranking.online import OnlineRanker
 from songlens.ranking.ranker import RankerConfig
@@ -95,6 +103,7 @@ class FeedbackLoop:
         self.catalog, self.settings, self.cs = catalog, settings, settings.coldstart
         self.profile_config, self.log, self.users, self.lock = profile_config, log, users, lock
         self._background_at = -float("inf")
+        self.served = FeatureLog(settings.data_path / "ranker" / "served.sqlite")
         self.refresh_background()
         self.learner = self._new_learner(warm=warm_start)
         # what catch_up replays is counted there
@@ -105,8 +114,11 @@ class FeedbackLoop:
     def _new_learner(self, *, warm: bool) -> OnlineRanker:
         config = RankerConfig.from_settings(self.cs.ranker)
         make = OnlineRanker.open if warm else OnlineRanker
+        cadence = (CadenceConfig.from_settings(self.cs.cadence)
+                   if self.cs.training == "cadence" else None)
         return make(self.settings.data_path / "ranker", config=config,
-                    window_s=self.cs.label_window_s, keep=self.cs.snapshots_kept)
+                    window_s=self.cs.label_window_s, keep=self.cs.snapshots_kept,
+                    late_s=self.cs.label_late_s, cadence=cadence)
 
     def _recent_from_log(self, *, upto: int, tail: int = 50_000) -> RecentCounts:
         """Real-time counters from up to ``tail`` logged events up to ``upto`` (so a restart
@@ -149,11 +161,20 @@ class FeedbackLoop:
             counts[le.event.song_id][le.event.event] -= 1
         return counts
 
-    def _features(self, profile: UserProfile, song: Hit, ts: float, counts: Counter
+    def _features(self, profile: UserProfile, song: Hit, ev: Event, counts: Counter
                   ) -> dict[str, float]:
+        """A sample's features: those ``/v1/rank`` served when the impression names its
+        request (exactly what serving saw), else built now from the profile as it stands, at
+        the listener's local time when the event carries its UTC offset."""
+        if getattr(ev, "request_id", None):
+            served = self.served.get(ev.request_id, ev.song_id)
+            if served is not None:
+                return served
+        hw = local_time(ev.ts, getattr(ev, "tz_offset_min", None))
         return build_features(profile=profile, song_payload=song.payload,
-                              song_vectors=song.vectors, ts=ts, song_counts=dict(counts),
-                              recent_counts=self.recent.snapshot(song.key, ts))
+                              song_vectors=song.vectors, ts=ev.ts, song_counts=dict(counts),
+                              recent_counts=self.recent.snapshot(song.key, ev.ts),
+                              hour=hw[0] if hw else None, weekday=hw[1] if hw else None)
 
     def _apply(self, logged: Sequence[LoggedEvent], songs: Mapping[str, Hit],
                profiles: dict[str, list], counts: dict[str, Counter]) -> set[str]:
@@ -175,7 +196,7 @@ class FeedbackLoop:
                     entry = profiles[ev.user_id] = [UserProfile(ev.user_id, self.profile_config),
                                                     0]
                 if le.seq > self.learner.seq:
-                    self.learner.add(le.seq, ev, partial(self._features, entry[0], song, ev.ts,
+                    self.learner.add(le.seq, ev, partial(self._features, entry[0], song, ev,
                                                          counts[ev.song_id].copy()))
                 self.recent.add(ev)
                 if le.seq > entry[1]:

@@ -220,3 +220,4 @@ class RankResult:
     user_known: bool
     ranker: RankerInfo
     items: list[RankedSong]
+    request_id: str | None = None

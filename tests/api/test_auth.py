@@ -71,6 +71,10 @@ MATRIX: list[tuple[str, str, str, dict, tuple[int, ...]]] = [
     ("POST /v1/songs", "POST", "/v1/songs", _song("posted"), (401, 401, 403, 201, 201)),
     ("DELETE /v1/songs/{id}", "DELETE", "/v1/songs/del-{cred}", {}, (401, 401, 403, 204, 204)),
     ("POST /v1/admin/backup", "POST", "/v1/admin/backup", {}, (401, 401, 403, 403, 200)),
+    ("GET /v1/admin/ranker/snapshots", "GET", "/v1/admin/ranker/snapshots", {},
+     (401, 401, 403, 403, 200)),
+    ("POST /v1/admin/ranker/rollback (unknown id)", "POST", "/v1/admin/ranker/rollback",
+     {"json": {"id": "no-such"}}, (401, 401, 403, 403, 404)),
     ("GET /v1/no-such-path", "GET", "/v1/no-such-path", {}, (401, 401, 404, 404, 404)),
 ]
 

@@ -376,7 +376,7 @@ def test_json_shapes_and_rounding(fed):
 
     ranked = fed.client.post("/v1/rank", json={"user_id": "ua",
                                                "song_ids": ["A2", "B2"]}).json()
-    assert list(ranked) == ["user_id", "user_known", "ranker", "items"]
+    assert list(ranked) == ["user_id", "user_known", "ranker", "items", "request_id"]
     assert list(ranked["ranker"]) == ["version", "samples_seen"]
     for it in ranked["items"]:
         assert list(it) == ["song_id", "rank", "score", "scores", "title", "artist",
@@ -406,7 +406,9 @@ def test_restart_keeps_events_and_warm_starts_the_ranker(world, fed):
     user = fed.client.get("/v1/users/ub").json()
     assert list((world.settings.data_path / "ranker").glob("ranker-*.npz"))  # periodic
     fed.restart()
-    assert fed.client.post("/v1/rank", json=ask).json() == before  # the same model, exactly
+    again = fed.client.post("/v1/rank", json=ask).json()
+    assert again.pop("request_id") != before.pop("request_id")  # one per request
+    assert again == before  # the same model, exactly
     after = fed.client.get("/v1/users/ub").json()
     assert after["events"] == user["events"] and after["top_tags"] == user["top_tags"]
     resp = fed.client.post("/v1/feedback", json={"events": session_events(0)}).json()
@@ -458,7 +460,8 @@ def test_train_rebuilds_the_same_profiles(world, fed, monkeypatch):
                              "ranker", "snapshot", "seconds", "events_impossible"]
     assert summary["users"] == 5 and summary["events_impossible"] == 1
     assert list(summary["ranker"]) == ["version", "samples_seen", "features_admitted",
-                                       "pending_impressions", "log_seq", "snapshot"]
+                                       "pending_impressions", "log_seq", "snapshot",
+                                       "training", "serving_id"]
     fed.start()
     for u in users:
         after = fed.client.get(f"/v1/users/{u}").json()

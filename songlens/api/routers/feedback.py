@@ -17,8 +17,9 @@ router = APIRouter(prefix="/v1", tags=["cold start"], dependencies=[WriteScope])
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     events: list[Any] = Field(min_length=1, description=(
-        "each {user_id, song_id, event, ts (unix s), play_ms?, event_id?}; event one of play, "
-        "complete, like, collect, share, download, skip, dislike, block, impression"))
+        "each {user_id, song_id, event, ts (unix s), play_ms?, event_id?, request_id? (of the "
+        "/v1/rank answer that showed it), tz_offset_min? (listener's UTC offset)}; event one "
+        "of play, complete, like, collect, share, download, skip, dislike, block, impression"))
 
 
 class Problem(BaseModel):

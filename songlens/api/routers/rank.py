@@ -21,6 +21,8 @@ class RankIn(BaseModel):
     song_ids: list[str] = Field(min_length=1, max_length=500)
     hour: int | None = Field(None, ge=0, le=23, description="listener's local hour")
     weekday: int | None = Field(None, ge=0, le=6, description="listener's weekday, Monday 0")
+    tz_offset_min: int | None = Field(None, ge=-840, le=840, description=(
+        "listener's UTC offset in minutes: the local hour and weekday when those are not given"))
     n_features: int = Field(5, ge=0, le=50, description="top contributing features per item")
 
 
@@ -55,6 +57,8 @@ class RankOut(BaseModel):
     user_known: bool = Field(description="false: ranked with the unknown-user features")
     ranker: RankerOut
     items: list[RankedOut]
+    request_id: str = Field(description="send it back as each impression's request_id: the "
+                            "ranker then trains on exactly the features served here")
 
 
 @router.post("/rank", response_model=RankOut,
@@ -63,4 +67,4 @@ def rank(body: RankIn, coldstart: ColdStartDep) -> RankResult:
     """Items by the combined score (weighted p(complete) and p(like)), with both per-target
     scores and the features that contributed most."""
     return coldstart.rank(body.user_id, body.song_ids, hour=body.hour, weekday=body.weekday,
-                          n_features=body.n_features)
+                          tz_offset_min=body.tz_offset_min, n_features=body.n_features)
