@@ -28,6 +28,10 @@ class QdrantSettings(BaseModel):
     hnsw_m: int = Field(16, ge=4, le=128)
     hnsw_ef_construct: int = Field(100, ge=4)
     search_threads: int | None = None
+    # embedded store only: rebuild the search index out of process while serving once this
+    # many points were written since the last build (0: never; `songlens optimize` still works)
+    index_upkeep_points: int = Field(2000, ge=0)
+    index_upkeep_every_s: float = Field(30.0, gt=0)
 
 
 class AudioSettings(BaseModel):

@@ -33,6 +33,7 @@ from songlens.api.schemas import HealthOut
 from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
+from songlens.service.index_upkeep import IndexUpkeep
 from songlens.settings import Settings, get_settings
 from songlens.web import install_web
 
@@ -81,11 +82,17 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         app.state.jobs = IngestJobs(cat, app.state.heavy)
         try:
             app.state.coldstart = ColdStartService(cat, settings)
+            q = settings.qdrant
+            upkeep = app.state.index_upkeep = IndexUpkeep(
+                cat.store, [cat.spec, app.state.coldstart.users.spec],
+                min_points=q.index_upkeep_points, every_s=q.index_upkeep_every_s).start()
+            metrics.watch(catalog=cat, heavy=app.state.heavy, index=upkeep)
             try:
                 if on_ready is not None:
                     on_ready(cat)
                 yield
             finally:
+                upkeep.stop()  # a build in progress is abandoned; the live index is untouched
                 # ingest jobs in flight get the same grace as requests, then fail cleanly
                 await app.state.jobs.drain(settings.api.shutdown_grace_s)
                 if owned:
@@ -129,8 +136,10 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     @app.get("/healthz", tags=["ops"], response_model=HealthOut)
     def healthz() -> dict[str, Any]:
         cat: Catalog = app.state.catalog
+        upkeep: IndexUpkeep = app.state.index_upkeep
         return {"status": "ok", "songs": cat.count(), "store": cat.store.backend,
-                "audio_model": cat.models.audio.name, "text_model": cat.models.text.name}
+                "audio_model": cat.models.audio.name, "text_model": cat.models.text.name,
+                "index": upkeep.states() if upkeep.specs else None}
 
     install_web(app)
 
