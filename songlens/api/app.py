@@ -50,7 +50,8 @@ def open_catalog(settings: Settings) -> Catalog:
     store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
                        path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
                        hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
-                       search_threads=settings.qdrant.search_threads)
+                       search_threads=settings.qdrant.search_threads,
+                       indexing_threshold_kb=settings.qdrant.indexing_threshold_kb)
     try:
         return Catalog(settings=settings, store=store, models=load_models(settings))
     except Exception:
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
             q = settings.qdrant
             upkeep = app.state.index_upkeep = IndexUpkeep(
                 cat.store, [cat.spec, app.state.coldstart.users.spec],
-                min_points=q.index_upkeep_points, every_s=q.index_upkeep_every_s).start()
+                min_points=q.index_upkeep_points, every_s=q.index_upkeep_every_s,
+                nice=q.index_build_nice).start()
             metrics.watch(catalog=cat, heavy=app.state.heavy, index=upkeep)
             try:
                 if on_ready is not None:

@@ -25,8 +25,8 @@ class IndexUpkeep:
     progress (its child process is stopped; the live collection is untouched)."""
 
     def __init__(self, store: VectorStore, specs: Sequence[CollectionSpec], *, min_points: int,
-                 every_s: float) -> None:
-        self.store, self.min_points, self.every_s = store, min_points, every_s
+                 every_s: float, nice: int = 10) -> None:
+        self.store, self.min_points, self.every_s, self.nice = store, min_points, every_s, nice
         self.specs = [s for s in specs if store.index_state(s) is not None]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,7 +64,7 @@ class IndexUpkeep:
         log.info("index of %s: %d points written since the last build, rebuilding", spec.name,
                  st.unindexed)
         try:
-            return self.store.rebuild_index(spec, cancel=self._stop)
+            return self.store.rebuild_index(spec, cancel=self._stop, nice=self.nice)
         except InterruptedError:
             return False
         except StoreError as exc:

@@ -218,7 +218,7 @@ class VectorStore(ABC):
         index current itself (a Qdrant server optimises in the background)."""
         return None
 
-    def rebuild_index(self, spec: CollectionSpec, cancel: Any = None) -> bool:
+    def rebuild_index(self, spec: CollectionSpec, cancel: Any = None, *, nice: int = 10) -> bool:
         """Bring the search index up to date without stopping reads; True when a new index
         was put in place. A server does this itself: nothing to do."""
         return False

@@ -39,6 +39,7 @@ from songlens.store.edge_index import (
     WORK,
     IndexState,
     SwapGate,
+    copy_folder,
     read_state,
     recover,
     run_build,
@@ -366,13 +367,14 @@ class EdgeStore(VectorStore):
         self._shard(spec)
         return IndexState(**self._index[spec.name].to_dict())
 
-    def rebuild_index(self, spec: CollectionSpec, cancel: threading.Event | None = None
-                      ) -> bool:
+    def rebuild_index(self, spec: CollectionSpec, cancel: threading.Event | None = None, *,
+                      nice: int = 10) -> bool:
         """Build the collection's index out of process and swap it in (edge_index.py): reads
         go on throughout except during the swap itself, writes wait while the folder is copied
         and swapped. True when a new index was swapped in; False when one is already being
         built or the engine found nothing to index. Raises StoreError when the build failed
-        (the live collection is unchanged) and InterruptedError when ``cancel`` was set."""
+        (the live collection is unchanged) and InterruptedError when ``cancel`` was set.
+        ``nice``: the child's niceness (the server keeps the CPU first)."""
         name, st = spec.name, None
         work = self.path / WORK
         build = work / name
@@ -388,7 +390,7 @@ class EdgeStore(VectorStore):
                 work.mkdir(exist_ok=True)
                 self._read(spec, "flush", lambda s: s.flush())
                 t0 = time.perf_counter()
-                shutil.copytree(self.path / name, build)
+                copy_folder(self.path / name, build)
                 self._journals[name] = []
                 log.info("index of %s: copied in %.2fs, building out of process", name,
                          time.perf_counter() - t0)
@@ -399,7 +401,7 @@ class EdgeStore(VectorStore):
         t0 = time.perf_counter()
         try:
             try:
-                result = run_build(build, cancel or threading.Event())
+                result = run_build(build, cancel or threading.Event(), nice=nice)
             except RuntimeError as exc:
                 st.last_error = str(exc)
                 raise StoreError(f"qdrant edge: {exc}") from exc

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["IndexState", "SwapGate", "recover", "run_build", "state_path"]
+__all__ = ["IndexState", "SwapGate", "copy_folder", "recover", "run_build", "state_path"]
 
 WORK = ".rebuild"
 
@@ -112,6 +112,18 @@ def write_state(root: Path, name: str, **fields: float | int) -> None:
     tmp = state_path(root, name).with_suffix(".tmp")
     tmp.write_text(json.dumps(fields), encoding="utf-8")
     os.replace(tmp, state_path(root, name))
+
+
+def copy_folder(src: Path, dest: Path) -> None:
+    """Copy a shard folder with GNU cp: the engine's preallocated files are sparse (469 MiB
+    apparent, 42 MiB allocated for 1,500 songs), and cp keeps their holes where
+    ``shutil.copytree`` would write every zero (a clone on file systems that can)."""
+    import subprocess
+
+    res = subprocess.run(["cp", "-a", "--sparse=always", "--reflink=auto", str(src), str(dest)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise OSError(f"copying the collection failed: {res.stderr.strip()[:300]}")
 
 
 def recover(root: Path, name: str) -> None:
