@@ -80,9 +80,13 @@ class LiveIndexMixin:
                 self._journals[name] = []
                 log.info("index of %s: copied in %.2fs, building out of process", name,
                          time.perf_counter() - t0)
-            except BaseException:
+            except BaseException as exc:
                 st.building = False
                 shutil.rmtree(build, ignore_errors=True)
+                if isinstance(exc, OSError):  # a full disk: the live collection is untouched
+                    st.last_error = f"copy failed: {exc}"
+                    raise StoreError(f"qdrant edge: copying {name!r} for an index build "
+                                     f"failed: {exc}") from exc
                 raise
         t0 = time.perf_counter()
         try:
