@@ -34,6 +34,7 @@ from songlens.api.schemas import HealthOut
 from songlens.api.security import NO_DEFAULT_DOCS, install_security
 from songlens.catalog.pipeline import Catalog
 from songlens.service.coldstart import ColdStartService
+from songlens.service.index_upkeep import IndexUpkeep
 from songlens.settings import Settings, get_settings
 from songlens.web import install_web
 
@@ -50,7 +51,8 @@ def open_catalog(settings: Settings) -> Catalog:
     store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
                        path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
                        hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
-                       search_threads=settings.qdrant.search_threads)
+                       search_threads=settings.qdrant.search_threads,
+                       indexing_threshold_kb=settings.qdrant.indexing_threshold_kb)
     try:
         return Catalog(settings=settings, store=store, models=load_models(settings))
     except Exception:
@@ -82,11 +84,18 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
         app.state.jobs = IngestJobs(cat, app.state.heavy)
         try:
             app.state.coldstart = ColdStartService(cat, settings)
+            q = settings.qdrant
+            upkeep = app.state.index_upkeep = IndexUpkeep(
+                cat.store, [cat.spec, app.state.coldstart.users.spec],
+                min_points=q.index_upkeep_points, every_s=q.index_upkeep_every_s,
+                nice=q.index_build_nice).start()
+            metrics.watch(catalog=cat, heavy=app.state.heavy, index=upkeep)
             try:
                 if on_ready is not None:
                     on_ready(cat)
                 yield
             finally:
+                upkeep.stop()  # a build in progress is abandoned; the live index is untouched
                 # ingest jobs in flight get the same grace as requests, then fail cleanly
                 await app.state.jobs.drain(settings.api.shutdown_grace_s)
                 if owned:
@@ -130,8 +139,10 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
     @app.get("/healthz", tags=["ops"], response_model=HealthOut)
     def healthz() -> dict[str, Any]:
         cat: Catalog = app.state.catalog
+        upkeep: IndexUpkeep = app.state.index_upkeep
         return {"status": "ok", "songs": cat.count(), "store": cat.store.backend,
-                "audio_model": cat.models.audio.name, "text_model": cat.models.text.name}
+                "audio_model": cat.models.audio.name, "text_model": cat.models.text.name,
+                "index": upkeep.states() if upkeep.specs else None}
 
     install_web(app)
 

@@ -51,6 +51,7 @@ class _LiveState(Collector):
     def __init__(self) -> None:
         self.catalog: Any = None
         self.heavy: Any = None
+        self.index: Any = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         if self.catalog is not None:
@@ -66,6 +67,33 @@ class _LiveState(Collector):
                                     value=self.heavy.active)
             yield GaugeMetricFamily("songlens_heavy_requests_waiting",
                                     "Heavy requests waiting for a slot", value=self.heavy.waiting)
+        if self.index is not None:
+            yield from self._index_gauges(self.index.states())
+
+    @staticmethod
+    def _index_gauges(states: dict[str, dict]) -> Iterator[GaugeMetricFamily]:
+        """The embedded store's index upkeep, per collection (service/index_upkeep.py)."""
+        gauges = {
+            "unindexed": GaugeMetricFamily("songlens_index_unindexed_points",
+                                           "Points written since the last search-index build",
+                                           labels=["collection"]),
+            "building": GaugeMetricFamily("songlens_index_building", "1 while a search-index "
+                                          "build runs (out of process)", labels=["collection"]),
+            "last_build_at": GaugeMetricFamily("songlens_index_last_build_timestamp_seconds",
+                                               "When the last index build finished",
+                                               labels=["collection"]),
+            "last_build_s": GaugeMetricFamily("songlens_index_last_build_seconds",
+                                              "Duration of the last index build",
+                                              labels=["collection"]),
+            "last_swap_s": GaugeMetricFamily("songlens_index_last_swap_seconds", "How long "
+                                             "the last index swap held requests",
+                                             labels=["collection"]),
+        }
+        for name, st in states.items():
+            for key, g in gauges.items():
+                if st.get(key) is not None:
+                    g.add_metric([name], float(st[key]))
+        yield from gauges.values()
 
 
 class AppMetrics:
@@ -103,9 +131,10 @@ class AppMetrics:
         """A catalog stage observer (``Catalog.stage_observers``)."""
         self.stages.labels(stage).observe(seconds)
 
-    def watch(self, *, catalog: Any = None, heavy: Any = None) -> None:
-        """Read the catalog's size and the heavy-request slots at scrape time."""
-        self._live.catalog, self._live.heavy = catalog, heavy
+    def watch(self, *, catalog: Any = None, heavy: Any = None, index: Any = None) -> None:
+        """Read the catalog's size, the heavy-request slots and the index upkeep's state at
+        scrape time."""
+        self._live.catalog, self._live.heavy, self._live.index = catalog, heavy, index
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -171,12 +171,27 @@ class BrowseOut(BaseModel):
     facets: dict[str, list[FacetOut]] = Field(description="per dimension, most frequent first")
 
 
+class IndexStateOut(BaseModel):
+    unindexed: int = Field(description="points written since the last index build (after a "
+                           "restart: beyond those the last build indexed)")
+    indexed_points: int | None = Field(description="points the last build indexed")
+    building: bool = Field(description="a build is running (out of process) right now")
+    last_build_at: float | None = Field(description="when the last build finished (Unix time)")
+    last_build_s: float | None = Field(description="how long the last build took, copy to swap")
+    last_swap_s: float | None = Field(description="how long the last swap made requests wait")
+    builds: int = Field(description="builds finished since the server started")
+    last_error: str | None
+
+
 class HealthOut(BaseModel):
     status: Literal["ok"]
     songs: int
     store: str = Field(description="edge (embedded) or server")
     audio_model: str
     text_model: str
+    index: dict[str, IndexStateOut] | None = Field(
+        None, description="embedded store: each collection's search index, kept current in the "
+        "background (a Qdrant server indexes by itself: null)")
 
 
 class SimilarReasons(BaseModel):

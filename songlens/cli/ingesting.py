@@ -105,8 +105,8 @@ def ingest(
                 remote, settings, files, workers=workers_, force=force, on_done=done,
                 on_existing=on_existing.value))
         if report.ingested:
-            err.print("[dim]the server searches songs posted to it exactly (a full scan) until "
-                      "'songlens optimize' runs with the server stopped[/dim]")
+            err.print("[dim]the server indexes the songs posted to it in the background "
+                      "(qdrant.index_upkeep_points; its /healthz says how many wait)[/dim]")
     else:
         with opened_catalog(settings) as catalog:
             report = _with_progress(files, lambda done: ingest_files(
@@ -217,8 +217,9 @@ def optimize(
     config: ConfigOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Build the HNSW search index of the embedded store (run after bulk writes through the API;
-    `ingest` does it itself; a Qdrant server needs nothing). Needs the server stopped."""
+    """Build the HNSW search index of the embedded store now (`ingest` does it itself, a
+    running server keeps it current in the background, a Qdrant server needs nothing). Needs
+    the server stopped."""
     settings = command_settings(config, data_dir=data_dir)
     need_store_to_itself(settings, "optimize")
     with opened_catalog(settings) as catalog:

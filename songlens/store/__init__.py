@@ -22,7 +22,8 @@ __all__ = ["CollectionSpec", "Filter", "Hit", "Match", "Point", "Prefetch", "Ran
 
 def open_store(*, url: str | None = None, api_key: str | None = None,
                path: str | Path | None = None, hnsw_m: int = 16,
-               hnsw_ef_construct: int = 100, search_threads: int | None = None) -> VectorStore:
+               hnsw_ef_construct: int = 100, search_threads: int | None = None,
+               indexing_threshold_kb: int | None = None) -> VectorStore:
     """The one place a backend is chosen: a Qdrant server when ``url`` is set, else Qdrant Edge
     embedded on disk at ``path``."""
     if url:
@@ -35,4 +36,4 @@ def open_store(*, url: str | None = None, api_key: str | None = None,
     from songlens.store.edge import EdgeStore
 
     return EdgeStore(path, hnsw_m=hnsw_m, hnsw_ef_construct=hnsw_ef_construct,
-                     search_threads=search_threads)
+                     search_threads=search_threads, indexing_threshold_kb=indexing_threshold_kb)

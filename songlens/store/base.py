@@ -212,6 +212,17 @@ class VectorStore(ABC):
         optimizer, so without this call every search is an exact full scan (correct, but linear
         in the catalogue: benchmarks/RESULTS.md)."""
 
+    def index_state(self, spec: CollectionSpec) -> Any:
+        """How current the collection's search index is (the embedded store's
+        :class:`~songlens.store.edge_index.IndexState`), or None where the backend keeps its
+        index current itself (a Qdrant server optimises in the background)."""
+        return None
+
+    def rebuild_index(self, spec: CollectionSpec, cancel: Any = None, *, nice: int = 10) -> bool:
+        """Bring the search index up to date without stopping reads; True when a new index
+        was put in place. A server does this itself: nothing to do."""
+        return False
+
     @abstractmethod
     def collection_sizes(self, name: str) -> dict[str, int] | None:
         """The dense and multivector sizes collection ``name`` was created with (None: no such

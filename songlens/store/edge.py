@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ from songlens.store.base import (
     point_id,
     vector_selector,
 )
+from songlens.store.edge_index import IndexState, SwapGate, recover
+from songlens.store.edge_live import LiveIndexMixin
 from songlens.store.edge_snapshots import write_shard_tar
 
 __all__ = ["EdgeStore"]
@@ -108,19 +111,28 @@ def _open_error(spec: CollectionSpec, where: Path, exc: Exception
     return ConfigError(f"cannot open collection {spec.name!r} at {str(where)!r}: {exc}")
 
 
-class EdgeStore(VectorStore):
+class EdgeStore(LiveIndexMixin, VectorStore):
     """Collections as Qdrant Edge shards under ``path`` (``path/<collection>``)."""
 
     backend = "edge"
 
     def __init__(self, path: str | Path, *, hnsw_m: int = 16, hnsw_ef_construct: int = 100,
-                 full_scan_threshold: int = 10000, search_threads: int | None = None) -> None:
+                 full_scan_threshold: int = 10000, search_threads: int | None = None,
+                 indexing_threshold_kb: int | None = None) -> None:
         self.path = Path(path)
+        #: segments larger than this get an HNSW index when optimised (None: the engine's)
+        self._indexing_kb = indexing_threshold_kb
         self.path.mkdir(parents=True, exist_ok=True)
         self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold)
         self._threads = search_threads
         self._shards: dict[str, qe.EdgeShard] = {}
+        # writes, opening and closing take the lock; reads only share the gate, which a swap
+        # of a rebuilt index takes alone (edge_index.py): reads go on while writes wait for
+        # a copy or a snapshot
         self._lock = threading.RLock()
+        self._gate = SwapGate()
+        self._index: dict[str, IndexState] = {}
+        self._journals: dict[str, list[tuple[Any, int]]] = {}
 
     # -- helpers ------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T]) -> T:
@@ -131,6 +143,25 @@ class EdgeStore(VectorStore):
             raise
         except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
             raise StoreError(f"qdrant edge: {what} failed: {exc}") from exc
+
+    def _read(self, spec: CollectionSpec, what: str, fn: Callable[[qe.EdgeShard], T]) -> T:
+        """``fn(shard)`` beside other reads and writes; only a swap waits for it."""
+        self._shard(spec)
+        try:
+            with self._gate.shared():
+                return fn(self._shards[spec.name])
+        except (StoreError, ConfigError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
+            raise StoreError(f"qdrant edge: {what} failed: {exc}") from exc
+
+    def _write(self, spec: CollectionSpec, what: str, op: Any, points: int) -> None:
+        """Apply ``op``; journalled while the collection's index is being rebuilt."""
+        with self._lock:
+            self._read(spec, what, lambda shard: shard.update(op))
+            if spec.name in self._journals:
+                self._journals[spec.name].append((op, points))
+            self._index[spec.name].unindexed += points
 
     def _shard(self, spec: CollectionSpec) -> qe.EdgeShard:
         shard = self._shards.get(spec.name)
@@ -154,6 +185,8 @@ class EdgeStore(VectorStore):
                             for name in spec.sparse} or None,
             hnsw_config=qe.HnswIndexConfig(m=m, ef_construct=ef, full_scan_threshold=fst),
             max_search_threads=self._threads,
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_kb)
+            if self._indexing_kb is not None else None,
         )
 
     def _hit(self, spec: CollectionSpec, p: Any, score: float | None = None) -> Hit:
@@ -174,6 +207,7 @@ class EdgeStore(VectorStore):
             where = self.path / spec.name
             config = self._config(spec)
             try:
+                recover(self.path, spec.name)
                 if (where / "edge_config.json").exists() or any(where.glob("*")):
                     shard = qe.EdgeShard.load(str(where), config)
                 else:
@@ -183,6 +217,7 @@ class EdgeStore(VectorStore):
             except Exception as exc:  # noqa: BLE001
                 raise _open_error(spec, where, exc) from exc
             self._shards[spec.name] = shard
+            self._index[spec.name] = self._initial_state(spec.name, shard)
 
     def collection_sizes(self, name: str) -> dict[str, int] | None:
         where = self.path / name
@@ -191,8 +226,9 @@ class EdgeStore(VectorStore):
         return _stored_sizes(where)
 
     def drop_collection(self, spec: CollectionSpec) -> None:
-        with self._lock:
+        with self._lock, self._gate.exclusive():
             shard = self._shards.pop(spec.name, None)
+            self._index.pop(spec.name, None)
             if shard is not None:
                 self._call("close", shard.close)
             where = self.path / spec.name
@@ -200,7 +236,6 @@ class EdgeStore(VectorStore):
                 self._call("drop", lambda: shutil.rmtree(where))
 
     def upsert(self, spec: CollectionSpec, points: Sequence[Point]) -> None:
-        shard = self._shard(spec)
         qpoints = []
         for p in points:
             vec: dict[str, Any] = {k: np.asarray(v, dtype=np.float32).tolist()
@@ -210,108 +245,103 @@ class EdgeStore(VectorStore):
             payload = dict(p.payload)
             payload[spec.key_field] = p.key
             qpoints.append(qe.Point(id=point_id(spec.name, p.key), vector=vec, payload=payload))
-        self._call("upsert", lambda: shard.update(qe.UpdateOperation.upsert_points(qpoints)))
+        self._write(spec, "upsert", qe.UpdateOperation.upsert_points(qpoints), len(qpoints))
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], *,
             with_vectors: WithVectors = False) -> list[Hit]:
-        shard = self._shard(spec)
         ids = [point_id(spec.name, k) for k in keys]
         select = vector_selector(with_vectors)
-        recs = self._call("retrieve", lambda: shard.retrieve(ids, with_payload=True,
-                                                               with_vector=select))
+        recs = self._read(spec, "retrieve", lambda shard: shard.retrieve(
+            ids, with_payload=True, with_vector=select))
         by_key = {h.key: h for h in (self._hit(spec, r, 0.0) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
 
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
-        shard = self._shard(spec)
         ids = [point_id(spec.name, k) for k in keys]
-        self._call("delete", lambda: shard.update(qe.UpdateOperation.delete_points(ids)))
+        self._write(spec, "delete", qe.UpdateOperation.delete_points(ids), 0)
 
     def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False,
                fields=None):
-        shard = self._shard(spec)
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_query_vector(vector), using),
                               filter=_filter(spec, filter),
                               with_payload=payload_selector(spec, fields),
                               with_vector=vector_selector(with_vectors))
-        return [self._hit(spec, p) for p in self._call("search", lambda: shard.query(req))]
+        return [self._hit(spec, p) for p in self._read(spec, "search", lambda s: s.query(req))]
 
     def hybrid(self, spec, *, prefetch, limit=10, filter=None):
-        shard = self._shard(spec)
         flt = _filter(spec, filter)
         pre = [qe.Prefetch(limit=p.limit, query=qe.Query.Nearest(_query_vector(p.vector),
                                                                    p.using), filter=flt)
                for p in prefetch]
         req = qe.QueryRequest(limit=limit, prefetches=pre, query=qe.Fusion.Rrf(k=RRF_K),
                               filter=flt, with_payload=True)
-        return [self._hit(spec, p) for p in self._call("hybrid", lambda: shard.query(req))]
+        return [self._hit(spec, p) for p in self._read(spec, "hybrid", lambda s: s.query(req))]
 
     def rerank(self, spec, *, prefetch, using, vectors, limit=10, filter=None):
-        shard = self._shard(spec)
         flt = _filter(spec, filter)
         pre = qe.Prefetch(limit=prefetch.limit, filter=flt,
                           query=qe.Query.Nearest(_query_vector(prefetch.vector), prefetch.using))
         req = qe.QueryRequest(limit=limit, prefetches=[pre], filter=flt, with_payload=True,
                               query=qe.Query.Nearest(_query_vector(vectors), using))
-        return [self._hit(spec, p) for p in self._call("rerank", lambda: shard.query(req))]
+        return [self._hit(spec, p) for p in self._read(spec, "rerank", lambda s: s.query(req))]
 
     def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None,
                   fields=None):
-        shard = self._shard(spec)
         rq = qe.RecommendQuery(positives=[_query_vector(v) for v in positive],
                                negatives=[_query_vector(v) for v in negative])
         req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
                               filter=_filter(spec, filter),
                               with_payload=payload_selector(spec, fields))
-        return [self._hit(spec, p) for p in self._call("recommend", lambda: shard.query(req))]
+        return [self._hit(spec, p)
+                for p in self._read(spec, "recommend", lambda s: s.query(req))]
 
     def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False,
                fields=None):
-        shard = self._shard(spec)
         req = qe.ScrollRequest(offset=offset, limit=limit, filter=_filter(spec, filter),
                                with_payload=payload_selector(spec, fields),
                                with_vector=vector_selector(with_vectors))
-        recs, nxt = self._call("scroll", lambda: shard.scroll(req))
+        recs, nxt = self._read(spec, "scroll", lambda s: s.scroll(req))
         return [self._hit(spec, r, 0.0) for r in recs], (str(nxt) if nxt is not None else None)
 
     def count(self, spec, *, filter=None):
-        shard = self._shard(spec)
         req = qe.CountRequest(exact=True, filter=_filter(spec, filter))
-        return int(self._call("count", lambda: shard.count(req)))
+        return int(self._read(spec, "count", lambda s: s.count(req)))
 
     def ordered(self, spec, *, order_by, descending=False, offset=0, limit=10, filter=None,
                 fields=None):
         # two steps: the engine reads the payload of every point it skips when asked for
         # payloads with an offset (2.3 s at offset 9,000 of 10k songs, against 55 ms this way)
-        shard = self._shard(spec)
         direction = qe.Direction.Desc if descending else qe.Direction.Asc
         req = qe.QueryRequest(limit=offset + limit, query=qe.OrderBy(order_by, direction),
                               filter=_filter(spec, filter), with_payload=False,
                               with_vector=False)
-        ids = [p.id for p in self._call("ordered", lambda: shard.query(req))[offset:]]
+        ids = [p.id for p in self._read(spec, "ordered", lambda s: s.query(req))[offset:]]
         if not ids:
             return []
-        recs = self._call("retrieve", lambda: shard.retrieve(
+        recs = self._read(spec, "retrieve", lambda s: s.retrieve(
             ids, with_payload=payload_selector(spec, fields), with_vector=False))
         by_id = {str(r.id): r for r in recs}
         return [self._hit(spec, by_id[str(i)], 0.0) for i in ids if str(i) in by_id]
 
     def facet(self, spec, key, *, filter=None, limit=100):
-        shard = self._shard(spec)
         req = qe.FacetRequest(key=key, limit=limit, exact=True, filter=_filter(spec, filter))
-        res = self._call("facet", lambda: shard.facet(req))
+        res = self._read(spec, "facet", lambda s: s.facet(req))
         return sorted(((h.value, int(h.count)) for h in res.hits),
                       key=lambda vc: (-vc[1], str(vc[0])))
 
     def optimize(self, spec: CollectionSpec) -> None:
-        shard = self._shard(spec)
-        self._call("optimize", shard.optimize)
+        """Build the index in this process: everything else here waits (the engine holds the
+        GIL); for a store that serves, :meth:`rebuild_index` builds it out of process."""
+        with self._lock:
+            t0 = time.perf_counter()
+            self._read(spec, "optimize", lambda s: s.optimize())
+            self._built(spec.name, self.count(spec), time.perf_counter() - t0, unindexed=0)
 
     def snapshot(self, name: str, dest: Path) -> int | None:
         """The collection's shard folder, flushed, as a tar file: the shard snapshot that
         ``EdgeShard.unpack_snapshot`` restores (qdrant-edge-py 0.9.0 has no call that writes
-        one). Everything this store does waits while the files are copied, so the copy is a
-        point in time; a collection not open here is opened for the copy (and refused with
+        one). Writes wait while the files are copied (reads go on), so the copy is a point in
+        time; a collection not open here is opened for the copy (and refused with
         :class:`StoreBusy` while another process holds it).
 
         GNU tar writes it (:func:`~songlens.store.edge_snapshots.write_shard_tar`)."""
@@ -341,7 +371,7 @@ class EdgeStore(VectorStore):
             return n
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._gate.exclusive():
             for name, shard in self._shards.items():
                 try:
                     shard.flush()
