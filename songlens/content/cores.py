@@ -33,18 +33,33 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _affinity() -> set[int] | None:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return None
+
+
 def _machine_busy_s() -> float | None:
-    """Seconds of CPU the whole machine has spent busy since boot (None: no /proc/stat)."""
+    """Seconds of CPU the cores this process may run on have spent busy since boot (None: no
+    /proc/stat). Only those cores: on a bigger host, load elsewhere leaves ours free."""
+    mine = _affinity()
+    busy = 0
     try:
         with open("/proc/stat", encoding="ascii") as f:
-            fields = f.readline().split()
-    except OSError:
+            for line in f:
+                fields = line.split()
+                if not fields or not fields[0].startswith("cpu") or fields[0] == "cpu":
+                    continue
+                if not fields[0][3:].isdigit():
+                    break
+                if mine is not None and int(fields[0][3:]) not in mine:
+                    continue
+                ticks = [int(v) for v in fields[1:9]]
+                idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+                busy += sum(ticks) - idle  # guest time is already inside user/nice
+    except (OSError, ValueError):
         return None
-    if not fields or fields[0] != "cpu":
-        return None
-    ticks = [int(v) for v in fields[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    busy = sum(ticks[:8]) - idle  # guest time is already inside user/nice
     return busy / os.sysconf("SC_CLK_TCK")
 
 
