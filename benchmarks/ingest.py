@@ -1,7 +1,11 @@
 """Ingestion throughput: a batch of 4-minute tracks through the whole pipeline on the embedded
 store; songs/s, audio-seconds per wall-second, peak memory, share of time per stage.
 
-    .venv/bin/python benchmarks/ingest.py [--songs 8] [--encoder musicnn]
+    .venv/bin/python benchmarks/ingest.py [--songs 8] [--encoder musicnn] [--compare]
+
+``--compare`` alternates, song by song in one run, the musicnn path before issue 16 (the PyTorch
+module, one torch thread: the old default) with today's default (ONNX Runtime on the cores
+measured free), and reports each one's throughput and time per stage.
 
 Tracks are the demo catalog's real recordings (Debian fretsonfire-songs-*), looped or cut to
 exactly 4 minutes, each with Chinese lyrics and 100 comments so the text stage does real work.
@@ -23,6 +27,7 @@ from songlens.catalog.demo import find_demo_songs, load_demo_song
 from songlens.catalog.pipeline import Catalog
 from songlens.content.audio_io import DecodedAudio, audio_hash
 from songlens.content.metadata import SongMetadata
+from songlens.content.musicnn.runtime import OUTPUTS
 from songlens.embeddings.models import load_models
 from songlens.settings import load_settings
 from songlens.store import open_store
@@ -40,11 +45,40 @@ def four_minutes(y: np.ndarray, sr: int) -> np.ndarray:
     return np.tile(y, reps)[:n]
 
 
+class _TorchRuntime:
+    """The musicnn path before issue 16: the PyTorch module, called batch by batch."""
+
+    def __init__(self, net) -> None:
+        self.net = net
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            out = self.net(torch.from_numpy(x))
+        return {k: out[k].numpy() for k in OUTPUTS}
+
+
+def set_mode(encoder, mode: str) -> None:
+    """``before``: torch path on one thread (old default); otherwise the default path."""
+    if not hasattr(encoder, "taggers"):
+        return
+    if not hasattr(encoder, "_bench_runtimes"):
+        encoder._bench_runtimes = ([t.runtime for t in encoder.taggers], encoder.threads)
+    runtimes, threads = encoder._bench_runtimes
+    for t, rt in zip(encoder.taggers, runtimes, strict=True):
+        t.runtime = _TorchRuntime(t.net) if mode == "before" else rt
+    encoder.threads = 1 if mode == "before" else threads
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--songs", type=int, default=8)
     ap.add_argument("--encoder", default="musicnn")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (audio.threads)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="audio.threads (default: unset, the cores measured free)")
+    ap.add_argument("--compare", action="store_true",
+                    help="alternate the old torch path (1 thread) with the default, per song")
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
     settings = load_settings(None, data_dir=tempfile.mkdtemp(),
@@ -76,29 +110,44 @@ def main() -> None:
         buf = io.BytesIO()
         sf.write(buf, t.y, t.sr, format="MP3")
         blobs.append(buf.getvalue())
-    stages: dict[str, float] = defaultdict(float)
+    modes = ["before", "after"] if args.compare else ["default"]
+    stages: dict[str, dict[str, float]] = {m: defaultdict(float) for m in modes}
+    walls: dict[str, float] = defaultdict(float)
+    cpus: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
     # warm-up on a short clip (first-call costs: jieba dictionary, torch kernels)
-    cat.ingest(blobs[0][: len(blobs[0])], SongMetadata(song_id="warm", title="warm"))
-    store.delete(cat.spec, ["warm"])
-    t0 = time.perf_counter()
+    for mode in modes:
+        set_mode(models.audio, mode)
+        cat.ingest(blobs[0][: len(blobs[0])], SongMetadata(song_id="warm", title="warm"))
+        store.delete(cat.spec, ["warm"])
     for i, blob in enumerate(blobs):
+        mode = modes[i % len(modes)]
+        set_mode(models.audio, mode)
         meta = SongMetadata(song_id=f"bench-{i}", title=f"测试歌曲{i}", artist="songlens",
                             lyrics=LYRICS, comments=COMMENTS)
+        t0, c0 = time.perf_counter(), time.process_time()
         r = cat.ingest(blob, meta, filename="x.mp3")
+        walls[mode] += time.perf_counter() - t0
+        cpus[mode] += time.process_time() - c0
+        counts[mode] += 1
         for k, v in r.timings.items():
-            stages[k] += v
-    wall = time.perf_counter() - t0
+            stages[mode][k] += v
+    set_mode(models.audio, "default")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    total = sum(stages.values())
-    print(f"# ingest benchmark — {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-          f"{platform.python_version()}, encoder={args.encoder}, threads={args.threads}, "
-          f"load average before {load0:.1f}, after {os.getloadavg()[0]:.1f}")
-    print(f"songs: {len(blobs)} x 240 s; wall {wall:.1f} s; model load {load_s:.1f} s")
-    print(f"songs/s: {len(blobs) / wall:.3f}; audio-seconds per wall-second: "
-          f"{240 * len(blobs) / wall:.1f}; peak RSS: {peak_mb:.0f} MiB")
-    print("| stage | seconds | share |\n|---|---|---|")
-    for k, v in sorted(stages.items(), key=lambda kv: -kv[1]):
-        print(f"| {k} | {v:.2f} | {100 * v / total:.1f}% |")
+    print(f"# ingest benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"{platform.machine()}, {platform.python_version()}, encoder={args.encoder}, "
+          f"threads={args.threads}, load average before {load0:.1f}, after "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"songs: {len(blobs)} x 240 s; model load {load_s:.1f} s; peak RSS: {peak_mb:.0f} MiB")
+    print("| path | songs | wall s per song | audio-seconds per wall-second | CPU s per song |"
+          "\n|---|---:|---:|---:|---:|")
+    for m in modes:
+        print(f"| {m} | {counts[m]} | {walls[m] / counts[m]:.2f} | "
+              f"{240 * counts[m] / walls[m]:.1f} | {cpus[m] / counts[m]:.2f} |")
+    print("\nSeconds per song by stage:\n")
+    print("| stage | " + " | ".join(modes) + " |\n|---|" + "---:|" * len(modes))
+    for k in sorted(stages[modes[-1]], key=lambda k: -stages[modes[-1]][k]):
+        print(f"| {k} | " + " | ".join(f"{stages[m][k] / counts[m]:.2f}" for m in modes) + " |")
     store.close()
 
 

@@ -51,7 +51,8 @@ class AudioSettings(BaseModel):
     encoder: Literal["musicnn", "librosa", "transformers"] = "musicnn"
     model_path: str | None = None
     musicnn_tags: bool = True
-    threads: int = Field(1, ge=1)
+    # most cores one song's audio model may use; None: the free cores, measured per song
+    threads: int | None = Field(None, ge=1)
     # keep each ingested song's audio file under <data_dir>/audio (the web app's player)
     keep_files: bool = True
 

@@ -24,7 +24,7 @@ def build_audio_encoder(settings: Settings) -> AudioEncoder:
     if kind == "musicnn":
         from songlens.embeddings.musicnn_encoder import MusicnnEncoder
 
-        return MusicnnEncoder()
+        return MusicnnEncoder(threads=settings.audio.threads)
     if kind == "librosa":
         from songlens.embeddings.librosa_encoder import LibrosaEncoder
 
@@ -89,10 +89,11 @@ class Models:
 
 def load_models(settings: Settings) -> Models:
     """All configured models; torch's intra-op thread count is set here, once for the process
-    (``audio.threads``), never per call."""
+    (``audio.threads``, 1 when unset: musicnn runs its own threads, see
+    :mod:`songlens.content.cores`), never per call."""
     import torch
 
-    torch.set_num_threads(settings.audio.threads)
+    torch.set_num_threads(settings.audio.threads or 1)
     audio = build_audio_encoder(settings)
     text = build_text_encoder(settings)
     sentiment = build_sentiment_model(settings)

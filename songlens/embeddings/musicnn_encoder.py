@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from songlens.content.musicnn.tagger import MODELS, MusicnnTagger, musicnn_patches
+from songlens.content.musicnn.tagger import MODELS, MusicnnTagger, analyse_many, musicnn_patches
 from songlens.embeddings.encoders import AudioAnalysis, AudioEncoder, l2_normalise
 from songlens.errors import InvalidInput
 
@@ -53,12 +53,14 @@ class MusicnnEncoder(AudioEncoder):
         Any of ``"MSD_musicnn"``, ``"MTT_musicnn"`` (order fixes the vector layout).
     pooling : {"mean", "mean+std", "mean+max"}
         How patch-level penultimate features become one track vector.
+    threads : int or None
+        Most cores one song's models run on; None: the cores free now (measured per song).
     """
 
     name = "musicnn"
 
     def __init__(self, models: Sequence[str] = ("MSD_musicnn", "MTT_musicnn"), *,
-                 pooling: str = "mean") -> None:
+                 pooling: str = "mean", threads: int | None = None) -> None:
         models = tuple(models)
         if not models:
             raise InvalidInput(f"MusicnnEncoder needs at least one model; allowed: "
@@ -69,7 +71,8 @@ class MusicnnEncoder(AudioEncoder):
             raise InvalidInput(f"unknown pooling {pooling!r}; allowed: {', '.join(POOLINGS)}")
         self.models = models
         self.pooling = pooling
-        self.taggers = [MusicnnTagger(m) for m in models]
+        self.threads = threads
+        self.taggers = [MusicnnTagger(m, threads=threads) for m in models]
 
     @property
     def segment_dim(self) -> int:  # type: ignore[override]
@@ -84,14 +87,15 @@ class MusicnnEncoder(AudioEncoder):
                 "pooling": self.pooling}
 
     def analyse(self, y: np.ndarray) -> AudioAnalysis:
-        """Embed mono 16 kHz audio ``y`` (shape ``(n,)``); the log-mel is computed once."""
+        """Embed mono 16 kHz audio ``y`` (shape ``(n,)``); the log-mel is computed once for both
+        models, whose patch batches share the free cores."""
         patches = musicnn_patches(y)
         blocks: list[np.ndarray] = []
         tag_probs: dict[str, dict[str, float]] = {}
         taggrams: dict[str, np.ndarray] = {}
         per_patch: list[np.ndarray] = []
-        for tagger in self.taggers:
-            out = tagger.analyse_patches(patches)
+        outs = analyse_many(self.taggers, patches, threads=self.threads)
+        for tagger, out in zip(self.taggers, outs, strict=True):
             per_patch.append(l2_normalise(out.penultimate))
             for stat in POOLINGS[self.pooling]:
                 blocks.append(l2_normalise(_pool(out.penultimate, stat)))

@@ -47,6 +47,10 @@ _TAGS_ELECTRIC = {"electronic": 1.0, "electronica": 1.0, "electro": 1.0, "techno
 _TAGS_SPEECH = {"speech": 1.0, "spoken word": 1.0, "rap": 0.7, "hip-hop": 0.5, "hip hop": 0.5}
 
 
+#: STFT frames per chunk of the spectral-shape pass (~3 min of audio; bounds peak memory)
+_SPECTRAL_CHUNK = 12000
+
+
 def _weighted_max(tags: dict[str, float], weights: Mapping[str, float]) -> float | None:
     """Strongest weighted probability among ``weights``' tags; None if none of them is given."""
     vals = [w * tags[t] for t, w in weights.items() if t in tags]
@@ -101,7 +105,8 @@ def audio_features(
     n_fft = 1 << int(round(math.log2(0.064 * sr)))
     hop = n_fft // 4
     fps = sr / hop
-    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, window="hann")) ** 2
+    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, window="hann"))
+    np.square(power, out=power)  # in place: a 20-minute song's spectrogram is ~150 MB
     freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
     frame_energy = power.sum(axis=0)
 
@@ -116,10 +121,14 @@ def audio_features(
     # Spectral shape, weighted by frame energy so silence does not count.
     total = float(frame_energy.sum())
     if total > 0:
-        mag = np.sqrt(power)
-        cent_frames = (freqs[:, None] * mag).sum(axis=0) / np.maximum(mag.sum(axis=0), 1e-12)
+        cent_frames = np.empty(power.shape[1])
+        flat_frames = np.empty(power.shape[1])
+        for i in range(0, power.shape[1], _SPECTRAL_CHUNK):  # per-frame values: chunks bound
+            mag = np.sqrt(power[:, i:i + _SPECTRAL_CHUNK])  # the temporaries' memory
+            cent_frames[i:i + mag.shape[1]] = (freqs[:, None] * mag).sum(axis=0) / np.maximum(
+                mag.sum(axis=0), 1e-12)
+            flat_frames[i:i + mag.shape[1]] = librosa.feature.spectral_flatness(S=mag + 1e-10)[0]
         centroid = float(np.sum(cent_frames * frame_energy) / total)
-        flat_frames = librosa.feature.spectral_flatness(S=mag + 1e-10)[0]
         flatness = float(np.sum(flat_frames * frame_energy) / total)
     else:
         centroid, flatness = 0.0, 0.0
