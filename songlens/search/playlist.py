@@ -54,6 +54,11 @@ ATTRIBUTES: dict[str, tuple[str, float]] = {
     "speechiness": ("speechiness", 0.3),
 }
 RELAX_ORDER = ("bounds", "theme", "scene", "emotion", "style", "language")
+#: the payload fields scoring, spacing, ordering and the items read: not the tags' evidence,
+#: tag_probs or the language detail, which cost more to convert than the searches
+FIELDS = ("title", "artist", "artist_key", "duration_s", "camelot",
+          *(f for f, _ in ATTRIBUTES.values()),
+          *(f"tags.{d}[].{k}" for d in DIMENSIONS for k in ("tag", "score")))
 
 
 class PlaylistRequest(BaseModel):
@@ -303,7 +308,7 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
             or text_audio is not None or text_dense is not None):
         raise InvalidInput("a playlist needs tags, preferred tags, a text prompt, seed songs "
                            "or attribute targets")
-    seeds = [catalog.get_hit(s, with_vectors=True) for s in req.seed_songs]
+    seeds = [catalog.get_hit(s, with_vectors=["fused"], fields=()) for s in req.seed_songs]
     bounds = dict(req.bounds)
     relaxed: list[str] = []
     pool = max(4 * req.length, 50)
@@ -329,7 +334,7 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     needed = ["fused"] + ["audio"] * (text_audio is not None) + ["text"] * (text_dense
                                                                             is not None)
     full = {h.key: h for h in catalog.store.get(catalog.spec, [h.key for h in hits],
-                                                with_vectors=needed)}
+                                                with_vectors=needed, fields=FIELDS)}
     hits = [full[h.key] for h in hits if h.key in full]
     seed_vecs = [s.vectors["fused"] for s in seeds]
     scored = []

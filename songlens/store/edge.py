@@ -114,11 +114,14 @@ class EdgeStore(VectorStore):
     backend = "edge"
 
     def __init__(self, path: str | Path, *, hnsw_m: int = 16, hnsw_ef_construct: int = 100,
-                 full_scan_threshold: int = 10000, search_threads: int | None = None) -> None:
+                 full_scan_threshold: int = 10000, search_threads: int | None = None,
+                 hnsw_ef: int | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold)
         self._threads = search_threads
+        # search-time beam width; None leaves the engine's default (ef_construct)
+        self._params = qe.SearchParams(hnsw_ef=hnsw_ef) if hnsw_ef else None
         self._shards: dict[str, qe.EdgeShard] = {}
         self._lock = threading.RLock()
 
@@ -213,11 +216,12 @@ class EdgeStore(VectorStore):
         self._call("upsert", lambda: shard.update(qe.UpdateOperation.upsert_points(qpoints)))
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], *,
-            with_vectors: WithVectors = False) -> list[Hit]:
+            with_vectors: WithVectors = False, fields: Sequence[str] | None = None) -> list[Hit]:
         shard = self._shard(spec)
         ids = [point_id(spec.name, k) for k in keys]
         select = vector_selector(with_vectors)
-        recs = self._call("retrieve", lambda: shard.retrieve(ids, with_payload=True,
+        payload = payload_selector(spec, fields)
+        recs = self._call("retrieve", lambda: shard.retrieve(ids, with_payload=payload,
                                                                with_vector=select))
         by_key = {h.key: h for h in (self._hit(spec, r, 0.0) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
@@ -233,15 +237,15 @@ class EdgeStore(VectorStore):
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_query_vector(vector), using),
                               filter=_filter(spec, filter),
                               with_payload=payload_selector(spec, fields),
-                              with_vector=vector_selector(with_vectors))
+                              with_vector=vector_selector(with_vectors), params=self._params)
         return [self._hit(spec, p) for p in self._call("search", lambda: shard.query(req))]
 
     def hybrid(self, spec, *, prefetch, limit=10, filter=None):
         shard = self._shard(spec)
         flt = _filter(spec, filter)
         pre = [qe.Prefetch(limit=p.limit, query=qe.Query.Nearest(_query_vector(p.vector),
-                                                                   p.using), filter=flt)
-               for p in prefetch]
+                                                                   p.using), filter=flt,
+                           params=self._params) for p in prefetch]
         req = qe.QueryRequest(limit=limit, prefetches=pre, query=qe.Fusion.Rrf(k=RRF_K),
                               filter=flt, with_payload=True)
         return [self._hit(spec, p) for p in self._call("hybrid", lambda: shard.query(req))]
@@ -249,7 +253,7 @@ class EdgeStore(VectorStore):
     def rerank(self, spec, *, prefetch, using, vectors, limit=10, filter=None):
         shard = self._shard(spec)
         flt = _filter(spec, filter)
-        pre = qe.Prefetch(limit=prefetch.limit, filter=flt,
+        pre = qe.Prefetch(limit=prefetch.limit, filter=flt, params=self._params,
                           query=qe.Query.Nearest(_query_vector(prefetch.vector), prefetch.using))
         req = qe.QueryRequest(limit=limit, prefetches=[pre], filter=flt, with_payload=True,
                               query=qe.Query.Nearest(_query_vector(vectors), using))
@@ -261,7 +265,7 @@ class EdgeStore(VectorStore):
         rq = qe.RecommendQuery(positives=[_query_vector(v) for v in positive],
                                negatives=[_query_vector(v) for v in negative])
         req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
-                              filter=_filter(spec, filter),
+                              filter=_filter(spec, filter), params=self._params,
                               with_payload=payload_selector(spec, fields))
         return [self._hit(spec, p) for p in self._call("recommend", lambda: shard.query(req))]
 
