@@ -235,15 +235,15 @@ def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str,
 
 def _top(search: Callable[[int], list[Hit]], pool: int) -> list[Hit]:
     """The best ``pool`` hits, the same in every process: Qdrant returns equal scores in any
-    order, so a tie across the cut-off widens the search until it is settled (up to 8x), and
+    order, so a tie across the cut-off widens the search (to about 8x, in one more search: each
+    search is a round trip to the engine's threads, which a loaded machine makes slow), and
     ties are then broken by song id."""
-    limit = pool + 1
-    while True:
-        hits = search(limit)
-        tied = len(hits) == limit and round(hits[-1].score, 6) == round(hits[pool - 1].score, 6)
-        if not tied or limit > 8 * pool:
-            break
-        limit *= 2
+    hits = search(pool + 1)
+    if len(hits) == pool + 1 and round(hits[-1].score, 6) == round(hits[pool - 1].score, 6):
+        wide = pool + 1
+        while wide <= 8 * pool:  # where doubling from pool + 1 ended: the same answers
+            wide *= 2
+        hits = search(wide)
     hits.sort(key=lambda h: (-round(h.score, 6), h.key))
     return hits[:pool]
 
