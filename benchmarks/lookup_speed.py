@@ -91,6 +91,57 @@ def breakdown(where: Path, spec: Any, n: int, queries: int = 60) -> list[tuple[s
     return out
 
 
+def profile(where: Path, cat: Any, requests: int = 100, top: int = 25) -> str:
+    """cProfile of this code's similar-song and playlist functions in-process (the service's
+    catalog, models loaded) over ``lookup.py``'s request mix: where their time goes."""
+    import cProfile
+    import io
+    import pstats
+
+    from songlens.api.app import open_catalog
+    from songlens.api.schemas import PlaylistOut, SimilarOut
+    from songlens.search.playlist import PlaylistRequest, generate_playlist
+    from songlens.search.similar import SimilarFilters, similar_to_song
+    from songlens.settings import load_settings
+
+    catalog = open_catalog(load_settings(None, data_dir=str(where)))
+
+    def run(method: str, url: str, body: Any) -> bytes:
+        if method == "POST":
+            p = generate_playlist(catalog, PlaylistRequest.model_validate(body))
+            return PlaylistOut.model_validate(p, from_attributes=True).model_dump_json()
+        path, _, query = url.partition("?")
+        params = dict(x.split("=") for x in query.split("&"))
+        f = SimilarFilters(language=[params["language"]] if "language" in params else [],
+                           min_tempo=params.get("min_tempo"), max_tempo=params.get("max_tempo"))
+        items = similar_to_song(catalog, path.split("/")[3], k=int(params.get("k", 10)),
+                                space=params.get("space", "fused"),
+                                filter=f.to_song_filter(catalog.taxonomy))
+        return SimilarOut.model_validate({"items": items}, from_attributes=True).model_dump_json()
+
+    reqs = _requests(cat, np.random.default_rng(5), requests, requests // 2, 0)
+    out = []
+    try:
+        for _, method, url, body in reqs[:10]:
+            run(method, url, body)
+        for which in ("GET", "POST"):
+            prof, t = cProfile.Profile(), []
+            for _, method, url, body in reqs:
+                if method == which:
+                    t0 = time.perf_counter()
+                    prof.runcall(run, method, url, body)
+                    t.append(time.perf_counter() - t0)
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(top)
+            out.append(f"{'similar' if which == 'GET' else 'playlist'}: {len(t)} requests, "
+                       f"p50 {1000 * np.median(t):.1f} ms, p99 {1000 * np.percentile(t, 99):.1f}"
+                       f" ms\n{text.getvalue()}")
+    finally:
+        catalog.close()
+        catalog.store.close()
+    return "\n".join(out)
+
+
 def _serve(code: Path, data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
     import yaml
 
@@ -104,7 +155,9 @@ def _serve(code: Path, data_dir: Path, log: Path) -> tuple[subprocess.Popen, str
     return proc, f"http://127.0.0.1:{port}"
 
 
-def http(where: Path, cat: Any, rev: str, args: argparse.Namespace) -> dict[str, Any]:
+def http(where: Path, cat: Any, spec: Any, rev: str, args: argparse.Namespace
+         ) -> dict[str, Any]:
+    """The in-process breakdown (on a copy of the store), then the two servers."""
     import httpx
 
     tmp = Path(tempfile.mkdtemp(prefix="lookupspeed-"))
@@ -112,13 +165,15 @@ def http(where: Path, cat: Any, rev: str, args: argparse.Namespace) -> dict[str,
     old_code.mkdir()
     subprocess.run(f"git -C {ROOT} archive {rev} songlens configs pyproject.toml | "
                    f"tar -x -C {old_code}", shell=True, check=True)
-    servers = {}
+    servers: dict[str, Any] = {}
+    steps = []
     try:
+        for name in ("before", "after"):
+            (tmp / name).mkdir()
+            shutil.copytree(where / "qdrant", tmp / name / "qdrant")
+        steps = breakdown(tmp / "after", spec, cat.n)
         for name, code in (("before", old_code), ("after", ROOT)):
-            d = tmp / name
-            d.mkdir()
-            shutil.copytree(where / "qdrant", d / "qdrant")
-            servers[name] = _serve(code, d, tmp / f"{name}.log")
+            servers[name] = _serve(code, tmp / name, tmp / f"{name}.log")
         clients = {name: httpx.Client(base_url=url, timeout=120) for name, (_, url) in
                    servers.items()}
         t0 = time.perf_counter()
@@ -170,7 +225,7 @@ def http(where: Path, cat: Any, rev: str, args: argparse.Namespace) -> dict[str,
                                                            np.percentile(b, 99)),
                      "after": (np.percentile(a, 50), np.percentile(a, 99)),
                      "same": (sum(same.get(kind, [])), len(same.get(kind, [])))})
-    return {"rows": rows, "errors": errors, "rss_mib": mem}
+    return {"rows": rows, "errors": errors, "rss_mib": mem, "steps": steps}
 
 
 def main() -> None:
@@ -182,12 +237,17 @@ def main() -> None:
     ap.add_argument("--ref", type=int, default=50)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--base", type=int, default=160, help="real base windows")
+    ap.add_argument("--profile", action="store_true",
+                    help="only cProfile this code in-process (no servers)")
     args = ap.parse_args()
     load0 = " ".join(open("/proc/loadavg").read().split()[:3])
     t0 = time.perf_counter()
     where, cat, spec = build_realistic(args.n, base_n=args.base)
-    steps = breakdown(where, spec, cat.n)
-    res = http(where, cat, args.against, args)
+    if args.profile:
+        print(profile(where, cat))
+        return
+    res = http(where, cat, spec, args.against, args)
+    steps = res["steps"]
     load1 = " ".join(open("/proc/loadavg").read().split()[:3])
     print(f"`{' '.join(sys.argv)}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{time.perf_counter() - t0:.0f} s, load {load0} → {load1}, {cat.n} songs\n")
