@@ -25,8 +25,11 @@ class QdrantSettings(BaseModel):
     api_key: str | None = None
     path: str | None = None
     collection: str = "songs"
-    hnsw_m: int = Field(16, ge=4, le=128)
-    hnsw_ef_construct: int = Field(100, ge=4)
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_construct: int = Field(256, ge=4)
+    # search-time HNSW beam width (null: the engine's default, hnsw_ef_construct); chosen by
+    # measured recall@10 (benchmarks/lookup_recall.py, README "Search settings")
+    hnsw_ef: int | None = Field(128, ge=1, le=4096)
     search_threads: int | None = None
     # embedded store only: rebuild the search index out of process while serving once this
     # many points were written since the last build (0: never; `songlens optimize` still works)

@@ -51,6 +51,7 @@ def open_catalog(settings: Settings) -> Catalog:
     store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
                        path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
                        hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
+                       hnsw_ef=settings.qdrant.hnsw_ef,
                        search_threads=settings.qdrant.search_threads,
                        indexing_threshold_kb=settings.qdrant.indexing_threshold_kb)
     try:

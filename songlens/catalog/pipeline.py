@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -298,8 +298,11 @@ class Catalog:
                                     fields=["audio_file"])
         return hits
 
-    def get_hit(self, song_id: str, *, with_vectors: bool = False) -> Hit:
-        hits = self.store.get(self.spec, [song_id], with_vectors=with_vectors)
+    def get_hit(self, song_id: str, *, with_vectors: bool | Sequence[str] = False,
+                fields: Sequence[str] | None = None) -> Hit:
+        """One song's point: its payload (only ``fields`` when given) and the vectors asked for
+        (``True``: all of them, a multivector included)."""
+        hits = self.store.get(self.spec, [song_id], with_vectors=with_vectors, fields=fields)
         if not hits:
             raise NotFound(f"no song with song_id {song_id!r}", song_id=song_id)
         return hits[0]

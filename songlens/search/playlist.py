@@ -55,6 +55,11 @@ ATTRIBUTES: dict[str, tuple[str, float]] = {
     "speechiness": ("speechiness", 0.3),
 }
 RELAX_ORDER = ("bounds", "theme", "scene", "emotion", "style", "language")
+#: the payload fields scoring, spacing, ordering and the items read: not the tags' evidence,
+#: tag_probs or the language detail, which cost more to convert than the searches
+FIELDS = ("title", "artist", "artist_key", "duration_s", "camelot",
+          *(f for f, _ in ATTRIBUTES.values()),
+          *(f"tags.{d}[].{k}" for d in DIMENSIONS for k in ("tag", "score")))
 
 
 class PlaylistRequest(BaseModel):
@@ -235,15 +240,15 @@ def _relevance(hit: Hit, wanted: dict[str, dict[str, float]], targets: dict[str,
 
 def _top(search: Callable[[int], list[Hit]], pool: int) -> list[Hit]:
     """The best ``pool`` hits, the same in every process: Qdrant returns equal scores in any
-    order, so a tie across the cut-off widens the search until it is settled (up to 8x), and
+    order, so a tie across the cut-off widens the search (to about 8x, in one more search: each
+    search is a round trip to the engine's threads, which a loaded machine makes slow), and
     ties are then broken by song id."""
-    limit = pool + 1
-    while True:
-        hits = search(limit)
-        tied = len(hits) == limit and round(hits[-1].score, 6) == round(hits[pool - 1].score, 6)
-        if not tied or limit > 8 * pool:
-            break
-        limit *= 2
+    hits = search(pool + 1)
+    if len(hits) == pool + 1 and round(hits[-1].score, 6) == round(hits[pool - 1].score, 6):
+        wide = pool + 1
+        while wide <= 8 * pool:  # where doubling from pool + 1 ended: the same answers
+            wide *= 2
+        hits = search(wide)
     hits.sort(key=lambda h: (-round(h.score, 6), h.key))
     return hits[:pool]
 
@@ -310,7 +315,7 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
             or text_audio is not None or text_dense is not None):
         raise InvalidInput("a playlist needs tags, preferred tags, instruments, a text prompt, "
                            "seed songs or attribute targets")
-    seeds = [catalog.get_hit(s, with_vectors=True) for s in req.seed_songs]
+    seeds = [catalog.get_hit(s, with_vectors=["fused"], fields=()) for s in req.seed_songs]
     bounds = dict(req.bounds)
     relaxed: list[str] = []
     pool = max(4 * req.length, 50)
@@ -336,7 +341,7 @@ def generate_playlist(catalog: Catalog, req: PlaylistRequest) -> Playlist:
     needed = ["fused"] + ["audio"] * (text_audio is not None) + ["text"] * (text_dense
                                                                             is not None)
     full = {h.key: h for h in catalog.store.get(catalog.spec, [h.key for h in hits],
-                                                with_vectors=needed)}
+                                                with_vectors=needed, fields=FIELDS)}
     hits = [full[h.key] for h in hits if h.key in full]
     seed_vecs = [s.vectors["fused"] for s in seeds]
     scored = []

@@ -33,6 +33,10 @@ Space = Literal["fused", "audio", "text", "tags", "hybrid"]
 SPACES = ("fused", "audio", "text", "tags", "hybrid")
 #: spaces a query by example songs can use (Qdrant's recommend query needs one named vector)
 EXAMPLE_SPACES = ("fused", "audio", "text", "tags")
+#: the payload fields an answer reads (item, reasons, duplicates): a full payload (tag
+#: evidence, tag_probs, language detail) costs more to convert than the search itself
+FIELDS = ("title", "artist", "audio_hash", "title_key", "tempo_bpm", "camelot",
+          *(tag_field(d) for d in DIMENSIONS))
 
 
 class SimilarFilters(BaseModel):
@@ -181,7 +185,8 @@ def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str =
     """Songs near ``song_id`` in one space; ``hybrid`` fuses the audio, text and sparse lyrics
     searches by reciprocal rank."""
     _check(k, space)
-    hit = catalog.get_hit(song_id, with_vectors=True)
+    needed = ["audio", "text", "lyrics"] if space == "hybrid" else [space]
+    hit = catalog.get_hit(song_id, with_vectors=needed, fields=FIELDS)
     flt = _excluding(filter, [song_id]).to_store()
     if space == "hybrid":
         prefetch = [Prefetch("audio", hit.vectors["audio"], 50),
@@ -192,7 +197,7 @@ def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str =
         hits = catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k + 10, filter=flt)
     else:
         hits = catalog.store.search(catalog.spec, using=space, vector=hit.vectors[space],
-                                    limit=k + 10, filter=flt)
+                                    limit=k + 10, filter=flt, fields=FIELDS)
     return _songs(_dedupe(hits, hit.payload, k), hit.payload, space)
 
 
@@ -203,13 +208,13 @@ def similar_to_examples(catalog: Catalog, positive: list[str], negative: list[st
     _check(k, space, EXAMPLE_SPACES)
     if not positive:
         raise InvalidInput("positive must name at least one song")
-    pos = [catalog.get_hit(s, with_vectors=True) for s in positive]
-    neg = [catalog.get_hit(s, with_vectors=True) for s in negative]
+    pos = [catalog.get_hit(s, with_vectors=[space], fields=FIELDS) for s in positive]
+    neg = [catalog.get_hit(s, with_vectors=[space], fields=()) for s in negative]
     flt = _excluding(filter, [*positive, *negative]).to_store()
     hits = catalog.store.recommend(catalog.spec, using=space,
                                    positive=[h.vectors[space] for h in pos],
                                    negative=[h.vectors[space] for h in neg], limit=k + 10,
-                                   filter=flt)
+                                   filter=flt, fields=FIELDS)
     return _songs(_dedupe(hits, pos[0].payload, k), pos[0].payload, space)
 
 

@@ -23,17 +23,20 @@ __all__ = ["CollectionSpec", "Filter", "Hit", "Match", "Point", "Prefetch", "Ran
 def open_store(*, url: str | None = None, api_key: str | None = None,
                path: str | Path | None = None, hnsw_m: int = 16,
                hnsw_ef_construct: int = 100, search_threads: int | None = None,
-               indexing_threshold_kb: int | None = None) -> VectorStore:
+               indexing_threshold_kb: int | None = None,
+               hnsw_ef: int | None = None) -> VectorStore:
     """The one place a backend is chosen: a Qdrant server when ``url`` is set, else Qdrant Edge
-    embedded on disk at ``path``."""
+    embedded on disk at ``path``. ``hnsw_ef``: the search-time beam width of every nearest-
+    neighbour query (None: the engine's default, ``hnsw_ef_construct``)."""
     if url:
         from songlens.store.server import ServerStore
 
         return ServerStore(url, api_key=api_key, hnsw_m=hnsw_m,
-                           hnsw_ef_construct=hnsw_ef_construct)
+                           hnsw_ef_construct=hnsw_ef_construct, hnsw_ef=hnsw_ef)
     if path is None:
         raise ValueError("open_store needs a url (server) or a path (embedded)")
     from songlens.store.edge import EdgeStore
 
     return EdgeStore(path, hnsw_m=hnsw_m, hnsw_ef_construct=hnsw_ef_construct,
-                     search_threads=search_threads, indexing_threshold_kb=indexing_threshold_kb)
+                     search_threads=search_threads, indexing_threshold_kb=indexing_threshold_kb,
+                     hnsw_ef=hnsw_ef)

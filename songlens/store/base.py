@@ -143,13 +143,15 @@ class VectorStore(ABC):
 
     @abstractmethod
     def get(self, spec: CollectionSpec, keys: Sequence[str], *,
-            with_vectors: WithVectors = False) -> list[Hit]:
+            with_vectors: WithVectors = False, fields: Sequence[str] | None = None
+            ) -> list[Hit]:
         """Points by key, in the order asked; missing keys are left out.
 
         ``with_vectors`` (here and in ``search``/``scroll``): ``True`` for every named vector, or
         the names wanted (``["fused"]``): converting a multivector nobody reads costs time.
-        ``fields`` (in ``search``/``recommend``/``scroll``): only these payload fields (the key
-        always comes): a shortlist that is fetched again in full later need not carry payloads."""
+        ``fields`` (here and in ``search``/``recommend``/``scroll``): only these payload fields
+        (the key always comes; nested paths such as ``tags.style[].tag`` allowed): a shortlist
+        fetched again later need not carry payloads, an answer only the fields it shows."""
 
     @abstractmethod
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None: ...

@@ -118,13 +118,16 @@ class EdgeStore(LiveIndexMixin, VectorStore):
 
     def __init__(self, path: str | Path, *, hnsw_m: int = 16, hnsw_ef_construct: int = 100,
                  full_scan_threshold: int = 10000, search_threads: int | None = None,
-                 indexing_threshold_kb: int | None = None) -> None:
+                 indexing_threshold_kb: int | None = None,
+                 hnsw_ef: int | None = None) -> None:
         self.path = Path(path)
         #: segments larger than this get an HNSW index when optimised (None: the engine's)
         self._indexing_kb = indexing_threshold_kb
         self.path.mkdir(parents=True, exist_ok=True)
         self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold)
         self._threads = search_threads
+        # search-time beam width; None leaves the engine's default (ef_construct)
+        self._params = qe.SearchParams(hnsw_ef=hnsw_ef) if hnsw_ef else None
         self._shards: dict[str, qe.EdgeShard] = {}
         # writes, opening and closing take the lock; reads only share the gate, which a swap
         # of a rebuilt index takes alone (edge_index.py): reads go on while writes wait for
@@ -248,11 +251,12 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         self._write(spec, "upsert", qe.UpdateOperation.upsert_points(qpoints), len(qpoints))
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], *,
-            with_vectors: WithVectors = False) -> list[Hit]:
+            with_vectors: WithVectors = False, fields: Sequence[str] | None = None) -> list[Hit]:
         ids = [point_id(spec.name, k) for k in keys]
         select = vector_selector(with_vectors)
+        payload = payload_selector(spec, fields)
         recs = self._read(spec, "retrieve", lambda shard: shard.retrieve(
-            ids, with_payload=True, with_vector=select))
+            ids, with_payload=payload, with_vector=select))
         by_key = {h.key: h for h in (self._hit(spec, r, 0.0) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
 
@@ -265,21 +269,21 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_query_vector(vector), using),
                               filter=_filter(spec, filter),
                               with_payload=payload_selector(spec, fields),
-                              with_vector=vector_selector(with_vectors))
+                              with_vector=vector_selector(with_vectors), params=self._params)
         return [self._hit(spec, p) for p in self._read(spec, "search", lambda s: s.query(req))]
 
     def hybrid(self, spec, *, prefetch, limit=10, filter=None):
         flt = _filter(spec, filter)
         pre = [qe.Prefetch(limit=p.limit, query=qe.Query.Nearest(_query_vector(p.vector),
-                                                                   p.using), filter=flt)
-               for p in prefetch]
+                                                                   p.using), filter=flt,
+                           params=self._params) for p in prefetch]
         req = qe.QueryRequest(limit=limit, prefetches=pre, query=qe.Fusion.Rrf(k=RRF_K),
                               filter=flt, with_payload=True)
         return [self._hit(spec, p) for p in self._read(spec, "hybrid", lambda s: s.query(req))]
 
     def rerank(self, spec, *, prefetch, using, vectors, limit=10, filter=None):
         flt = _filter(spec, filter)
-        pre = qe.Prefetch(limit=prefetch.limit, filter=flt,
+        pre = qe.Prefetch(limit=prefetch.limit, filter=flt, params=self._params,
                           query=qe.Query.Nearest(_query_vector(prefetch.vector), prefetch.using))
         req = qe.QueryRequest(limit=limit, prefetches=[pre], filter=flt, with_payload=True,
                               query=qe.Query.Nearest(_query_vector(vectors), using))
@@ -290,7 +294,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         rq = qe.RecommendQuery(positives=[_query_vector(v) for v in positive],
                                negatives=[_query_vector(v) for v in negative])
         req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
-                              filter=_filter(spec, filter),
+                              filter=_filter(spec, filter), params=self._params,
                               with_payload=payload_selector(spec, fields))
         return [self._hit(spec, p)
                 for p in self._read(spec, "recommend", lambda s: s.query(req))]

@@ -81,7 +81,7 @@ class ServerStore(VectorStore):
     def __init__(self, url: str | None = None, *, api_key: str | None = None,
                  location: str | None = None, path: str | None = None,
                  timeout: float = 10.0, hnsw_m: int = 16, hnsw_ef_construct: int = 100,
-                 prefix: str = "") -> None:
+                 prefix: str = "", hnsw_ef: int | None = None) -> None:
         try:
             if url:
                 self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
@@ -93,6 +93,7 @@ class ServerStore(VectorStore):
             raise StoreError(f"cannot connect to Qdrant at {url or path or location!r}: {exc}"
                              ) from exc
         self._hnsw = (hnsw_m, hnsw_ef_construct)
+        self._params = models.SearchParams(hnsw_ef=hnsw_ef) if hnsw_ef else None
         self._prefix = prefix
         self._ready: set[str] = set()
         self._lock = threading.RLock()
@@ -184,11 +185,11 @@ class ServerStore(VectorStore):
                                               payload=payload))
         self._call("upsert", lambda: self.client.upsert(self._name(spec), structs, wait=True))
 
-    def get(self, spec, keys, *, with_vectors=False):
+    def get(self, spec, keys, *, with_vectors=False, fields=None):
         self.ensure_collection(spec)
         ids = [point_id(spec.name, k) for k in keys]
         recs = self._call("retrieve", lambda: self.client.retrieve(
-            self._name(spec), ids, with_payload=True,
+            self._name(spec), ids, with_payload=payload_selector(spec, fields),
             with_vectors=vector_selector(with_vectors)))
         by_key = {h.key: h for h in (self._hit(spec, r) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
@@ -205,14 +206,14 @@ class ServerStore(VectorStore):
         res = self._call("query", lambda: self.client.query_points(
             self._name(spec), query=_query_vector(vector), using=using, limit=limit,
             query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields),
-            with_vectors=vector_selector(with_vectors)))
+            with_vectors=vector_selector(with_vectors), search_params=self._params))
         return [self._hit(spec, p) for p in res.points]
 
     def hybrid(self, spec, *, prefetch: Sequence[Prefetch], limit=10, filter=None):
         self.ensure_collection(spec)
         flt = _filter(spec, filter)
         pre = [models.Prefetch(query=_query_vector(p.vector), using=p.using, limit=p.limit,
-                               filter=flt) for p in prefetch]
+                               filter=flt, params=self._params) for p in prefetch]
         res = self._call("hybrid query", lambda: self.client.query_points(
             self._name(spec), prefetch=pre, query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             limit=limit, query_filter=flt, with_payload=True))
@@ -222,7 +223,7 @@ class ServerStore(VectorStore):
         self.ensure_collection(spec)
         flt = _filter(spec, filter)
         pre = models.Prefetch(query=_query_vector(prefetch.vector), using=prefetch.using,
-                              limit=prefetch.limit, filter=flt)
+                              limit=prefetch.limit, filter=flt, params=self._params)
         res = self._call("rerank", lambda: self.client.query_points(
             self._name(spec), prefetch=pre, query=_query_vector(vectors), using=using,
             limit=limit, query_filter=flt, with_payload=True))
@@ -236,7 +237,7 @@ class ServerStore(VectorStore):
             negative=[_query_vector(v) for v in negative] or None,
             strategy=models.RecommendStrategy.BEST_SCORE))
         res = self._call("recommend", lambda: self.client.query_points(
-            self._name(spec), query=q, using=using, limit=limit,
+            self._name(spec), query=q, using=using, limit=limit, search_params=self._params,
             query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields)))
         return [self._hit(spec, p) for p in res.points]
 

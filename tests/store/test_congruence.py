@@ -101,6 +101,9 @@ def test_payload_fields_and_vector_names_are_selected_alike(both):
         page, _ = st.scroll(SPEC, limit=5, fields=["tempo_bpm"])
         full = st.search(SPEC, using="audio", vector=QUERY, limit=5)
         [one] = st.get(SPEC, ["song-3"], with_vectors=["audio"])
+        [part] = st.get(SPEC, ["song-3"], fields=["title", "tag_style"])
+        assert part.payload == {"song_id": "song-3", "title": "第3首",
+                                "tag_style": ["摇滚", "流行", "民谣"]}
         assert all(h.payload == {"song_id": h.key} for h in light)
         assert all(set(h.payload) == {"song_id", "title"} for h in titled)
         assert all(set(h.payload) == {"song_id", "tempo_bpm"} for h in page)
@@ -143,6 +146,26 @@ def test_multivector_rerank_finds_the_segment_and_is_congruent(both):
     only = edge.rerank(SPEC, prefetch=pre, using="segments", vectors=query, limit=5,
                        filter=Filter(must=(Match("artist", ("artist-0",)),)))
     assert {h.payload["artist"] for h in only} == {"artist-0"}
+
+
+def test_search_time_hnsw_ef_reaches_every_nearest_neighbour_query(both, tmp_path):
+    """``hnsw_ef`` goes with search, recommend, hybrid and rerank prefetches on both backends
+    (the engines reject a malformed parameter) and, exact below the indexing threshold, changes
+    no answer."""
+    edge = open_store(path=tmp_path / "q", hnsw_ef=64)
+    local = ServerStore(location=":memory:", hnsw_ef=64)
+    for st, ref in zip((edge, local), both, strict=True):
+        st.ensure_collection(SPEC)
+        st.upsert(SPEC, _points())
+        for call in (lambda s: s.search(SPEC, using="audio", vector=QUERY, limit=10),
+                     lambda s: s.recommend(SPEC, using="audio", positive=[QUERY], limit=10),
+                     lambda s: s.hybrid(SPEC, prefetch=[Prefetch("audio", QUERY, 20),
+                                                        Prefetch("text", np.ones(6), 20)],
+                                        limit=10),
+                     lambda s: s.rerank(SPEC, prefetch=Prefetch("audio", QUERY, 20),
+                                        using="segments", vectors=QUERY[None, :], limit=5)):
+            assert _ranked(call(st)) == _ranked(call(ref))
+        st.close()
 
 
 def test_optimize_builds_the_index_without_changing_answers(tmp_path):
