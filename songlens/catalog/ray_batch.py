@@ -146,7 +146,7 @@ def ingest_files_ray(catalog: Catalog, files: list[Path], *, options: RayOptions
         return report
     ray = _ray()
     # a local Ray gets room for the actors asked for, even beyond this machine's CPUs
-    want = (opts.workers or 0) * max(1, catalog.settings.audio.threads)
+    want = (opts.workers or 0) * max(1, catalog.settings.audio.threads or 1)
     started = start_ray(opts.address, num_cpus=max(os.cpu_count() or 1, want))
     try:
         _Job(ray, catalog, manifest, opts, on_existing, done).run(deque(todo))
@@ -164,7 +164,7 @@ class _Job:
                  on_existing: str, done: Callable[[Path, str, str | None], None]) -> None:
         self.ray, self.catalog, self.manifest, self.opts = ray, catalog, manifest, opts
         self.on_existing, self.done = on_existing, done
-        threads = max(1, catalog.settings.audio.threads)
+        threads = max(1, catalog.settings.audio.threads or 1)
         fits = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
         if opts.workers and opts.workers > fits:  # an actor that never fits would never start
             log.warning("%d Ray actors of %d CPU asked, the cluster has room for %d: using %d",

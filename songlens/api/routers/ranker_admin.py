@@ -38,6 +38,22 @@ class RollbackIn(BaseModel):
     id: str = Field(min_length=1, max_length=32)
 
 
+class RollbackOut(BaseModel):
+    serving: str | None = Field(description="the snapshot id now serving")
+    version: int
+    samples_seen: int
+
+
+class TrainOut(BaseModel):
+    """What one training run did; a batch fit adds its diagnostics (re-attributed samples, the
+    measured wait window and delay quantiles, fit seconds) as further keys."""
+
+    model_config = ConfigDict(extra="allow")
+    accepted: bool | None = Field(None, description="null: nothing was offered to the gate")
+    reason: str | None = None
+    heldout: dict[str, Any] | None = Field(None, description="the gate's held-out figures")
+
+
 class TrainIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["increment", "batch"]
@@ -53,15 +69,16 @@ def snapshots(coldstart: ColdStartDep) -> SnapshotsOut:
         for e in entries])
 
 
-@router.post("/rollback", responses={s: {"model": ErrorOut} for s in (404, 422)})
-def rollback(body: RollbackIn, coldstart: ColdStartDep) -> dict[str, Any]:
+@router.post("/rollback", response_model=RollbackOut,
+             responses={s: {"model": ErrorOut} for s in (404, 422)})
+def rollback(body: RollbackIn, coldstart: ColdStartDep) -> RollbackOut:
     """Serve an older snapshot now (the feedback since is not replayed into it)."""
     info = coldstart.ranker_rollback(body.id)
-    return {"serving": info.serving_id, "version": info.version,
-            "samples_seen": info.samples_seen}
+    return RollbackOut(serving=info.serving_id, version=info.version,
+                       samples_seen=info.samples_seen)
 
 
-@router.post("/train", responses={422: {"model": ErrorOut}})
-def train(body: TrainIn, coldstart: ColdStartDep) -> dict[str, Any]:
+@router.post("/train", response_model=TrainOut, responses={422: {"model": ErrorOut}})
+def train(body: TrainIn, coldstart: ColdStartDep) -> TrainOut:
     """Run a gated increment or a batch fit now (``coldstart.training: cadence``)."""
-    return coldstart.ranker_train(body.kind)
+    return TrainOut(**coldstart.ranker_train(body.kind))
