@@ -69,11 +69,13 @@ class StageTimer:
 
 def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings, models: Models,
                  resources: Resources, dense_text: DenseText | None, segments: bool,
-                 timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
+                 versions: bool = False, timer: StageTimer | None = None
+                 ) -> tuple[SongRecord, Point]:
     """Everything about one song, without touching the store: the record and its point
     (vectors only: the payload is written from the record when it is stored). ``dense_text``:
     the text model's zero-shot tags and sentiment head (None: lexicons alone); ``segments``:
-    the collection holds per-patch segment vectors."""
+    the collection holds per-patch segment vectors; ``versions``: it holds the versions (covers)
+    vector."""
     from songlens.content.features import audio_features
     from songlens.content.tagging.audio_tags import audio_evidence
     from songlens.content.tagging.fusion import fuse_tags
@@ -136,6 +138,13 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
         tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
                    for m, probs in analysis.tag_probs.items()})
     vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
+    if versions:
+        from songlens.embeddings.versions import versions_vector
+
+        with timer("features"):  # the chroma pass counts as audio features
+            vec = versions_vector(y=audio.y, sr=audio.sr)
+        if np.any(vec):  # silence: no point in the versions space (cosine of zero)
+            vectors["versions"] = vec
     if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
         vectors["tags"] = tags_vec
     if segments and analysis.patch_vectors is not None \

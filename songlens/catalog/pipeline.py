@@ -63,13 +63,23 @@ class Catalog:
         self.taxonomy = self.resources.taxonomy
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
-                               segment_dim=models.audio.segment_dim)
+                               segment_dim=models.audio.segment_dim,
+                               versions_dim=self._versions_dim(store, settings))
         self._open_collection()
         #: kept audio files (written only with ``audio.keep_files``; always readable)
         self.audio_files = AudioFiles(settings.data_path / "audio")
         self._write_lock = threading.Lock()
         self._closed = False
         self.stage_observers: list[StageObserver] = []
+
+    @staticmethod
+    def _versions_dim(store: VectorStore, settings: Settings) -> int | None:
+        """The versions vector's size; None for a collection written before that space existed
+        (it keeps working without it; re-ingesting into a new data_dir adds it)."""
+        from songlens.embeddings.versions import VERSIONS_DIM
+
+        stored = store.collection_sizes(settings.qdrant.collection)
+        return VERSIONS_DIM if stored is None or "versions" in stored else None
 
     def close(self) -> None:
         """Stop taking writes: wait for a write in progress to finish, then refuse every later
@@ -115,6 +125,7 @@ class Catalog:
         return analyse_song(audio, meta, settings=self.settings, models=self.models,
                             resources=self.resources, dense_text=self.dense_text,
                             segments="segments" in self.spec.multi,
+                            versions="versions" in self.spec.dense,
                             timer=timer or StageTimer(tuple(self.stage_observers)))
 
 
