@@ -195,7 +195,8 @@ class HealthOut(BaseModel):
 
 
 class SimilarReasons(BaseModel):
-    matched: str = Field(description="the space that matched: fused, audio, text, tags, hybrid, "
+    matched: str = Field(description="the space that matched: fused, audio, text, tags, "
+                         "versions, hybrid, "
                          "audio+segments (a clip), text+lyrics[+audio] (a text)")
     similarity: Score
     shared_tags: dict[str, list[str]] | None = omitted_when_empty(
@@ -203,6 +204,9 @@ class SimilarReasons(BaseModel):
     tempo_diff_bpm: rounded(1) | None = omitted_when_empty("tempo difference to the query song")
     key_compatible: bool | None = omitted_when_empty(
         "the keys mix: same Camelot code, a neighbour, or the relative major/minor")
+    covers: bool | None = omitted_when_empty(
+        "space=versions only: true when the versions similarity says this is another version "
+        "of the query song (a cover, another arrangement, key or tempo)")
 
 
 class SimilarItem(BaseModel):

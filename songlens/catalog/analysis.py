@@ -74,11 +74,13 @@ class StageTimer:
 
 def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings, models: Models,
                  resources: Resources, dense_text: DenseText | None, segments: bool,
-                 timer: StageTimer | None = None) -> tuple[SongRecord, Point]:
+                 versions: bool = False, timer: StageTimer | None = None
+                 ) -> tuple[SongRecord, Point]:
     """Everything about one song, without touching the store: the record and its point
     (vectors only: the payload is written from the record when it is stored). ``dense_text``:
     the text model's zero-shot tags and sentiment head (None: lexicons alone); ``segments``:
-    the collection holds per-patch segment vectors."""
+    the collection holds per-patch segment vectors; ``versions``: it holds the versions (covers)
+    vector."""
     from songlens.content.features import audio_features
     from songlens.content.tagging.audio_tags import audio_evidence
     from songlens.content.tagging.fusion import fuse_tags
@@ -156,6 +158,13 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
         tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
                    for m, probs in analysis.tag_probs.items()})
     vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
+    if versions:
+        from songlens.embeddings.versions import versions_vector
+
+        with timer("features"):  # the chroma pass counts as audio features
+            vec = versions_vector(y=audio.y, sr=audio.sr)
+        if np.any(vec):  # silence: no point in the versions space (cosine of zero)
+            vectors["versions"] = vec
     if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
         vectors["tags"] = tags_vec
     if segments and analysis.patch_vectors is not None \
@@ -183,14 +192,16 @@ class Analysed:
 
 class SongAnalyser:
     """Decode and analyse songs with loaded models, without a store. ``segments``: the
-    collection holds per-patch segment vectors."""
+    collection holds per-patch segment vectors; ``versions``: it holds the versions (covers)
+    vector."""
 
     def __init__(self, *, settings: Settings, models: Models, resources: Resources,
-                 segments: bool) -> None:
+                 segments: bool, versions: bool = False) -> None:
         self.settings = settings
         self.models = models
         self.resources = resources
         self.segments = segments
+        self.versions = versions
         # zero-shot tags and sentiment head of the text model (None: lexicons alone)
         self.dense_text = build_dense_text(models.text, resources)
 
@@ -207,7 +218,7 @@ class SongAnalyser:
         """Everything about one song, without touching the store (:func:`analyse_song`)."""
         return analyse_song(audio, meta, settings=self.settings, models=self.models,
                             resources=self.resources, dense_text=self.dense_text,
-                            segments=self.segments, timer=timer)
+                            segments=self.segments, versions=self.versions, timer=timer)
 
     def prepare(self, data: bytes, meta: SongMetadata, *, filename: str = "",
                 source_path: str | None = None, timer: StageTimer | None = None) -> Analysed:

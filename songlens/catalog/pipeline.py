@@ -89,10 +89,12 @@ class Catalog:
         self.taxonomy = self.resources.taxonomy
         self.spec = songs_spec(settings.qdrant.collection, audio_dim=models.audio.dim,
                                text_dim=models.text.dim, tags_dim=tag_profile_dim(self.taxonomy),
-                               segment_dim=models.audio.segment_dim)
+                               segment_dim=models.audio.segment_dim,
+                               versions_dim=self._versions_dim(store, settings))
         #: decoding and analysis, without the store (a Ray actor builds its own)
         self.analyser = SongAnalyser(settings=settings, models=models, resources=self.resources,
-                                     segments="segments" in self.spec.multi)
+                                     segments="segments" in self.spec.multi,
+                                     versions="versions" in self.spec.dense)
         # zero-shot tags and sentiment head of the text model (None: lexicons alone)
         self.dense_text = self.analyser.dense_text
         self._open_collection()
@@ -101,6 +103,15 @@ class Catalog:
         self._write_lock = threading.Lock()
         self._closed = False
         self.stage_observers: list[StageObserver] = []
+
+    @staticmethod
+    def _versions_dim(store: VectorStore, settings: Settings) -> int | None:
+        """The versions vector's size; None for a collection written before that space existed
+        (it keeps working without it; re-ingesting into a new data_dir adds it)."""
+        from songlens.embeddings.versions import VERSIONS_DIM
+
+        stored = store.collection_sizes(settings.qdrant.collection)
+        return VERSIONS_DIM if stored is None or "versions" in stored else None
 
     def close(self) -> None:
         """Stop taking writes: wait for a write in progress to finish, then refuse every later

@@ -49,12 +49,14 @@ class SongAnalyst:
     """One Ray actor's work: the models loaded once, then files analysed one at a time. What a
     file raises comes back as its failure reason, worded as the plain path words it."""
 
-    def __init__(self, settings: Settings, config_dir: str, segments: bool) -> None:
+    def __init__(self, settings: Settings, config_dir: str, segments: bool,
+                 versions: bool) -> None:
         from songlens.content.resources import Resources
         from songlens.embeddings.models import load_models
 
         self.analyser = SongAnalyser(settings=settings, models=load_models(settings),
-                                     resources=Resources(config_dir), segments=segments)
+                                     resources=Resources(config_dir), segments=segments,
+                                     versions=versions)
 
     def analyse(self, path: str, on_existing: str) -> tuple[bool, Analysed | str]:
         """(True, the song analysed) or (False, why not)."""
@@ -179,7 +181,7 @@ class _Job:
     def _new_actor(self):
         c = self.catalog
         return self.actor_class.remote(c.settings, str(c.resources.config_dir),
-                                       "segments" in c.spec.multi)
+                                       "segments" in c.spec.multi, "versions" in c.spec.dense)
 
     def run(self, todo: deque[Path]) -> None:
         from ray.exceptions import RayActorError, RayError

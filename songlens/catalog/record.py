@@ -52,10 +52,12 @@ def tag_field(dim: str) -> str:
 
 
 def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
-               segment_dim: int | None = None) -> CollectionSpec:
+               segment_dim: int | None = None, versions_dim: int | None = None
+               ) -> CollectionSpec:
     """The songs collection: named vectors ``audio``, ``text``, ``fused`` (their weighted
-    concatenation), ``tags`` (tag profile), sparse ``lyrics``, optional ``segments``
-    multivectors; payload indexes on every field a filter reads."""
+    concatenation), ``tags`` (tag profile), ``versions`` (covers: harmony and melody, blind to
+    timbre, key and tempo; absent from stores written before it existed), sparse ``lyrics``,
+    optional ``segments`` multivectors; payload indexes on every field a filter reads."""
     indexes: dict[str, Any] = {"artist_key": "keyword", "audio_hash": "keyword",
                                "audio_sha256": "keyword",
                                "title_key": "keyword", "language": "keyword",
@@ -63,9 +65,9 @@ def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
     indexes |= {tag_field(d): "keyword" for d in DIMENSIONS}
     indexes[INSTRUMENT_FIELD] = "keyword"
     indexes |= {f: "float" for f in (*FLOAT_FIELDS, "ingested_at", "released_at")}
-    return CollectionSpec(name=name, key_field="song_id",
-                          dense={"audio": audio_dim, "text": text_dim,
-                                 "fused": audio_dim + text_dim, "tags": tags_dim},
+    dense = {"audio": audio_dim, "text": text_dim, "fused": audio_dim + text_dim,
+             "tags": tags_dim} | ({"versions": versions_dim} if versions_dim else {})
+    return CollectionSpec(name=name, key_field="song_id", dense=dense,
                           sparse=("lyrics",), indexes=indexes,
                           multi={"segments": segment_dim} if segment_dim else {})
 

@@ -163,7 +163,7 @@ def reembed_text(*, settings: Settings, store: VectorStore, encoder: TextEncoder
 
     def spec(text_dim: int, suffix: str = "") -> CollectionSpec:
         s = songs_spec(name, audio_dim=sizes["audio"], text_dim=text_dim, tags_dim=sizes["tags"],
-                       segment_dim=sizes.get("segments"))
+                       segment_dim=sizes.get("segments"), versions_dim=sizes.get("versions"))
         return replace(s, name=name + suffix)
 
     new, staging = spec(encoder.dim), spec(encoder.dim, STAGING_SUFFIX)

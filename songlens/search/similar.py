@@ -29,14 +29,18 @@ __all__ = ["Space", "SPACES", "SimilarFilters", "SimilarSong", "Reasons", "simil
 
 log = logging.getLogger(__name__)
 
-Space = Literal["fused", "audio", "text", "tags", "hybrid"]
-SPACES = ("fused", "audio", "text", "tags", "hybrid")
+Space = Literal["fused", "audio", "text", "tags", "hybrid", "versions"]
+SPACES = ("fused", "audio", "text", "tags", "hybrid", "versions")
 #: spaces a query by example songs can use (Qdrant's recommend query needs one named vector)
-EXAMPLE_SPACES = ("fused", "audio", "text", "tags")
+EXAMPLE_SPACES = ("fused", "audio", "text", "tags", "versions")
 #: the payload fields an answer reads (item, reasons, duplicates): a full payload (tag
 #: evidence, tag_probs, language detail) costs more to convert than the search itself
 FIELDS = ("title", "artist", "audio_hash", "title_key", "tempo_bpm", "camelot",
           *(tag_field(d) for d in DIMENSIONS))
+#: versions-space cosine from which a result is called another version (``covers``): on the
+#: tuning scores of benchmarks/covers.py (seed 1) 80 % of version pairs and 3 % of other pairs
+#: reach it
+COVERS_MIN_SIMILARITY = 0.94
 
 
 class SimilarFilters(BaseModel):
@@ -103,6 +107,7 @@ class Reasons:
     shared_tags: dict[str, list[str]] = field(default_factory=dict)
     tempo_diff_bpm: float | None = None
     key_compatible: bool | None = None
+    covers: bool | None = None
 
 
 @dataclass
@@ -121,9 +126,20 @@ def _check(k: int, space: str, allowed: tuple[str, ...] = SPACES) -> None:
         raise InvalidInput(f"unknown space {space!r}; allowed: {', '.join(allowed)}")
 
 
+def _check_stored(catalog: Catalog, space: str) -> None:
+    """A store written before the versions space existed has no versions vectors."""
+    if space == "versions" and "versions" not in catalog.spec.dense:
+        raise InvalidInput("this store was written before the versions (covers) space existed, "
+                           "so its songs have no versions vectors; re-ingest them into a new "
+                           "data_dir (see the README, 'Other versions of a song') to search "
+                           "space=versions")
+
+
 def reasons_for(query: Mapping[str, Any] | None, hit: Hit, space: str) -> Reasons:
     """Why ``hit`` came up for the song whose payload is ``query`` (None: a clip or a text)."""
     out = Reasons(matched=space, similarity=hit.score)
+    if space == "versions":
+        out.covers = hit.score >= COVERS_MIN_SIMILARITY
     if not query:
         return out
     for d in DIMENSIONS:
@@ -185,6 +201,7 @@ def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str =
     """Songs near ``song_id`` in one space; ``hybrid`` fuses the audio, text and sparse lyrics
     searches by reciprocal rank."""
     _check(k, space)
+    _check_stored(catalog, space)
     needed = ["audio", "text", "lyrics"] if space == "hybrid" else [space]
     hit = catalog.get_hit(song_id, with_vectors=needed, fields=FIELDS)
     flt = _excluding(filter, [song_id]).to_store()
@@ -196,7 +213,11 @@ def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str =
             prefetch.append(Prefetch("lyrics", (list(sparse.indices), list(sparse.values)), 50))
         hits = catalog.store.hybrid(catalog.spec, prefetch=prefetch, limit=k + 10, filter=flt)
     else:
-        hits = catalog.store.search(catalog.spec, using=space, vector=hit.vectors[space],
+        vector = (hit.vectors or {}).get(space)
+        if vector is None:  # e.g. silence has no versions vector, a song without tags no tags one
+            raise InvalidInput(f"song {song_id!r} has no {space} vector (nothing in it for that "
+                               "space); try another space")
+        hits = catalog.store.search(catalog.spec, using=space, vector=vector,
                                     limit=k + 10, filter=flt, fields=FIELDS)
     return _songs(_dedupe(hits, hit.payload, k), hit.payload, space)
 
@@ -206,11 +227,16 @@ def similar_to_examples(catalog: Catalog, positive: list[str], negative: list[st
                         filter: SongFilter | None = None) -> list[SimilarSong]:
     """Qdrant's recommend query: like the ``positive`` songs, unlike the ``negative`` ones."""
     _check(k, space, EXAMPLE_SPACES)
+    _check_stored(catalog, space)
     if not positive:
         raise InvalidInput("positive must name at least one song")
     pos = [catalog.get_hit(s, with_vectors=[space], fields=FIELDS) for s in positive]
     neg = [catalog.get_hit(s, with_vectors=[space], fields=()) for s in negative]
     flt = _excluding(filter, [*positive, *negative]).to_store()
+    for h in (*pos, *neg):
+        if (h.vectors or {}).get(space) is None:
+            raise InvalidInput(f"song {h.key!r} has no {space} vector (nothing in it for that "
+                               "space); try another space")
     hits = catalog.store.recommend(catalog.spec, using=space,
                                    positive=[h.vectors[space] for h in pos],
                                    negative=[h.vectors[space] for h in neg], limit=k + 10,

@@ -142,7 +142,7 @@ def similar_songs(
     song_id: SongId,
     catalog: CatalogDep,
     k: Annotated[int, Query(ge=1, le=200)] = 10,
-    space: Literal["fused", "audio", "text", "tags", "hybrid"] = "fused",
+    space: Literal["fused", "audio", "text", "tags", "hybrid", "versions"] = "fused",
     language: Annotated[list[str] | None, Query(description="语种 tags, any of")] = None,
     style: Annotated[list[str] | None, Query(description="风格 tags, any of")] = None,
     min_tempo: Annotated[float | None, Query(ge=0, le=400, allow_inf_nan=False)] = None,

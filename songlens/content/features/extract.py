@@ -10,10 +10,11 @@ import librosa
 import numpy as np
 import scipy.signal
 
+from songlens.content.features.calibration import calibrated
 from songlens.content.features.common import clip01, validate_audio, validate_tag_probs
 from songlens.content.features.loudness import loudness
 from songlens.content.features.record import AudioFeatures
-from songlens.content.features.tempo import estimate_tempo
+from songlens.content.features.tempo import choose_tempo
 from songlens.content.features.tonal import (
     DEFAULT_KEY_PROFILE,
     KEY_NAMES,
@@ -26,6 +27,7 @@ from songlens.errors import InvalidInput
 
 __all__ = ["audio_features", "syllabic_modulation"]
 
+_BASS_HZ = 200.0  # the band whose onsets (kick, bass) mark the tapped beat
 _BRIGHT_LO_HZ, _BRIGHT_HI_HZ = 300.0, 4000.0  # spectral centroid → brightness 0 and 1 (log scale)
 
 _TAGS_VALENCE_POS = {"happy": 1.0, "party": 0.6, "catchy": 0.4, "fun": 0.6, "upbeat": 0.8}
@@ -113,7 +115,11 @@ def audio_features(
     # One onset envelope (log-mel spectral flux) for tempo, pulse and onset rate.
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=96, fmax=sr / 2)
     onset_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sr, hop_length=hop)
-    tempo_bpm, pulse, regularity, _ = estimate_tempo(onset_env=onset_env, fps=fps)
+    low = librosa.mel_frequencies(n_mels=96, fmax=sr / 2) < _BASS_HZ
+    low_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel[low]), sr=sr,
+                                           hop_length=hop)
+    tempo = choose_tempo(onset_env=onset_env, low_env=low_env, fps=fps)
+    tempo_bpm, pulse, regularity = tempo.bpm, tempo.pulse, tempo.regularity
     onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop,
                                         units="frames") if onset_env.max() > 0 else np.array([])
     onset_rate = float(len(onsets)) / duration
@@ -141,7 +147,8 @@ def audio_features(
     if key_est is None:
         key_name, key_pc, mode, key_conf, camelot, key_r = None, -1, None, 0.0, None, 0.0
     else:
-        key_pc, mode, key_conf, key_r = key_est
+        key_pc, mode, key_margin, key_r = key_est
+        key_conf = calibrated("key_confidence", key_margin)
         key_name = KEY_NAMES[key_pc]
         camelot = camelot_code(key=key_name, mode=mode)
     # harmonic (low flatness) vs noise-like (high flatness) spectrum
@@ -205,7 +212,8 @@ def audio_features(
     return AudioFeatures(
         duration_s=duration,
         tempo_bpm=tempo_bpm,
-        tempo_confidence=pulse,
+        tempo_confidence=tempo.confidence,
+        tempo_alt_bpm=tempo.alt_bpm,
         key=key_name,
         key_pitch_class=key_pc,
         mode=mode,

@@ -21,8 +21,14 @@ FEATURE_DOCS: dict[str, str] = {
         "30–300 (mostly 70–180)."
     ),
     "tempo_confidence": (
-        "Pulse clarity: normalised autocorrelation of the onset envelope at the beat period "
-        "(1 = perfectly periodic onsets, 0 = no pulse). 0–1."
+        "Probability that tempo_bpm is within 4 % of the beat a listener taps (the notated beat: "
+        "quarter note in 4/4 and 3/4, dotted quarter in 6/8 and 12/8), calibrated on rendered "
+        "tuning pieces: of songs with tempo_confidence ≥ 0.8, about 80 % or more are right "
+        "(curve on held-out pieces in benchmarks/RESULTS.md). 0 when there is no pulse. 0–1."
+    ),
+    "tempo_alt_bpm": (
+        "The runner-up metrical level for the tapped beat (often ×2, ×½, ×3/2 or ×2/3 of "
+        "tempo_bpm): the tempo some listeners would tap instead. BPM; null when there is none."
     ),
     "key": (
         "Tonic pitch class, sharps spelling: C, C#, D, D#, E, F, F#, G, G#, A, A#, B; null when "
@@ -34,9 +40,11 @@ FEATURE_DOCS: dict[str, str] = {
     "key_pitch_class": "The key as Spotify's integer pitch class (C=0 … B=11), -1 when unknown.",
     "mode": "'major' or 'minor', from the same key-profile correlation; null with the key.",
     "key_confidence": (
-        "How clearly the best key beats the runner-up: (r_best − r_second) / 0.2, clipped to 0–1, "
-        "where r are Pearson correlations with the key profiles (a margin of 0.2 or more is "
-        "unambiguous; relative major/minor confusions give small margins). 0–1."
+        "Probability that key and mode are exactly right, calibrated (isotonic) on rendered "
+        "tuning pieces from how clearly the best key beats the runner-up ((r_best − r_second) / "
+        "0.2, clipped to 0–1, r the Pearson correlations with the key profiles): of songs with "
+        "key_confidence ≥ 0.8, about 80 % or more have the right key (curve on held-out pieces "
+        "in benchmarks/RESULTS.md). 0–1."
     ),
     "camelot": (
         "Camelot wheel code for harmonic mixing: 1–12 and A (minor) or B (major); C major = 8B, "
@@ -118,6 +126,7 @@ class AudioFeatures:
     duration_s: float
     tempo_bpm: float
     tempo_confidence: float
+    tempo_alt_bpm: float | None
     key: str | None
     key_pitch_class: int
     mode: str | None
@@ -151,4 +160,5 @@ class AudioFeatures:
         return out
 
 
-_TWO_DIGITS = {"duration_s", "tempo_bpm", "loudness_db", "dynamic_range_db", "onset_rate"}
+_TWO_DIGITS = {"duration_s", "tempo_bpm", "tempo_alt_bpm", "loudness_db", "dynamic_range_db",
+               "onset_rate"}

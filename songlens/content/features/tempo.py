@@ -1,16 +1,28 @@
-"""Tempo, pulse clarity and pulse regularity from an onset envelope."""
+"""Tempo, pulse clarity and pulse regularity from an onset envelope; the metrical level a
+listener taps, a second candidate and a calibrated confidence.
+
+The autocorrelation peak (with a log-normal prior) gives a period; the tapped level is then chosen
+among it and its relatives (×2, ×½, ×3/2, ×2/3, ×3, ×⅓) by a logistic model over each
+candidate's evidence (:func:`level_features`: autocorrelation at the period, at twice it and at
+its half and third, a tempo prior, and the onset strength that a beat tracker locked to that
+tempo finds on its beats and between them). The model's weights and the confidence calibration
+are small data in ``calibration.json``, fitted on rendered tuning pieces by
+``benchmarks/tempo_key_fit.py`` (held-out figures in benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import librosa
 import numpy as np
 
+from songlens.content.features.calibration import calibrated, tempo_level_model
 from songlens.content.features.common import clip01
 
-__all__ = ["estimate_tempo"]
+__all__ = ["LEVELS", "TempoEstimate", "choose_tempo", "estimate_tempo", "level_features",
+           "tempo_levels"]
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +30,7 @@ _TEMPO_MIN, _TEMPO_MAX = 30.0, 300.0  # candidate range, BPM
 _PERCEPTUAL_LO, _PERCEPTUAL_HI = 70.0, 180.0  # preferred range, BPM
 _PRIOR_CENTER, _PRIOR_SIGMA_OCT = 120.0, 1.0  # log-normal tempo prior (librosa's default)
 _OCTAVE_EVIDENCE = 0.8  # a relative must reach this share of the winner's autocorrelation
+_CLEAR_PULSE = 0.3  # pulse clarity from which the calibrated tempo confidence applies in full
 _WIN_S, _WIN_HOP_S = 8.0, 4.0  # windows for the local pulse clarity (regularity)
 
 
@@ -98,3 +111,99 @@ def estimate_tempo(*, onset_env: np.ndarray, fps: float) -> tuple[float, float, 
     else:
         regularity = 0.0
     return float(bpm), clip01(height), regularity, float(lag)
+
+
+#: metrical relatives of the autocorrelation's winner that compete for the tapped beat
+LEVELS = (1.0, 2.0, 0.5, 1.5, 2 / 3, 3.0, 1 / 3)
+LEVEL_FEATURES = ("acf", "acf_x2", "acf_half", "acf_third", "log2_bpm_120", "log2_bpm_120_sq",
+                  "log_on_beat", "mid_to_on_beat", "third_to_on_beat", "low_mid_to_on_beat",
+                  "low_third_to_on_beat", "autocorrelation_winner")
+
+
+def _acf(o: np.ndarray, fps: float) -> np.ndarray:
+    max_lag = int(math.ceil(60.0 * fps / _TEMPO_MIN)) * 3 + 2
+    acf = librosa.autocorrelate(o, max_size=min(max_lag + 1, o.size // 2))
+    return acf / (acf[0] * (1.0 - np.arange(acf.size) / o.size))
+
+
+def level_features(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm: float,
+                   acf: np.ndarray | None = None) -> np.ndarray:
+    """Evidence that ``bpm`` is the tapped beat: the first ``len(LEVEL_FEATURES) - 1`` of
+    :data:`LEVEL_FEATURES`. ``low_env`` is the onset envelope of the bass band alone (kick and
+    bass mark the beat a listener taps; hats and strummed subdivisions do not)."""
+    o = onset_env.astype(np.float64) - float(np.mean(onset_env))
+    acf = _acf(o, fps) if acf is None else acf
+    lag = 60.0 * fps / bpm
+
+    def at(x: float) -> float:
+        return float(np.interp(x, np.arange(acf.size), acf)) if 1 <= x < acf.size - 1 else 0.0
+
+    env = onset_env.astype(np.float64)
+    _, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps, hop_length=1, bpm=bpm,
+                                       trim=False)
+    beats = np.asarray(beats, dtype=float)
+    low = low_env.astype(np.float64)
+    if beats.size >= 3:
+        def strength(e: np.ndarray, frac: float) -> float:
+            pos = np.round(beats[:-1] + frac * np.diff(beats)).astype(int)
+            return float(e[np.clip(pos, 0, e.size - 1)].mean()) / max(float(e.mean()), 1e-9)
+        on, mid = strength(env, 0.0), strength(env, 0.5)
+        third = max(strength(env, 1 / 3), strength(env, 2 / 3))
+        low_on = max(strength(low, 0.0), 1e-3)
+        low_mid = strength(low, 0.5) / low_on
+        low_third = max(strength(low, 1 / 3), strength(low, 2 / 3)) / low_on
+    else:
+        on = mid = third = low_mid = low_third = 0.0
+    # scale-free: sparse drum tracks and dense mixes give very different onset-strength ratios
+    on_ = max(on, 1e-3)
+    pr = math.log2(bpm / _PRIOR_CENTER)
+    return np.array([at(lag), at(2 * lag), at(lag / 2), at(lag / 3), pr, pr * pr,
+                     math.log(on_), mid / on_, third / on_, low_mid, low_third])
+
+
+def tempo_levels(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm: float
+                 ) -> list[tuple[float, np.ndarray]]:
+    """(bpm, features) of ``bpm`` (the autocorrelation's winner) and each relative in
+    :data:`LEVELS` within the candidate range: :func:`level_features` and whether it is the
+    winner (the model moves away from it only on evidence)."""
+    o = onset_env.astype(np.float64) - float(np.mean(onset_env))
+    acf = _acf(o, fps)
+    return [(bpm * f, np.append(level_features(onset_env=onset_env, low_env=low_env, fps=fps,
+                                               bpm=bpm * f, acf=acf), float(f == 1.0)))
+            for f in LEVELS if _TEMPO_MIN <= bpm * f <= _TEMPO_MAX]
+
+
+@dataclass(frozen=True)
+class TempoEstimate:
+    """``bpm`` the tapped beat (0: no pulse); ``alt_bpm`` the runner-up level (None: none);
+    ``confidence`` the calibrated probability that ``bpm`` is within 4 % of the tapped tempo;
+    ``pulse`` pulse clarity, ``regularity`` its steadiness, ``lag`` the beat period in frames."""
+
+    bpm: float
+    alt_bpm: float | None
+    confidence: float
+    pulse: float
+    regularity: float
+    lag: float
+
+
+def choose_tempo(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float) -> TempoEstimate:
+    """:func:`estimate_tempo`, then the tapped level among its relatives (when the level model
+    is there) and a calibrated confidence."""
+    bpm, pulse, regularity, lag = estimate_tempo(onset_env=onset_env, fps=fps)
+    if bpm <= 0:
+        return TempoEstimate(0.0, None, 0.0, pulse, regularity, lag)
+    model = tempo_level_model()
+    if model is None:
+        return TempoEstimate(bpm, None, pulse, pulse, regularity, lag)
+    coef, intercept = model
+    levels = tempo_levels(onset_env=onset_env, low_env=low_env, fps=fps, bpm=bpm)
+    scores = [(float(1.0 / (1.0 + np.exp(-(x @ coef + intercept)))), b) for b, x in levels]
+    scores.sort(reverse=True)
+    (p1, b1), rest = scores[0], scores[1:]
+    share = p1 / max(sum(p for p, _ in scores), 1e-9)
+    # calibrated on rendered music, which always has a pulse: scaled down where the pulse is
+    # unclear (noise, drones), whose "tempo" nobody would tap
+    confidence = calibrated("tempo_confidence", share) * clip01(pulse / _CLEAR_PULSE)
+    return TempoEstimate(float(b1), float(rest[0][1]) if rest else None, confidence, pulse,
+                         regularity, 60.0 * fps / b1)
