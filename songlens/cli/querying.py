@@ -65,7 +65,8 @@ def similar(
     song_id: str,
     config: ConfigOpt = None,
     k: Annotated[int, typer.Option("-k", min=1, max=200)] = 10,
-    space: Annotated[str, typer.Option(help="fused | audio | text | tags | hybrid | versions")] = "fused",
+    space: Annotated[str, typer.Option(
+        help="fused | audio | text | tags | hybrid | versions (covers)")] = "fused",
     data_dir: DataDirOpt = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     server: ServerOpt = None,
