@@ -109,6 +109,11 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
             feats |= {"vocal_presence": round(voice.probability, 4),
                       "instrumentalness": round(1.0 - voice.probability, 4),
                       "vocal_source": "voice"}
+        versions_vec = None
+        if versions:  # the chroma pass of the versions (covers) vector counts as audio features
+            from songlens.embeddings.versions import versions_vector
+
+            versions_vec = versions_vector(y=audio.y, sr=audio.sr)
     with timer("text"):
         comments = [(c.text, c.likes) for c in meta.comments[: settings.text.max_comments]]
         text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,
@@ -158,13 +163,8 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
         tag_probs={m: {t: round(float(p), 4) for t, p in probs.items()}
                    for m, probs in analysis.tag_probs.items()})
     vectors = {"audio": analysis.vector, "text": text_vec, "fused": fused}
-    if versions:
-        from songlens.embeddings.versions import versions_vector
-
-        with timer("features"):  # the chroma pass counts as audio features
-            vec = versions_vector(y=audio.y, sr=audio.sr)
-        if np.any(vec):  # silence: no point in the versions space (cosine of zero)
-            vectors["versions"] = vec
+    if versions_vec is not None and np.any(versions_vec):  # silence: no point (cosine of zero)
+        vectors["versions"] = versions_vec
     if np.any(tags_vec):  # no evidence at all: no point in the tags space (cosine of zero)
         vectors["tags"] = tags_vec
     if segments and analysis.patch_vectors is not None \
