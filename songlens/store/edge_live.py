@@ -103,9 +103,10 @@ class LiveIndexMixin:
                                 unindexed=pending)
                     return False
                 swap_s = self._swap(spec, journal)
+                # the swap time first: a reader that sees the build counted sees its swap too
+                st.last_swap_s = swap_s
                 self._built(name, int(result["points"]), time.perf_counter() - t0,
                             unindexed=pending)
-                st.last_swap_s = swap_s
             log.info("index of %s rebuilt in %.1fs, swapped in %.2fs (%d writes replayed)",
                      name, time.perf_counter() - t0, swap_s, len(journal))
             return True
