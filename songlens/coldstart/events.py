@@ -121,7 +121,8 @@ def signal_weight(ev: Event, config: dict[str, Any] | None = None) -> float:
 
     A ``play`` shorter than ``play_positive_ms`` and a late ``skip`` are neutral; an
     ``impression`` is neutral here (only an impression *not played* is negative, which needs
-    the later events: :func:`attribute_labels`).
+    the later events: :func:`attribute_labels` for the ranker; a profile applies the weight at
+    once and takes it back when the song is played in time, ``UserProfile.update``).
     """
     cfg = config or DEFAULT_SIGNAL_CONFIG
     w = float(cfg["weights"].get(ev.event, 0.0))

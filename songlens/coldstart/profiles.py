@@ -53,17 +53,19 @@ from songlens.coldstart.interests import (
     interest_cap,
     unit,
 )
-from songlens.errors import InvalidInput
+from songlens.coldstart.profile_payload import (
+    PAYLOAD_VERSION,
+    profile_from_payload,
+    profile_to_payload,
+)
 from songlens.units import DAY
 
 __all__ = ["ProfileConfig", "UserProfile", "onboarding_profile", "PAYLOAD_VERSION"]
 
 logger = logging.getLogger(__name__)
 
-PAYLOAD_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
 AUDIO_STATS = ("tempo_bpm", "energy")
-_EPS = 1e-9
+_MAX_PENDING = 256  # impressions tracked per listener while their window is open
 
 
 @dataclass
@@ -83,6 +85,9 @@ class ProfileConfig:
     max_artists: int = 200
     onboarding_tag_weight: float = 1.0
     interest_growth: bool = False
+    #: an impression counts as "not played" (its small negative weight) unless the listener acts
+    #: on the song within this long (the label window of the ranker's samples)
+    impression_window_s: float = 3600.0
     signal: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SIGNAL_CONFIG))
     background: SimilarityBackground | None = field(default=None, repr=False, compare=False)
 
@@ -98,7 +103,8 @@ class ProfileConfig:
         half-lives in days, ``max_interests`` centroids; the rest at its defaults."""
         return cls(long_half_life_s=settings.long_half_life_days * DAY,
                    short_half_life_s=settings.short_half_life_days * DAY,
-                   max_centroids=settings.max_interests)
+                   max_centroids=settings.max_interests,
+                   impression_window_s=settings.label_window_s)
 
     def interest_cap(self, n_positive: int) -> int:
         """Centroids allowed after ``n_positive`` positive events."""
@@ -129,6 +135,9 @@ class UserProfile:
         # per audio feature: [weight, weighted sum, weighted sum of squares]
         self.audio_stats: dict[str, list[float]] = {}
         self.onboarding_tags: dict[str, list[str]] = {}
+        #: impressions still inside their window (song id → ts): their penalty is applied and is
+        #: taken back if the listener acts on the song before the window ends
+        self.pending_impressions: dict[str, float] = {}
 
     # -- decay -----------------------------------------------------------------------------------
     def _advance(self, ts: float) -> tuple[float, float]:
@@ -178,26 +187,26 @@ class UserProfile:
         song_vectors : mapping of str to ndarray, optional
             The song's named vectors (unit length), keyed by space.
         """
-        w = signal_weight(event, self.config.signal)
         self.n_events += 1
         if self.created_ts is None:
             self.created_ts = event.ts
+        ts = float(event.ts)
+        self._expire_impressions(ts)
+        if event.event == "impression":
+            return self._impression(event.song_id, ts, song_payload, song_vectors)
+        shown = self.pending_impressions.get(event.song_id)
+        if shown is not None and shown <= ts:  # acted on: the impression was not "not played"
+            del self.pending_impressions[event.song_id]
+            self._signed(self._impression_weight(), shown, song_payload, song_vectors, sign=-1.0)
+            self.n_negative -= 1
+        w = signal_weight(event, self.config.signal)
         if w == 0.0:
             return 0.0
-        fl, fs = self._advance(float(event.ts))
         if w > 0:
             self.n_positive += 1
         else:
             self.n_negative += 1
-        wv = w if w > 0 else w * self.config.negative_scale
-        vecs = {s: np.asarray(v, dtype=np.float64) for s, v in (song_vectors or {}).items()
-                if s in self.config.spaces and v is not None}
-        for s, v in vecs.items():
-            if s not in self.long:
-                self.long[s] = np.zeros_like(v)
-                self.short[s] = np.zeros_like(v)
-            self.long[s] += wv * fl * v
-            self.short[s] += wv * fs * v
+        fl, vecs = self._signed(w, ts, song_payload, song_vectors)
         if w > 0:
             self.pos_mass += w * fl
             if vecs:
@@ -206,9 +215,58 @@ class UserProfile:
                                  max_centroids=cfg.interest_cap(self.n_positive),
                                  new_cos=cfg.new_centroid_cos, merge_cos=cfg.merge_cos,
                                  background=cfg.background)
-        if song_payload:
-            self._update_affinities(song_payload, w, fl)
+        if song_payload and w > 0:
+            self._update_usual(song_payload, w * fl)
         return w
+
+    # -- impressions (曝光未点击) -----------------------------------------------------------------
+    def _impression_weight(self) -> float:
+        return float(self.config.signal.get("weights", {}).get("impression", 0.0))
+
+    def _impression(self, song_id: str, ts: float, payload: Mapping[str, Any] | None,
+                    vectors: Mapping[str, np.ndarray] | None) -> float:
+        """An impression enters at once with its (small, negative) weight; a later event on the
+        same song inside ``impression_window_s`` takes it back (:meth:`update`). Both steps use
+        the impression's own time, so the sum is exact and a rebuild from the log agrees."""
+        w = self._impression_weight()
+        if w == 0.0:
+            return 0.0
+        if song_id in self.pending_impressions:  # shown again unplayed: the earlier one stands
+            del self.pending_impressions[song_id]
+        self.pending_impressions[song_id] = ts
+        while len(self.pending_impressions) > _MAX_PENDING:  # oldest first (insertion order)
+            del self.pending_impressions[next(iter(self.pending_impressions))]
+        self.n_negative += 1
+        self._signed(w, ts, payload, vectors)
+        return w
+
+    def _expire_impressions(self, now: float) -> None:
+        """Impressions whose window ended by ``now`` are final negatives: stop tracking them."""
+        win = self.config.impression_window_s
+        for song, ts in list(self.pending_impressions.items()):
+            if now - ts > win:
+                del self.pending_impressions[song]
+
+    def _signed(self, w: float, ts: float, payload: Mapping[str, Any] | None,
+                vectors: Mapping[str, np.ndarray] | None, *, sign: float = 1.0
+                ) -> tuple[float, dict[str, np.ndarray]]:
+        """The linear part of an event of weight ``w`` at ``ts``: interest vectors (negatives
+        scaled by ``negative_scale``) and signed affinities; ``sign=-1`` takes it back.
+        Returns (long decay, vectors)."""
+        fl, fs = self._advance(ts)
+        wv = sign * (w if w > 0 else w * self.config.negative_scale)
+        w = sign * w
+        vecs = {s: np.asarray(v, dtype=np.float64) for s, v in (vectors or {}).items()
+                if s in self.config.spaces and v is not None}
+        for s, v in vecs.items():
+            if s not in self.long:
+                self.long[s] = np.zeros_like(v)
+                self.short[s] = np.zeros_like(v)
+            self.long[s] += wv * fl * v
+            self.short[s] += wv * fs * v
+        if payload:
+            self._update_affinities(payload, w, fl)
+        return fl, vecs
 
     def _update_affinities(self, payload: Mapping[str, Any], w: float, fl: float) -> None:
         for dim, tags in song_tag_scores(payload).items():
@@ -224,17 +282,18 @@ class UserProfile:
         lang = payload.get("language")
         if lang:
             self.language_affinity[str(lang)] = self.language_affinity.get(str(lang), 0.0) + w * fl
-        if w > 0:
-            feats = payload.get("audio_features") or {}
-            for name in AUDIO_STATS:
-                x = feats.get(name)
-                if x is None or not math.isfinite(float(x)):
-                    continue
-                st = self.audio_stats.setdefault(name, [0.0, 0.0, 0.0])
-                a = w * fl
-                st[0] += a
-                st[1] += a * float(x)
-                st[2] += a * float(x) ** 2
+
+    def _update_usual(self, payload: Mapping[str, Any], a: float) -> None:
+        """The usual tempo and energy: positive songs only, weighted by ``a``."""
+        feats = payload.get("audio_features") or {}
+        for name in AUDIO_STATS:
+            x = feats.get(name)
+            if x is None or not math.isfinite(float(x)):
+                continue
+            st = self.audio_stats.setdefault(name, [0.0, 0.0, 0.0])
+            st[0] += a
+            st[1] += a * float(x)
+            st[2] += a * float(x) ** 2
 
     # -- reads -----------------------------------------------------------------------------------
     def _by_mass(self) -> list[Centroid]:
@@ -308,100 +367,15 @@ class UserProfile:
     def to_payload(self, *, include_vectors: bool = True) -> dict[str, Any]:
         """JSON-ready state. Without vectors, pair it with :meth:`named_vectors` (norms are
         kept here so nothing is lost)."""
-
-        def vec(v: np.ndarray) -> dict[str, Any]:
-            n = float(np.linalg.norm(v))
-            out: dict[str, Any] = {"norm": n}
-            if include_vectors:
-                out["v"] = [float(x) for x in v]
-            return out
-
-        usual = {}
-        for name in AUDIO_STATS:
-            u = self.usual(name)
-            if u is not None:
-                usual[name] = {"mean": u[0], "std": u[1]}
-        return {
-            "user_id": self.user_id,
-            "version": PAYLOAD_VERSION,
-            "t_ref": self.t_ref,
-            "created_ts": self.created_ts,
-            "n_events": self.n_events,
-            "n_positive": self.n_positive,
-            "n_negative": self.n_negative,
-            "pos_mass": self.pos_mass,
-            "long": {s: vec(v) for s, v in self.long.items()},
-            "short": {s: vec(v) for s, v in self.short.items()},
-            "centroids": [{"mass": c.mass, "means": {s: vec(v) for s, v in c.means.items()}}
-                          for c in self._by_mass()],
-            "tag_affinity": {d: dict(t) for d, t in self.tag_affinity.items()},
-            "top_tags": {d: [t for _, t, _ in self.top_tags(3, dim=d)]
-                         for d in self.tag_affinity},
-            "artist_affinity": dict(self.artist_affinity),
-            "language_affinity": dict(self.language_affinity),
-            "audio_stats": {k: list(v) for k, v in self.audio_stats.items()},
-            "audio_usual": usual,
-            "onboarding_tags": {d: list(t) for d, t in self.onboarding_tags.items()},
-            "config": self.config.to_dict(),
-        }
+        return profile_to_payload(self, include_vectors=include_vectors)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any],
                      vectors: Mapping[str, np.ndarray] | None = None, *,
                      config: ProfileConfig | None = None) -> UserProfile:
         """Rebuild a profile from :meth:`to_payload` (and, without ``v`` lists, the vectors of
-        :meth:`named_vectors`).
-
-        ``config`` is the maths the profile goes on with (default :class:`ProfileConfig`); the
-        payload's own ``config`` only records what built it and is not read.
-        """
-        version = payload.get("version")
-        if version not in _READABLE_VERSIONS:
-            raise InvalidInput(f"user profile payload version {version!r}; this build reads "
-                               f"versions {_READABLE_VERSIONS}")
-        vectors = vectors or {}
-        p = cls(str(payload["user_id"]), config, created_ts=payload.get("created_ts"))
-
-        def load(item: Mapping[str, Any], name: str) -> np.ndarray | None:
-            if "v" in item:
-                return np.asarray(item["v"], dtype=np.float64)
-            if float(item.get("norm", 0.0)) < _EPS:
-                return None
-            u = vectors.get(name)
-            if u is None:
-                raise InvalidInput(f"user profile {p.user_id!r}: vector {name!r} missing")
-            return np.asarray(u, dtype=np.float64) * float(item["norm"])
-
-        p.t_ref = payload.get("t_ref")
-        p.n_events = int(payload.get("n_events", 0))
-        p.n_positive = int(payload.get("n_positive", 0))
-        p.n_negative = int(payload.get("n_negative", 0))
-        p.pos_mass = float(payload.get("pos_mass", 0.0))
-        for term, dst in (("long", p.long), ("short", p.short)):
-            for s, item in (payload.get(term) or {}).items():
-                v = load(item, f"{term}_{s}")
-                if v is not None:
-                    dst[s] = v
-            # zero vectors (e.g. fully cancelled) are restored as zeros of the right size
-        for s in list(p.long):
-            p.short.setdefault(s, np.zeros_like(p.long[s]))
-        for i, c in enumerate(payload.get("centroids") or []):
-            means = {}
-            for s, item in c["means"].items():
-                v = load(item, f"centroid{i}_{s}" if version == 1
-                         else p._centroid_vector_name(i, s))
-                if v is not None:
-                    means[s] = v
-            p.centroids.append(Centroid(float(c["mass"]), means))
-        p.tag_affinity = {d: {t: float(v) for t, v in tags.items()}
-                          for d, tags in (payload.get("tag_affinity") or {}).items()}
-        p.artist_affinity = {k: float(v) for k, v in (payload.get("artist_affinity") or {}).items()}
-        p.language_affinity = {k: float(v)
-                               for k, v in (payload.get("language_affinity") or {}).items()}
-        p.audio_stats = {k: [float(x) for x in v]
-                         for k, v in (payload.get("audio_stats") or {}).items()}
-        p.onboarding_tags = {d: list(t) for d, t in (payload.get("onboarding_tags") or {}).items()}
-        return p
+        :meth:`named_vectors`); ``config`` is the maths it goes on with."""
+        return profile_from_payload(cls, payload, vectors, config=config)
 
 
 def onboarding_profile(user_id: str, *, tags: Mapping[str, Sequence[str]],
