@@ -37,10 +37,13 @@ EXAMPLE_SPACES = ("fused", "audio", "text", "tags", "versions")
 #: evidence, tag_probs, language detail) costs more to convert than the search itself
 FIELDS = ("title", "artist", "audio_hash", "title_key", "tempo_bpm", "camelot",
           *(tag_field(d) for d in DIMENSIONS))
-#: versions-space cosine from which a result is called another version (``covers``): on the
-#: tuning scores of benchmarks/covers.py (seed 1) 80 % of version pairs and 3 % of other pairs
-#: reach it
+#: a result is called another version (``covers``) when its versions-space cosine reaches
+#: COVERS_MIN_SIMILARITY *and* stands COVERS_MIN_GAP above the median of the query's candidates
+#: (the k + 10 nearest): real recordings in one genre all sit at 0.93-0.97 (distorted guitars,
+#: flat chroma), so a fixed cosine flagged 41 % of top-10 results among 65 unrelated real tracks;
+#: with the gap 1.1 % (benchmarks/RESULTS.md, "Covers")
 COVERS_MIN_SIMILARITY = 0.94
+COVERS_MIN_GAP = 0.06
 
 
 class SimilarFilters(BaseModel):
@@ -138,8 +141,6 @@ def _check_stored(catalog: Catalog, space: str) -> None:
 def reasons_for(query: Mapping[str, Any] | None, hit: Hit, space: str) -> Reasons:
     """Why ``hit`` came up for the song whose payload is ``query`` (None: a clip or a text)."""
     out = Reasons(matched=space, similarity=hit.score)
-    if space == "versions":
-        out.covers = hit.score >= COVERS_MIN_SIMILARITY
     if not query:
         return out
     for d in DIMENSIONS:
@@ -185,10 +186,17 @@ def _dedupe(hits: list[Hit], query: Mapping[str, Any] | None, k: int) -> list[Hi
     return out
 
 
-def _songs(hits: list[Hit], query: Mapping[str, Any] | None, space: str) -> list[SimilarSong]:
-    return [SimilarSong(song_id=h.key, score=h.score, title=h.payload.get("title"),
-                        artist=h.payload.get("artist"), reasons=reasons_for(query, h, space))
-            for h in hits]
+def _songs(hits: list[Hit], query: Mapping[str, Any] | None, space: str,
+           candidates: list[Hit] | None = None) -> list[SimilarSong]:
+    out = [SimilarSong(song_id=h.key, score=h.score, title=h.payload.get("title"),
+                       artist=h.payload.get("artist"), reasons=reasons_for(query, h, space))
+           for h in hits]
+    if space == "versions" and out:
+        typical = float(np.median([h.score for h in (candidates or hits)]))
+        for it in out:
+            it.reasons.covers = (it.score >= COVERS_MIN_SIMILARITY
+                                 and it.score - typical >= COVERS_MIN_GAP)
+    return out
 
 
 def _excluding(filter: SongFilter | None, ids: list[str]) -> SongFilter:
@@ -219,7 +227,7 @@ def similar_to_song(catalog: Catalog, song_id: str, *, k: int = 10, space: str =
                                "space); try another space")
         hits = catalog.store.search(catalog.spec, using=space, vector=vector,
                                     limit=k + 10, filter=flt, fields=FIELDS)
-    return _songs(_dedupe(hits, hit.payload, k), hit.payload, space)
+    return _songs(_dedupe(hits, hit.payload, k), hit.payload, space, candidates=hits)
 
 
 def similar_to_examples(catalog: Catalog, positive: list[str], negative: list[str] = (), *,
@@ -241,7 +249,7 @@ def similar_to_examples(catalog: Catalog, positive: list[str], negative: list[st
                                    positive=[h.vectors[space] for h in pos],
                                    negative=[h.vectors[space] for h in neg], limit=k + 10,
                                    filter=flt, fields=FIELDS)
-    return _songs(_dedupe(hits, pos[0].payload, k), pos[0].payload, space)
+    return _songs(_dedupe(hits, pos[0].payload, k), pos[0].payload, space, candidates=hits)
 
 
 def similar_to_audio(catalog: Catalog, data: bytes, *, filename: str = "", k: int = 10,
