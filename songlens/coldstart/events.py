@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -34,6 +34,8 @@ __all__ = [
     "EventProblem",
     "LabeledImpression",
     "ImpressionJoiner",
+    "PLAY_EVENTS",
+    "fold_label",
     "event_key",
     "signal_weight",
     "interaction_count",
@@ -257,6 +259,20 @@ class LabeledImpression:
     context: Any = None
 
 
+#: events that say an impression was played
+PLAY_EVENTS = frozenset({"play", "complete", "like", "collect", "share", "download", "skip"})
+
+
+def fold_label(cur: LabeledImpression, ev: Event) -> LabeledImpression:
+    """``cur`` with the labels ``ev`` (an event of the same user and song) adds."""
+    return replace(
+        cur, played=cur.played or ev.event in PLAY_EVENTS,
+        complete=cur.complete or ev.event == "complete",
+        like=cur.like or ev.event in ("like", "collect"),
+        negative=cur.negative or ev.event in ("dislike", "block") or (
+            ev.event == "skip" and signal_weight(ev) < 0))
+
+
 class ImpressionJoiner:
     """:func:`attribute_labels` one event at a time: the negative cache, for a stream.
 
@@ -296,14 +312,7 @@ class ImpressionJoiner:
                 return
             cur = LabeledImpression(ev.user_id, ev.song_id, ev.ts, False, False, False, False,
                                     context() if callable(context) else context)
-        played = cur.played or ev.event in ("play", "complete", "like", "collect", "share",
-                                            "download", "skip")
-        complete = cur.complete or ev.event == "complete"
-        like = cur.like or ev.event in ("like", "collect")
-        neg = cur.negative or ev.event in ("dislike", "block") or (
-            ev.event == "skip" and signal_weight(ev) < 0)
-        self.open[k] = LabeledImpression(cur.user_id, cur.song_id, cur.ts, played, complete,
-                                         like, neg, cur.context)
+        self.open[k] = fold_label(cur, ev)
 
     def pop_ready(self) -> list[LabeledImpression]:
         """Final samples (closed, or past their window at the watermark), by impression time."""

@@ -19,21 +19,26 @@ Negative feedback (early skip, dislike = "not interested", block) makes a sample
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from songlens.coldstart.events import Event, LabeledImpression, attribute_labels, signal_weight
+from songlens.coldstart.events import (
+    PLAY_EVENTS,
+    Event,
+    ImpressionJoiner,
+    LabeledImpression,
+    attribute_labels,
+)
+from songlens.coldstart.events import fold_label as _fold
 from songlens.units import DAY
 
 __all__ = ["Correction", "DelayReport", "LabelJoiner", "measure_delays", "reattribute",
            "sample_key", "sample_weight", "PLAY_EVENTS"]
 
 #: events that say an impression was played
-PLAY_EVENTS = frozenset({"play", "complete", "like", "collect", "share", "download", "skip"})
 
 
 def sample_key(s: LabeledImpression) -> tuple[str, str, float]:
@@ -54,20 +59,11 @@ class Correction:
     new: LabeledImpression
 
 
-def _fold(cur: LabeledImpression, ev: Event) -> LabeledImpression:
-    return replace(
-        cur, played=cur.played or ev.event in PLAY_EVENTS,
-        complete=cur.complete or ev.event == "complete",
-        like=cur.like or ev.event in ("like", "collect"),
-        negative=cur.negative or ev.event in ("dislike", "block") or (
-            ev.event == "skip" and signal_weight(ev) < 0))
-
-
 def _labels(s: LabeledImpression) -> tuple[bool, bool, bool, bool]:
     return (s.played, s.complete, s.like, s.negative)
 
 
-class LabelJoiner:
+class LabelJoiner(ImpressionJoiner):
     """The negative cache of :class:`~songlens.coldstart.events.ImpressionJoiner`, plus late
     corrections.
 
@@ -82,17 +78,11 @@ class LabelJoiner:
 
     def __init__(self, *, window_s: float = 3600.0, late_s: float = DAY,
                  include_organic: bool = True, max_final: int = 200_000) -> None:
-        self.window_s, self.late_s = float(window_s), float(late_s)
+        super().__init__(window_s=window_s, include_organic=include_organic)
+        self.late_s = float(late_s)
         self.max_final = max_final
-        self.include_organic = include_organic
-        self.open: dict[tuple[str, str], LabeledImpression] = {}
-        self.closed: list[LabeledImpression] = []
         self.final: dict[tuple[str, str], LabeledImpression] = {}  # handed out, correctable
         self.corrections: list[Correction] = []
-        self.watermark = -math.inf
-
-    def __len__(self) -> int:
-        return len(self.open) + len(self.closed)
 
     def _close(self, k: tuple[str, str]) -> None:
         self.closed.append(self.open.pop(k))
@@ -157,13 +147,6 @@ class LabelJoiner:
 
     def pop_corrections(self) -> list[Correction]:
         out, self.corrections = self.corrections, []
-        return out
-
-    def flush(self) -> list[LabeledImpression]:
-        """Every sample, final or not (the end of a batch job), by impression time."""
-        out, self.closed = self.closed + list(self.open.values()), []
-        self.open.clear()
-        out.sort(key=lambda s: s.ts)
         return out
 
 

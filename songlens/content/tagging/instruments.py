@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from songlens.content.tagging.audio_tags import AudioTagMapping
+from songlens.content.tagging.timeline import active_segments
 from songlens.content.taxonomy import Evidence, Taxonomy
 from songlens.errors import ConfigError, UnknownTag
 
@@ -220,13 +221,7 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
         if score < thr:
             continue
         on = per >= thr
-        segments, start = [], None
-        for i, flag in enumerate([*on, False]):
-            if flag and start is None:
-                start = i
-            elif not flag and start is not None:
-                segments.append([round(start * hop_s, 2), round(i * hop_s, 2)])
-                start = None
+        segments = active_segments(on, hop_s)
         timeline = {"hop_s": round(float(hop_s), 4),
                     "values": [round(float(v), 3) for v in per], "segments": segments,
                     "share": round(float(on.mean()), 3)}

@@ -8,7 +8,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["tag_timeline"]
+__all__ = ["active_segments", "tag_timeline"]
+
+
+def active_segments(on: Sequence[bool], hop_s: float) -> list[list[float]]:
+    """``[start_s, end_s]`` of each run of patches where ``on`` holds (patches ``hop_s`` apart)."""
+    segments, start = [], None
+    for i, flag in enumerate([*on, False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            segments.append([round(start * hop_s, 2), round(i * hop_s, 2)])
+            start = None
+    return segments
 
 
 def tag_timeline(taggrams: Mapping[str, np.ndarray], labels: Mapping[str, Sequence[str]], *,

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from songlens.content.tagging.instruments import InstrumentVocabulary, _columns
+from songlens.content.tagging.timeline import active_segments
 from songlens.errors import ConfigError
 
 __all__ = ["Voice", "detect_voice"]
@@ -100,13 +101,7 @@ def detect_voice(taggrams: Mapping[str, np.ndarray], labels: Mapping[str, Sequen
     thr = float(threshold if threshold is not None else cfg.get("threshold", 0.5))
     prob = float(np.quantile(presence, q))
     on = presence >= thr
-    segments, start = [], None
-    for i, flag in enumerate([*on, False]):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            segments.append([round(start * hop_s, 2), round(i * hop_s, 2)])
-            start = None
+    segments = active_segments(on, hop_s)
     evidence = {"source": "audio", "cue": "voice" if prob >= thr else "no voice",
                 "vocal_cue": best["vocal"][2], "vocal_model": best["vocal"][1],
                 "vocal_share": round(float(on.mean()), 3), "patches": int(presence.size)}
