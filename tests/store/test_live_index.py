@@ -55,8 +55,9 @@ def test_rebuild_swaps_in_an_index_while_reads_and_writes_go_on(store):
     def writer() -> None:
         i = 1500
         while not stop.is_set():
-            store.upsert(SPEC, points(i, i + 1, tag="new"))
-            store.upsert(SPEC, points(i % 100, i % 100 + 1, tag=f"again{i}"))  # a re-ingest
+            # a new song and a re-ingest, in one write: the build's copy cannot fall between them
+            store.upsert(SPEC, points(i, i + 1, tag="new")
+                         + points(i % 100, i % 100 + 1, tag=f"again{i}"))
             written.append(i)
             i += 1
             stop.wait(0.005)
