@@ -7,6 +7,12 @@ store; songs/s, audio-seconds per wall-second, peak memory, share of time per st
 module, one torch thread: the old default) with today's default (ONNX Runtime on the cores
 measured free), and reports each one's throughput and time per stage.
 
+``--via http,cli`` measures the same songs as a user meets them, at the default settings, after
+the in-process run: ``http`` posts them one at a time to a ``songlens serve`` process
+(``POST /v1/songs``, each waiting for the last), ``cli`` runs ``songlens ingest`` on a folder of
+them, once with one song and once with all, so that the difference is the songs' share without
+the process's start-up and model loading.
+
 Tracks are the demo catalog's real recordings (Debian fretsonfire-songs-*), looped or cut to
 exactly 4 minutes, each with Chinese lyrics and 100 comments so the text stage does real work.
 """
@@ -79,6 +85,7 @@ def main() -> None:
                     help="audio.threads (default: unset, the cores measured free)")
     ap.add_argument("--compare", action="store_true",
                     help="alternate the old torch path (1 thread) with the default, per song")
+    ap.add_argument("--via", default="", help="also measure these ways in: http, cli")
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
     settings = load_settings(None, data_dir=tempfile.mkdtemp(),
@@ -149,6 +156,80 @@ def main() -> None:
     for k in sorted(stages[modes[-1]], key=lambda k: -stages[modes[-1]][k]):
         print(f"| {k} | " + " | ".join(f"{stages[m][k] / counts[m]:.2f}" for m in modes) + " |")
     store.close()
+    vias = [v for v in args.via.split(",") if v]
+    if vias:
+        print("\n| way in (default settings) | songs | wall s per song | "
+              "audio-seconds per wall-second |\n|---|---:|---:|---:|")
+    for via in vias:
+        per_song = {"http": via_http, "cli": via_cli}[via](blobs)
+        print(f"| {via} | {len(blobs)} | {per_song:.2f} | {240 / per_song:.1f} |")
+
+
+def _metadata(i: int) -> dict:
+    return {"song_id": f"bench-{i}", "title": f"测试歌曲{i}", "artist": "songlens",
+            "lyrics": LYRICS, "comments": COMMENTS}
+
+
+def via_http(blobs: list[bytes]) -> float:
+    """Seconds per song for a client posting the songs one after another to a fresh server."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with tempfile.TemporaryDirectory() as data, socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        proc = subprocess.Popen([sys.executable, "-m", "songlens.cli.main", "serve",
+                                 "--data-dir", data, "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as c:
+                for _ in range(600):
+                    try:
+                        if c.get("/healthz").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    time.sleep(0.5)
+                post = [lambda i=i, b=b: c.post(
+                    "/v1/songs", files={"audio": (f"bench-{i}.mp3", b, "audio/mpeg")},
+                    data={"metadata": json.dumps(_metadata(i), ensure_ascii=False)})
+                    for i, b in enumerate(blobs)]
+                r = c.post("/v1/songs", files={"audio": ("warm.mp3", blobs[0], "audio/mpeg")},
+                           data={"metadata": json.dumps({"song_id": "warm", "title": "w"})})
+                r.raise_for_status()
+                t0 = time.perf_counter()
+                for p in post:
+                    p().raise_for_status()
+                return (time.perf_counter() - t0) / len(blobs)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=120)
+
+
+def via_cli(blobs: list[bytes]) -> float:
+    """Seconds per song of ``songlens ingest`` on a folder: (all songs - one song) / (n - 1)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def run(n: int) -> float:
+        with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as folder:
+            for i, b in enumerate(blobs[:n]):
+                (Path(folder) / f"bench-{i}.mp3").write_bytes(b)
+                (Path(folder) / f"bench-{i}.lrc").write_text(LYRICS, encoding="utf-8")
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "songlens.cli.main", "ingest", folder,
+                            "--data-dir", data], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            return time.perf_counter() - t0
+
+    one = run(1)
+    return (run(len(blobs)) - one) / (len(blobs) - 1)
 
 
 if __name__ == "__main__":

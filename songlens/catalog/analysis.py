@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +27,9 @@ from songlens.embeddings.encoders import l2_normalise, segment_vectors
 from songlens.embeddings.models import Models
 from songlens.settings import Settings
 from songlens.store import Point
+
+if TYPE_CHECKING:
+    from songlens.content.features import Measured
 
 __all__ = ["Analysed", "SongAnalyser", "StageObserver", "StageTimer", "analyse_song",
            "fuse_vectors"]
@@ -47,7 +52,9 @@ StageObserver = Callable[[str, float], None]
 
 class StageTimer:
     """Seconds per stage; ``observers`` are told ``(stage, seconds)`` as each stage ends,
-    ``on_stage(stage)`` as each starts (an ingest job's progress)."""
+    ``on_stage(stage)`` as each starts (an ingest job's progress). ``earlier_s``: seconds of the
+    stage already spent beside another one (the signal measurements run beside the audio
+    model), added to it once it ends."""
 
     def __init__(self, observers: list[StageObserver] | tuple[StageObserver, ...] = (),
                  on_stage: Callable[[str], None] | None = None) -> None:
@@ -56,20 +63,32 @@ class StageTimer:
         self.on_stage = on_stage
 
     @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
+    def __call__(self, stage: str, *, earlier_s: float = 0.0) -> Iterator[None]:
         if self.on_stage is not None:
             self.on_stage(stage)
         t0 = time.perf_counter()
         try:
             yield
         finally:
-            dt = time.perf_counter() - t0
+            dt = time.perf_counter() - t0 + earlier_s
             self.t[stage] = self.t.get(stage, 0.0) + dt
             for observe in self.observers:
                 try:
                     observe(stage, dt)
                 except Exception:  # noqa: BLE001 - an observer never fails an ingestion
                     log.exception("stage observer %r failed", observe)
+
+
+def _measure(audio: DecodedAudio, versions: bool) -> tuple[Measured, np.ndarray | None, float]:
+    """The features' signal measurements and, with ``versions``, the versions (covers) vector,
+    whose chroma pass counts as audio features; and the seconds they took."""
+    from songlens.content.features import measure_signal
+    from songlens.embeddings.versions import versions_vector
+
+    t0 = time.perf_counter()
+    measured = measure_signal(y=audio.y, sr=audio.sr)
+    vec = versions_vector(y=audio.y, sr=audio.sr) if versions else None
+    return measured, vec, time.perf_counter() - t0
 
 
 def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings, models: Models,
@@ -81,7 +100,7 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
     the text model's zero-shot tags and sentiment head (None: lexicons alone); ``segments``:
     the collection holds per-patch segment vectors; ``versions``: it holds the versions (covers)
     vector."""
-    from songlens.content.features import audio_features
+    from songlens.content.features import describe
     from songlens.content.tagging.audio_tags import audio_evidence
     from songlens.content.tagging.fusion import fuse_tags
     from songlens.content.tagging.instruments import detect_instruments, instrument_evidence
@@ -91,14 +110,19 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
     from songlens.content.text.vectors import tag_profile_vector
 
     timer = timer or StageTimer()
-    with timer("audio_model"):
-        analysis = models.audio.analyse(audio.y)
+    # The signal measurements (and the versions vector) need no model: a thread runs them
+    # beside the audio model, whose ONNX sessions let go of the GIL while they compute.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure") as pool:
+        measuring = pool.submit(_measure, audio, versions)
+        with timer("audio_model"):
+            analysis = models.audio.analyse(audio.y)
+        measured, versions_vec, measure_s = measuring.result()
     merged: dict[str, float] = {}
     for probs in analysis.tag_probs.values():
         for tag, p in probs.items():
             merged[tag] = max(merged.get(tag, 0.0), float(p))
-    with timer("features"):
-        feats = audio_features(y=audio.y, sr=audio.sr, tag_probs=merged or None).to_dict()
+    with timer("features", earlier_s=measure_s):
+        feats = describe(measured, merged or None).to_dict()
         grams = analysis.extra.get("taggram") or {}
         gram_tags = analysis.extra.get("taggram_tags") or {}
         hop_s = analysis.extra.get("patch_seconds") or 0.0
@@ -109,11 +133,6 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
             feats |= {"vocal_presence": round(voice.probability, 4),
                       "instrumentalness": round(1.0 - voice.probability, 4),
                       "vocal_source": "voice"}
-        versions_vec = None
-        if versions:  # the chroma pass of the versions (covers) vector counts as audio features
-            from songlens.embeddings.versions import versions_vector
-
-            versions_vec = versions_vector(y=audio.y, sr=audio.sr)
     with timer("text"):
         comments = [(c.text, c.likes) for c in meta.comments[: settings.text.max_comments]]
         text = analyse_text(title=meta.title, artist=meta.artist, album=meta.album,

@@ -6,6 +6,9 @@ over the last interval gives the cores other processes used; a step asks :data:`
 lease (``with CORES.lease(cap) as n``) and runs ``n`` threads. Two steps at once in one process
 (two requests, ``ingest --workers 2``) share the free cores instead of each taking them all.
 Where ``/proc/stat`` is missing the 1-minute load average stands in for other processes' load.
+Time the kernel books as *nice* (processes at a lower priority, such as the index build this
+service starts at ``qdrant.index_build_nice``) does not count as busy while this process runs at
+normal priority: the scheduler gives such work a small share of a core that a step wants.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["CORES", "CoreBudget", "available_cores", "cores_to_use"]
+__all__ = ["CORES", "CoreBudget", "available_cores", "busy_seconds", "cores_to_use"]
 
 #: A sample older than this is replaced before it is used (seconds).
 MAX_SAMPLE_AGE_S = 5.0
@@ -40,27 +43,36 @@ def _affinity() -> set[int] | None:
         return None
 
 
+def busy_seconds(stat: str, *, cpus: set[int] | None, count_nice: bool, hz: float) -> float:
+    """Busy seconds since boot of the cores ``cpus`` (None: all) in ``/proc/stat`` text ``stat``:
+    every tick but idle and iowait, and but nice unless ``count_nice``."""
+    busy = 0
+    for line in stat.splitlines():
+        fields = line.split()
+        if not fields or not fields[0].startswith("cpu") or fields[0] == "cpu":
+            continue
+        if not fields[0][3:].isdigit():
+            break
+        if cpus is not None and int(fields[0][3:]) not in cpus:
+            continue
+        ticks = [int(v) for v in fields[1:9]]
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+        nice = 0 if count_nice else ticks[1]
+        busy += sum(ticks) - idle - nice  # guest time is already inside user/nice
+    return busy / hz
+
+
 def _machine_busy_s() -> float | None:
     """Seconds of CPU the cores this process may run on have spent busy since boot (None: no
-    /proc/stat). Only those cores: on a bigger host, load elsewhere leaves ours free."""
-    mine = _affinity()
-    busy = 0
+    /proc/stat). Only those cores: on a bigger host, load elsewhere leaves ours free. Niced work
+    counts only when this process is niced itself (then it competes with us as an equal)."""
     try:
         with open("/proc/stat", encoding="ascii") as f:
-            for line in f:
-                fields = line.split()
-                if not fields or not fields[0].startswith("cpu") or fields[0] == "cpu":
-                    continue
-                if not fields[0][3:].isdigit():
-                    break
-                if mine is not None and int(fields[0][3:]) not in mine:
-                    continue
-                ticks = [int(v) for v in fields[1:9]]
-                idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-                busy += sum(ticks) - idle  # guest time is already inside user/nice
+            stat = f.read()
+        return busy_seconds(stat, cpus=_affinity(), count_nice=os.nice(0) > 0,
+                            hz=os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError):
         return None
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def cores_to_use(*, available: int, others_busy: float, held: int, cap: int | None) -> int:

@@ -16,7 +16,7 @@ whole-track musicnn tag probabilities are passed (``tag_probs``), the mood, voca
 speech descriptors lean on them, and a ``*_source`` field says which evidence was used.
 """
 
-from songlens.content.features.extract import audio_features
+from songlens.content.features.extract import Measured, audio_features, describe, measure_signal
 from songlens.content.features.record import FEATURE_DOCS, AudioFeatures
 from songlens.content.features.tonal import (
     DEFAULT_KEY_PROFILE,
@@ -32,7 +32,10 @@ __all__ = [
     "FEATURE_DOCS",
     "KEY_NAMES",
     "KEY_PROFILES",
+    "Measured",
     "audio_features",
     "camelot_code",
     "camelot_step",
+    "describe",
+    "measure_signal",
 ]

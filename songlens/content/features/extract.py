@@ -1,10 +1,13 @@
-"""The one pass over a track: :func:`audio_features`, and the 0–1 descriptors it derives from
-measured quantities and, where given, musicnn tag probabilities."""
+"""The one pass over a track: :func:`measure_signal` (what the samples alone say: it needs no
+model, so it can run beside the audio model) and :func:`describe` (the 0–1 descriptors derived
+from those measurements and, where given, musicnn tag probabilities); :func:`audio_features` is
+the two in one call."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import librosa
 import numpy as np
@@ -14,7 +17,7 @@ from songlens.content.features.calibration import calibrated
 from songlens.content.features.common import clip01, validate_audio, validate_tag_probs
 from songlens.content.features.loudness import loudness
 from songlens.content.features.record import AudioFeatures
-from songlens.content.features.tempo import choose_tempo
+from songlens.content.features.tempo import TempoEstimate, choose_tempo
 from songlens.content.features.tonal import (
     DEFAULT_KEY_PROFILE,
     KEY_NAMES,
@@ -25,7 +28,7 @@ from songlens.content.features.tonal import (
 )
 from songlens.errors import InvalidInput
 
-__all__ = ["audio_features", "syllabic_modulation"]
+__all__ = ["Measured", "audio_features", "describe", "measure_signal", "syllabic_modulation"]
 
 _BASS_HZ = 200.0  # the band whose onsets (kick, bass) mark the tapped beat
 _BRIGHT_LO_HZ, _BRIGHT_HI_HZ = 300.0, 4000.0  # spectral centroid → brightness 0 and 1 (log scale)
@@ -63,6 +66,31 @@ def _ratio(pos: float, neg: float, eps: float = 0.02) -> float:
     return (pos + eps) / (pos + neg + 2 * eps)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What :func:`measure_signal` measured, before any tag probabilities are used."""
+
+    duration_s: float
+    tempo: TempoEstimate
+    key: str | None
+    key_pitch_class: int
+    mode: str | None
+    key_confidence: float
+    camelot: str | None
+    key_r: float  # the best key profile's correlation
+    loudness_db: float
+    dynamic_range_db: float | None
+    loud_term: float  # loudness mapped to 0–1
+    energy: float
+    danceability: float
+    brightness: float
+    spectral_centroid_hz: float
+    onset_rate: float
+    tonal: float  # 1 harmonic … 0 noise-like (spectral flatness)
+    syllabic: float  # syllabic-rate modulation, 0–1
+    pause_ratio: float
+
+
 def audio_features(
     *,
     y: np.ndarray,
@@ -70,7 +98,7 @@ def audio_features(
     tag_probs: Mapping[str, float] | None = None,
     key_profile: str = DEFAULT_KEY_PROFILE,
 ) -> AudioFeatures:
-    """Compute track-level features of mono audio.
+    """Compute track-level features of mono audio: :func:`describe` of :func:`measure_signal`.
 
     Parameters
     ----------
@@ -96,13 +124,19 @@ def audio_features(
     EmptyAudio, AudioTooShort
         No samples, or under 0.1 s.
     """
+    validate_tag_probs(tag_probs)  # before the long pass: a bad argument fails at once
+    return describe(measure_signal(y=y, sr=sr, key_profile=key_profile), tag_probs)
+
+
+def measure_signal(*, y: np.ndarray, sr: int = 16000,
+                   key_profile: str = DEFAULT_KEY_PROFILE) -> Measured:
+    """Everything :func:`audio_features` measures from the samples alone (arguments and errors
+    as there)."""
     y = validate_audio(y, sr)
-    tags = validate_tag_probs(tag_probs)
     if key_profile not in KEY_PROFILES:
         raise InvalidInput(f"unknown key_profile {key_profile!r}; expected one of "
                            f"{sorted(KEY_PROFILES)}")
     duration = y.size / float(sr)
-
     # One STFT for everything spectral.
     n_fft = 1 << int(round(math.log2(0.064 * sr)))
     hop = n_fft // 4
@@ -172,6 +206,24 @@ def audio_features(
     else:
         pause_ratio = 1.0
 
+    return Measured(
+        duration_s=duration, tempo=tempo, key=key_name, key_pitch_class=key_pc, mode=mode,
+        key_confidence=key_conf, camelot=camelot, key_r=key_r, loudness_db=lufs,
+        dynamic_range_db=lra, loud_term=loud_term, energy=energy, danceability=danceability,
+        brightness=brightness, spectral_centroid_hz=centroid, onset_rate=onset_rate, tonal=tonal,
+        syllabic=syllabic, pause_ratio=pause_ratio)
+
+
+def describe(m: Measured, tag_probs: Mapping[str, float] | None = None) -> AudioFeatures:
+    """The features of a measured track: the measurements, and the 0–1 descriptors that lean
+    on ``tag_probs`` where given (see :func:`audio_features`)."""
+    tags = validate_tag_probs(tag_probs)
+    tempo_bpm, key_conf, mode, brightness, energy = (m.tempo.bpm, m.key_confidence, m.mode,
+                                                     m.brightness, m.energy)
+    tonal, syllabic, lra, loud_term, key_r = m.tonal, m.syllabic, m.dynamic_range_db, \
+        m.loud_term, m.key_r
+    pause_ratio = m.pause_ratio
+
     # Valence.
     major_ness = 0.5 if mode is None else 0.5 + (0.5 if mode == "major" else -0.5) * key_conf
     tempo_term = clip01((tempo_bpm - 60.0) / 120.0)
@@ -210,19 +262,19 @@ def audio_features(
         speechiness_source = "audio"
 
     return AudioFeatures(
-        duration_s=duration,
+        duration_s=m.duration_s,
         tempo_bpm=tempo_bpm,
-        tempo_confidence=tempo.confidence,
-        tempo_alt_bpm=tempo.alt_bpm,
-        key=key_name,
-        key_pitch_class=key_pc,
+        tempo_confidence=m.tempo.confidence,
+        tempo_alt_bpm=m.tempo.alt_bpm,
+        key=m.key,
+        key_pitch_class=m.key_pitch_class,
         mode=mode,
         key_confidence=key_conf,
-        camelot=camelot,
-        loudness_db=lufs,
+        camelot=m.camelot,
+        loudness_db=m.loudness_db,
         dynamic_range_db=lra,
         energy=energy,
-        danceability=danceability,
+        danceability=m.danceability,
         valence=valence,
         valence_source=valence_source,
         acousticness=acousticness,
@@ -233,8 +285,8 @@ def audio_features(
         speechiness=speechiness,
         speechiness_source=speechiness_source,
         brightness=brightness,
-        spectral_centroid_hz=centroid,
-        onset_rate=onset_rate,
+        spectral_centroid_hz=m.spectral_centroid_hz,
+        onset_rate=m.onset_rate,
     )
 
 
