@@ -77,6 +77,15 @@ def main() -> None:
 
     gc.collect()
     idle = rss_mib()
+    stage_peaks: dict[str, float] = {}
+
+    def peak_of_stage(stage: str, _seconds: float) -> None:
+        """The stage's own peak: the high-water mark since the last stage ended, then reset."""
+        stage_peaks[stage] = rss_mib()[1]
+        with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
+            f.write("5")
+
+    cat.stage_observers.append(peak_of_stage)
     t0 = time.perf_counter()
     r = cat.ingest(data, SongMetadata(song_id="long", title="long"), filename="long.mp3")
     wall = time.perf_counter() - t0
@@ -97,7 +106,10 @@ def main() -> None:
         f"| idle: models loaded, store open | {idle[0]:.0f} | {idle[1]:.0f} |",
         f"| after ingesting the file ({wall:.0f} s; stages: "
         + ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items())
-        + f") | {after[0]:.0f} | **{after[1]:.0f}** |",
+        + f") | {after[0]:.0f} | **{max([after[1], *stage_peaks.values()]):.0f}** |",
+        "",
+        "Peak of each stage (high-water mark from the end of the one before): "
+        + ", ".join(f"{k} {v:.0f} MiB" for k, v in stage_peaks.items()) + ".",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -79,6 +79,13 @@ class StageTimer:
                     log.exception("stage observer %r failed", observe)
 
 
+#: Songs up to this long (seconds) are measured beside the audio model: the two stages' peaks
+#: then add up. With both musicnn models and the text model loaded, a 20-minute file measured
+#: beside the model peaked at 1.66 GiB, one after the other at 1.49 GiB; a 10-minute one beside
+#: it at 1.36 GiB (benchmarks/ingest_memory.py, 2026-11-30; the budget is 1.5 GiB).
+OVERLAP_MAX_S = 600.0
+
+
 def _measure(audio: DecodedAudio, versions: bool) -> tuple[Measured, np.ndarray | None, float]:
     """The features' signal measurements and, with ``versions``, the versions (covers) vector,
     whose chroma pass counts as audio features; and the seconds they took."""
@@ -111,12 +118,15 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
 
     timer = timer or StageTimer()
     # The signal measurements (and the versions vector) need no model: a thread runs them
-    # beside the audio model, whose ONNX sessions let go of the GIL while they compute.
+    # beside the audio model, whose ONNX sessions let go of the GIL while they compute. Both
+    # hold whole-track spectrograms, so a long file runs them one after the other instead.
+    beside = audio.duration_s <= OVERLAP_MAX_S
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure") as pool:
-        measuring = pool.submit(_measure, audio, versions)
+        measuring = pool.submit(_measure, audio, versions) if beside else None
         with timer("audio_model"):
             analysis = models.audio.analyse(audio.y)
-        measured, versions_vec, measure_s = measuring.result()
+        measured, versions_vec, measure_s = (measuring.result() if measuring is not None
+                                             else _measure(audio, versions))
     merged: dict[str, float] = {}
     for probs in analysis.tag_probs.values():
         for tag, p in probs.items():

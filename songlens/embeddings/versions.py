@@ -33,9 +33,11 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+from songlens.content.features.common import magnitude_blocks
 from songlens.content.features.tonal import KEY_PROFILES
 
-__all__ = ["PATCH_BEATS", "VERSIONS_DIM", "beat_chroma", "versions_vector"]
+__all__ = ["PATCH_BEATS", "VERSIONS_DIM", "beat_chroma", "onset_envelope", "tuning",
+           "versions_vector"]
 
 #: beats per patch (Bertin-Mahieux & Ellis use 75 on whole songs; 24 suits 30 s clips too)
 PATCH_BEATS = 24
@@ -49,6 +51,8 @@ _BINS = PATCH_BEATS // 2 + 1
 #: the vector's length: two parts of 12 pitch classes × the non-negative beat frequencies
 VERSIONS_DIM = 2 * 12 * _BINS
 _HOP = 512
+#: STFT frames per block of the tuning estimate and the onset envelope (~65 s at 16 kHz)
+_BLOCK = 2048
 _MAJOR = np.asarray(KEY_PROFILES["albrecht"][0])
 
 
@@ -63,12 +67,45 @@ def _canonical_beats(beats: np.ndarray, bpm: float) -> np.ndarray:
     return beats
 
 
+def tuning(y: np.ndarray, sr: int) -> float:
+    """The recording's deviation from A440 in fractions of a chroma_cqt bin: librosa's
+    ``estimate_tuning`` as ``chroma_cqt`` calls it, over the same STFT frames, but a block of
+    frames at a time (its pitch tracking is frame by frame; only the magnitude threshold, a
+    median, is over the whole track). In one call it peaked at 1.2 GB on a 20-minute track."""
+    n_fft = 2048  # estimate_tuning's
+    pitches, mags = [], []
+    for _, S in magnitude_blocks(y, n_fft=n_fft, hop=n_fft // 4, block=_BLOCK):
+        pitch, mag = librosa.piptrack(S=S, sr=sr, n_fft=n_fft)
+        keep = pitch > 0
+        pitches.append(pitch[keep])
+        mags.append(mag[keep])
+    pitch, mag = np.concatenate(pitches), np.concatenate(mags)
+    threshold = np.median(mag) if mag.size else 0.0
+    return float(librosa.pitch_tuning(pitch[mag >= threshold], resolution=0.01,
+                                      bins_per_octave=36))
+
+
+def onset_envelope(y: np.ndarray, sr: int) -> np.ndarray:
+    """librosa's onset strength as ``beat_track(y=...)`` computes it (log-mel spectral flux,
+    median over bands, at :data:`_HOP`), from a mel spectrogram built a block of frames at a
+    time."""
+    n_fft = 2048
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft)
+    mel = np.concatenate([np.einsum("ft,mf->mt", np.square(S), basis, optimize=True)
+                          for _, S in magnitude_blocks(y, n_fft=n_fft, hop=_HOP, block=_BLOCK)],
+                         axis=1)
+    return librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sr, hop_length=_HOP,
+                                        aggregate=np.median)
+
+
 def beat_chroma(*, y: np.ndarray, sr: int) -> np.ndarray:
     """Beat-synchronous constant-Q chroma at the canonical metrical level [shape=(12, beats)],
     C first."""
     chroma = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=_HOP, n_octaves=6,
-                                        fmin=float(librosa.note_to_hz("C2")))
-    tempo, beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=_HOP, units="frames")
+                                        fmin=float(librosa.note_to_hz("C2")),
+                                        tuning=tuning(y, sr))
+    tempo, beats = librosa.beat.beat_track(onset_envelope=onset_envelope(y, sr), sr=sr,
+                                           hop_length=_HOP, units="frames")
     bpm = float(np.atleast_1d(tempo)[0])
     if len(beats) < 4 or bpm <= 0:  # no pulse: half-second frames
         beats = np.arange(0, chroma.shape[1], max(1, int(0.5 * sr / _HOP)))

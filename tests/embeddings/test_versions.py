@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from songlens.embeddings.versions import VERSIONS_DIM, versions_vector
+from songlens.embeddings.versions import VERSIONS_DIM, tuning, versions_vector
 
 SR = 16000
 ONE, FOUR, FIVE, SIX = (0, 4, 7), (5, 9, 12), (7, 11, 14), (9, 12, 16)  # C: I IV V vi
@@ -84,3 +84,17 @@ def test_other_version_is_nearest(renderings):
 def test_silence_has_no_direction():
     v = versions_vector(y=np.zeros(SR * 3, dtype=np.float32), sr=SR)
     assert v.shape == (VERSIONS_DIM,) and not np.any(v)
+
+
+def test_tuning_in_blocks_is_librosas_estimate_over_the_whole_track():
+    import librosa
+
+    sr = 16000
+    rng = np.random.default_rng(4)
+    t = np.arange(int(sr * 150)) / sr  # 150 s: three blocks, the last one short
+    notes = 440 * 2 ** ((rng.integers(-12, 12, size=60) + 0.3) / 12)  # 30 cents sharp
+    y = np.concatenate([np.sin(2 * np.pi * f * t[: t.size // 60]) for f in notes])
+    y = (0.5 * y + 0.01 * rng.normal(size=y.size)).astype(np.float32)
+    whole = librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
+    assert tuning(y, sr) == pytest.approx(whole, abs=1e-9)
+    assert whole == pytest.approx(-0.1, abs=0.05)  # 0.3 semitone = 0.9 of a 36-per-octave bin

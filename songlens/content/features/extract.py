@@ -14,7 +14,12 @@ import numpy as np
 import scipy.signal
 
 from songlens.content.features.calibration import calibrated
-from songlens.content.features.common import clip01, validate_audio, validate_tag_probs
+from songlens.content.features.common import (
+    clip01,
+    magnitude_blocks,
+    validate_audio,
+    validate_tag_probs,
+)
 from songlens.content.features.loudness import loudness
 from songlens.content.features.record import AudioFeatures
 from songlens.content.features.tempo import TempoEstimate, choose_tempo
@@ -50,10 +55,6 @@ _TAGS_ELECTRIC = {"electronic": 1.0, "electronica": 1.0, "electro": 1.0, "techno
                   "house": 1.0, "synth": 0.8, "dance": 0.6, "beats": 0.5, "metal": 0.7,
                   "heavy metal": 0.7, "hard rock": 0.5, "rock": 0.3, "industrial": 0.8}
 _TAGS_SPEECH = {"speech": 1.0, "spoken word": 1.0, "rap": 0.7, "hip-hop": 0.5, "hip hop": 0.5}
-
-
-#: STFT frames per chunk of the spectral-shape pass (~3 min of audio; bounds peak memory)
-_SPECTRAL_CHUNK = 12000
 
 
 def _weighted_max(tags: dict[str, float], weights: Mapping[str, float]) -> float | None:
@@ -137,21 +138,40 @@ def measure_signal(*, y: np.ndarray, sr: int = 16000,
         raise InvalidInput(f"unknown key_profile {key_profile!r}; expected one of "
                            f"{sorted(KEY_PROFILES)}")
     duration = y.size / float(sr)
-    # One STFT for everything spectral.
+    # Loudness first: its meter's filtered copies of the track and the spectrogram below are
+    # then never in memory together.
+    lufs, lra = loudness(y=y, sr=sr)
+    loud_term = clip01((lufs + 40.0) / 34.0)
+
+    # One STFT for everything spectral, a block of frames at a time: only per-frame values
+    # (the mel bands, frame and band energies, centroid, flatness) outlive a block.
     n_fft = 1 << int(round(math.log2(0.064 * sr)))
     hop = n_fft // 4
     fps = sr / hop
-    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, window="hann"))
-    np.square(power, out=power)  # in place: a 20-minute song's spectrogram is ~150 MB
     freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    frame_energy = power.sum(axis=0)
+    mid = (freqs >= 300) & (freqs <= 3400)  # the band of the vocal/speech heuristics
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=96, fmax=sr / 2)
+    frames = 1 + y.size // hop
+    mel = np.empty((96, frames), dtype=np.float32)
+    frame_energy = np.empty(frames, dtype=np.float32)
+    band_energy = np.empty(frames, dtype=np.float32)
+    cent_frames, flat_frames = np.empty(frames), np.empty(frames)
+    for f0, block in magnitude_blocks(y, n_fft=n_fft, hop=hop):
+        at = slice(f0, f0 + block.shape[1])
+        power = np.square(block, out=block)
+        mel[:, at] = np.einsum("ft,mf->mt", power, basis, optimize=True)
+        frame_energy[at] = power.sum(axis=0)
+        band_energy[at] = power[mid].sum(axis=0)
+        mag = np.sqrt(power)
+        cent_frames[at] = (freqs[:, None] * mag).sum(axis=0) / np.maximum(mag.sum(axis=0), 1e-12)
+        flat_frames[at] = librosa.feature.spectral_flatness(S=mag + 1e-10)[0]
 
     # One onset envelope (log-mel spectral flux) for tempo, pulse and onset rate.
-    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=96, fmax=sr / 2)
     onset_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sr, hop_length=hop)
     low = librosa.mel_frequencies(n_mels=96, fmax=sr / 2) < _BASS_HZ
     low_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel[low]), sr=sr,
                                            hop_length=hop)
+    del mel
     tempo = choose_tempo(onset_env=onset_env, low_env=low_env, fps=fps)
     tempo_bpm, pulse, regularity = tempo.bpm, tempo.pulse, tempo.regularity
     onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop,
@@ -161,19 +181,21 @@ def measure_signal(*, y: np.ndarray, sr: int = 16000,
     # Spectral shape, weighted by frame energy so silence does not count.
     total = float(frame_energy.sum())
     if total > 0:
-        cent_frames = np.empty(power.shape[1])
-        flat_frames = np.empty(power.shape[1])
-        for i in range(0, power.shape[1], _SPECTRAL_CHUNK):  # per-frame values: chunks bound
-            mag = np.sqrt(power[:, i:i + _SPECTRAL_CHUNK])  # the temporaries' memory
-            cent_frames[i:i + mag.shape[1]] = (freqs[:, None] * mag).sum(axis=0) / np.maximum(
-                mag.sum(axis=0), 1e-12)
-            flat_frames[i:i + mag.shape[1]] = librosa.feature.spectral_flatness(S=mag + 1e-10)[0]
         centroid = float(np.sum(cent_frames * frame_energy) / total)
         flatness = float(np.sum(flat_frames * frame_energy) / total)
     else:
         centroid, flatness = 0.0, 0.0
     brightness = clip01(math.log(max(centroid, 1e-6) / _BRIGHT_LO_HZ)
                          / math.log(_BRIGHT_HI_HZ / _BRIGHT_LO_HZ))
+
+    # Band envelopes for the vocal/speech heuristics: syllabic-rate modulation.
+    syllabic = syllabic_modulation(band_energy=band_energy, fps=fps)
+    loud_frames = frame_energy[frame_energy > 0]
+    if loud_frames.size:
+        ref = np.percentile(loud_frames, 90)
+        pause_ratio = float(np.mean(frame_energy < ref * 10 ** (-20 / 10)))
+    else:
+        pause_ratio = 1.0
 
     # Key from one constant-Q chroma summary.
     chroma = chroma_summary(y=y, sr=sr)
@@ -188,23 +210,10 @@ def measure_signal(*, y: np.ndarray, sr: int = 16000,
     # harmonic (low flatness) vs noise-like (high flatness) spectrum
     tonal = 1.0 - clip01((math.log10(max(flatness, 1e-6)) + 4.0) / 4.0)  # 1e-4 → 1, 1 → 0
 
-    lufs, lra = loudness(y=y, sr=sr)
-    loud_term = clip01((lufs + 40.0) / 34.0)
-
     energy = clip01(0.55 * loud_term + 0.25 * min(onset_rate / 8.0, 1.0) + 0.20 * brightness)
     tempo_pref = (math.exp(-0.5 * (math.log2(tempo_bpm / 118.0) / 0.6) ** 2)
                   if tempo_bpm > 0 else 0.0)
     danceability = clip01(0.5 * pulse + 0.2 * regularity + 0.3 * tempo_pref)
-
-    # Band envelopes for the vocal/speech heuristics: syllabic-rate modulation.
-    mid = (freqs >= 300) & (freqs <= 3400)
-    syllabic = syllabic_modulation(band_energy=power[mid].sum(axis=0), fps=fps)
-    loud_frames = frame_energy[frame_energy > 0]
-    if loud_frames.size:
-        ref = np.percentile(loud_frames, 90)
-        pause_ratio = float(np.mean(frame_energy < ref * 10 ** (-20 / 10)))
-    else:
-        pause_ratio = 1.0
 
     return Measured(
         duration_s=duration, tempo=tempo, key=key_name, key_pitch_class=key_pc, mode=mode,
