@@ -15,6 +15,12 @@ the index is built out of process and swapped in (:meth:`EdgeStore.rebuild_index
    (re-ingestion is an upsert by the same point id: replaying it is harmless);
 4. the commit: ``old-<name>`` becomes ``trash-<name>`` (one rename) and is deleted afterwards.
 
+The build indexes what was written since the last one and leaves the segments already indexed
+alone: by default the engine's optimizer merges the new points into the indexed segment and so
+rebuilds the whole index every time (61 songs posted to a 100k-song store: a full rebuild, over
+50 minutes), so the child first caps the segment size it may create below the largest indexed
+segment (:func:`keep_indexed_segments`; the same 61 songs then took 0.3 s).
+
 A crash before the commit leaves ``old-<name>``, which :func:`recover` puts back on the next
 open (it holds every write: the journalled ones were applied to it too); after it, the new
 folder is complete. Nothing half-built is ever opened as the collection.
@@ -33,7 +39,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["IndexState", "SwapGate", "copy_folder", "recover", "run_build", "state_path"]
+__all__ = ["IndexState", "SwapGate", "copy_folder", "keep_indexed_segments", "recover", "run_build",
+           "state_path"]
 
 WORK = ".rebuild"
 
@@ -163,6 +170,43 @@ def run_build(folder: Path, cancel: threading.Event, *, nice: int = 10,
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _allocated_kb(folder: Path) -> int:
+    return sum(f.stat().st_blocks * 512 for f in folder.rglob("*") if f.is_file()) // 1024
+
+
+def keep_indexed_segments(folder: Path) -> int | None:
+    """Cap, in the shard copy at ``folder``, the size of the segments its optimizer may build
+    (``optimizers.max_segment_size``) at half the vector data of its largest indexed segment,
+    so that new points are indexed in segments of their own instead of being merged into it;
+    small segments still merge with each other. The cap in KB, or None (nothing indexed yet:
+    the first build makes one segment of everything, as before). The live folder never gets
+    the cap: the server opens the swapped-in copy with its own configuration."""
+    indexed = []
+    for meta in (folder / "segments").glob("*/segment.json"):
+        try:
+            config = json.loads(meta.read_text("utf-8"))["config"]["vector_data"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if any(v.get("index", {}).get("type") == "hnsw" and v["index"]["options"].get("m")
+               for v in config.values()):
+            indexed.append(sum(_allocated_kb(d) for d in meta.parent.glob("vector_storage-*")))
+    if not indexed or max(indexed) < 2:
+        return None
+    cap = max(indexed) // 2
+    path = folder / "edge_config.json"
+    config = json.loads(path.read_text("utf-8"))
+    optimizers = dict.fromkeys(("deleted_threshold", "vacuum_min_vector_number",
+                                "default_segment_number", "max_segment_size",
+                                "indexing_threshold", "prevent_unoptimized"))
+    optimizers |= config.get("optimizers") or {}
+    optimizers["max_segment_size"] = cap
+    config["optimizers"] = optimizers
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config), encoding="utf-8")
+    os.replace(tmp, path)
+    return cap
+
+
 def _main(argv: list[str]) -> int:
     """The child: open the copy, optimise it, flush, say what happened as one JSON line."""
     import argparse
@@ -176,12 +220,13 @@ def _main(argv: list[str]) -> int:
     if args.nice:
         os.nice(args.nice)  # the server it builds for keeps the CPU first
     t0 = time.perf_counter()
+    cap = keep_indexed_segments(Path(args.folder))
     shard = qe.EdgeShard.load(args.folder)
     optimized = bool(shard.optimize())
     shard.flush()
     points = int(shard.count(qe.CountRequest(exact=True)))
     shard.close()
-    print(json.dumps({"optimized": optimized, "points": points,
+    print(json.dumps({"optimized": optimized, "points": points, "max_segment_kb": cap,
                       "seconds": time.perf_counter() - t0}))
     return 0
 

@@ -130,3 +130,22 @@ def test_nothing_to_index_resets_the_count_without_a_swap(tmp_path):
     assert st.unindexed == 0 and st.indexed_points == 200 and st.last_swap_s is None
     assert index_kinds(s) == {"plain"}
     s.close()
+
+
+def test_a_later_build_indexes_the_new_points_and_leaves_the_indexed_segments_alone(store):
+    def hnsw_segments() -> set[str]:
+        return {p.parent.name for p in (store.path / "c" / "segments").glob("*/segment.json")
+                if json.loads(p.read_text())["config"]["vector_data"]["v"]["index"]["type"]
+                == "hnsw"}
+
+    assert store.rebuild_index(SPEC) is True
+    first = hnsw_segments()
+    assert first
+    store.upsert(SPEC, points(1500, 1600, tag="later"))
+    assert store.rebuild_index(SPEC) is True
+    # the segments indexed by the first build are still there, untouched, beside a new one
+    # holding the later points (the engine's default would merge them all into one again)
+    assert first < hnsw_segments()
+    assert store.count(SPEC) == 1600 and store.index_state(SPEC).unindexed == 0
+    later = points(1500, 1600)[50].vectors["v"]  # p1550's vector
+    assert [h.key for h in store.search(SPEC, using="v", vector=later, limit=1)] == ["p1550"]
