@@ -176,8 +176,10 @@ def _allocated_kb(folder: Path) -> int:
 
 def keep_indexed_segments(folder: Path) -> int | None:
     """Cap, in the shard copy at ``folder``, the size of the segments its optimizer may build
-    (``optimizers.max_segment_size``) at half the vector data of its largest indexed segment,
-    so that new points are indexed in segments of their own instead of being merged into it;
+    (``optimizers.max_segment_size``, which the engine compares with a segment's largest
+    vector: one named vector's data, not their sum) at half that of its largest indexed
+    segment, so that new points are indexed in segments of their own instead of being merged
+    into it;
     small segments still merge with each other. The cap in KB, or None (nothing indexed yet:
     the first build makes one segment of everything, as before). The live folder never gets
     the cap: the server opens the swapped-in copy with its own configuration."""
@@ -189,7 +191,7 @@ def keep_indexed_segments(folder: Path) -> int | None:
             continue
         if any(v.get("index", {}).get("type") == "hnsw" and v["index"]["options"].get("m")
                for v in config.values()):
-            indexed.append(sum(_allocated_kb(d) for d in meta.parent.glob("vector_storage-*")))
+            indexed.append(max(_allocated_kb(d) for d in meta.parent.glob("vector_storage-*")))
     if not indexed or max(indexed) < 2:
         return None
     cap = max(indexed) // 2
