@@ -3,11 +3,14 @@ timeline and the lyrics line by line with their language; a real upload through 
 
 from __future__ import annotations
 
+import io
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 
+import songlens.catalog.pipeline as pipeline
 from songlens.api.app import create_app
 from tests.conftest import AUDIO, local_client
 
@@ -73,3 +76,17 @@ def test_lyrics_lines_in_sung_order_with_their_language(doc):
         {"text": "我哋今日唔返屋企", "language": "粤语"},
         {"text": "深夜一个人在图书馆自习 为了考研", "language": "华语"},
     ]
+
+
+def test_a_stored_song_reads_back_as_it_was_answered_whatever_the_clock(catalog, monkeypatch):
+    # a time whose float needs 17 significant digits: the engine keeps 16 of a payload float
+    buf = io.BytesIO()  # audio of its own: the session's catalogue holds the clips already
+    t = np.arange(5 * 16000) / 16000
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 331 * t)).astype(np.float32), 16000, format="WAV")
+    monkeypatch.setattr(pipeline.time, "time", lambda: 1796052285.6436481)
+    with local_client(create_app(catalog.settings, catalog=catalog)) as c:
+        r = c.post("/v1/songs", files={"audio": ("a.wav", buf.getvalue(), "audio/wav")},
+                   data={"metadata": json.dumps({"song_id": "page-clock", "title": "Clock"})})
+        assert r.status_code == 201, r.text
+        assert c.get("/v1/songs/page-clock").json() == r.json()
+        c.delete("/v1/songs/page-clock")
