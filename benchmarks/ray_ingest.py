@@ -114,14 +114,15 @@ def run_one(kind: str, workers: int, files: list[Path], models, root: Path) -> d
     return {"kind": kind, "workers": workers, "wall_s": wall, "cpu_s": cpu}
 
 
-def actor_start(settings, segments: bool, config_dir: str, clip: Path) -> dict:
+def actor_start(settings, segments: bool, versions: bool, config_dir: str, clip: Path
+                ) -> dict:
     """One actor started alone: seconds until its models are loaded, their CPU seconds, and
     the one-off warm-up of its first song (jieba's dictionary, lazily built resources): CPU of
     the first analysis of ``clip`` less that of the second. Its peak memory after both."""
     import ray
 
     t0 = time.perf_counter()
-    actor = ray.remote(num_cpus=1)(SongAnalyst).remote(settings, config_dir, segments)
+    actor = ray.remote(num_cpus=1)(SongAnalyst).remote(settings, config_dir, segments, versions)
     loaded = ray.get(actor.usage.remote())
     wall = time.perf_counter() - t0
     cpu = [loaded["cpu_s"]]
@@ -153,9 +154,10 @@ def main() -> None:
     probe = Catalog(settings=settings, store=open_store(path=settings.qdrant_path),
                     models=models)
     segments = "segments" in probe.spec.multi
+    versions = "versions" in probe.spec.dense
     probe.store.close()
-    starts = [actor_start(settings, segments, str(probe.resources.config_dir), files[0])
-              for _ in range(2)]
+    starts = [actor_start(settings, segments, versions, str(probe.resources.config_dir),
+                          files[0]) for _ in range(2)]
     # the plain path's one-off warm-up (jieba, lazily built resources), outside the timings
     run_one("plain", 1, files[:1], models, root)
     order = [("plain", 1), ("ray", 1), ("plain", 2), ("ray", 2)]
