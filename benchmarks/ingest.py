@@ -173,16 +173,14 @@ def _metadata(i: int) -> dict:
 def via_http(blobs: list[bytes]) -> float:
     """Seconds per song for a client posting the songs one after another to a fresh server."""
     import json
-    import socket
     import subprocess
     import sys
 
     import httpx
+    from lookup import _free_port  # this folder's scripts run with it on sys.path
 
-    with tempfile.TemporaryDirectory() as data, socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        sock.close()
+    with tempfile.TemporaryDirectory() as data:
+        port = _free_port()
         proc = subprocess.Popen([sys.executable, "-m", "songlens.cli.main", "serve",
                                  "--data-dir", data, "--port", str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -120,13 +120,16 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
     # The signal measurements (and the versions vector) need no model: a thread runs them
     # beside the audio model, whose ONNX sessions let go of the GIL while they compute. Both
     # hold whole-track spectrograms, so a long file runs them one after the other instead.
-    beside = audio.duration_s <= OVERLAP_MAX_S
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure") as pool:
-        measuring = pool.submit(_measure, audio, versions) if beside else None
+    if audio.duration_s <= OVERLAP_MAX_S:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure") as pool:
+            measuring = pool.submit(_measure, audio, versions)
+            with timer("audio_model"):
+                analysis = models.audio.analyse(audio.y)
+            measured, versions_vec, measure_s = measuring.result()
+    else:
         with timer("audio_model"):
             analysis = models.audio.analyse(audio.y)
-        measured, versions_vec, measure_s = (measuring.result() if measuring is not None
-                                             else _measure(audio, versions))
+        measured, versions_vec, measure_s = _measure(audio, versions)
     merged: dict[str, float] = {}
     for probs in analysis.tag_probs.values():
         for tag, p in probs.items():

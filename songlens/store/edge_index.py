@@ -17,9 +17,10 @@ the index is built out of process and swapped in (:meth:`EdgeStore.rebuild_index
 
 The build indexes what was written since the last one and leaves the segments already indexed
 alone: by default the engine's optimizer merges the new points into the indexed segment and so
-rebuilds the whole index every time (61 songs posted to a 100k-song store: a full rebuild, over
-50 minutes), so the child first caps the segment size it may create below the largest indexed
-segment (:func:`keep_indexed_segments`; the same 61 songs then took 0.3 s).
+rebuilds the whole index every time (61 songs posted to a 100k-song store started a full
+rebuild, still running after 12 minutes; that store's first build took 53), so the child first
+caps the segment size it may create below the largest indexed segment
+(:func:`keep_indexed_segments`; the same 61 songs then took 2.1 s, loading included).
 
 A crash before the commit leaves ``old-<name>``, which :func:`recover` puts back on the next
 open (it holds every write: the journalled ones were applied to it too); after it, the new
