@@ -6,6 +6,7 @@ payload index, HNSW built with the settings' m / ef_construct, kept in
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,52 @@ def build_realistic(n: int, *, base_n: int = 160, seed: int = 7) -> tuple[Path, 
                                                                         q.hnsw_ef_construct]},
             ensure_ascii=False), encoding="utf-8")
     info = json.loads(info_file.read_text(encoding="utf-8"))
+    if not info.get("packed"):
+        info["repack_s"] = repack(settings.qdrant_path, spec)
+        info["packed"] = True
+        info_file.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
     arrays = np.load(where / "catalogue.npz")
     cat = Catalogue(n=info["n"], vectors={s: arrays[s] for s in ("fused", "audio", "tags")},
                     language=info["language"], tempo=arrays["tempo"], top_tags=info["top_tags"],
                     upsert_s=info["upsert_s"], synth_s=info["synth_s"])
     cat.optimize_s = info["optimize_s"]  # type: ignore[attr-defined]
     return where, cat, spec
+
+
+def repack(qdrant_path: Any, spec: Any, page: int = 500) -> float:
+    """Rewrite the payloads of a catalogue built before payloads were packed, as the pipeline
+    writes them now (the tags' evidence apart, the packed fields in one value); returns the
+    seconds it took. The engine copies a point out of an indexed segment when its payload
+    changes, so every point ends up unindexed and the HNSW graph is built again (here: as long
+    as the first build)."""
+    import qdrant_edge as qe
+
+    from songlens.catalog.record import SongRecord
+    from songlens.store.base import PACKED_FIELD, pack_payload
+
+    shard = qe.EdgeShard.load(str(Path(qdrant_path) / spec.name), None)
+    t0, offset, done = time.perf_counter(), None, 0
+    try:
+        while True:
+            recs, offset = shard.scroll(qe.ScrollRequest(offset=offset, limit=page,
+                                                         with_payload=True, with_vector=False))
+            for r in recs:
+                old = dict(r.payload)
+                if PACKED_FIELD in old:
+                    continue
+                new = pack_payload(spec, SongRecord.from_payload(old).to_payload())
+                new[spec.key_field] = old[spec.key_field]
+                shard.update(qe.UpdateOperation.overwrite_payload([r.id], new))
+            done += len(recs)
+            print(f"\rrepack {done}", end="", file=sys.stderr)
+            if offset is None:
+                break
+        shard.flush()
+        shard.optimize()
+    finally:
+        shard.close()
+    print(file=sys.stderr)
+    return time.perf_counter() - t0
 
 
 def filters(cat: Catalogue, queries: np.ndarray) -> tuple[np.ndarray, list[Any]]:

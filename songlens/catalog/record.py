@@ -44,6 +44,14 @@ DOC_FIELDS = ("song_id", "title", "artist", "album", "duration_s", "tags", "audi
               "lyrics_lines", "instruments", "voice")
 #: the payload field holding the names of the instruments heard (keyword index)
 INSTRUMENT_FIELD = "instrument"
+#: the payload field holding each tag's evidence, ``{dim: [evidence of each tag in order]}``
+EVIDENCE_FIELD = "tag_evidence"
+#: the parts of a song's payload no search filters on and no lookup answer shows: the store keeps
+#: them packed in one value (:func:`songlens.store.base.pack_payload`), so that a search hit or a
+#: playlist candidate costs its few display fields, not the whole document
+PACKED_FIELDS = frozenset({EVIDENCE_FIELD, "tag_probs", "timeline", "lyrics_lines", "instruments",
+                           "voice", "language_detail", "source", "text_source",
+                           "audio_features", "keywords", "warnings", "audio_file"})
 
 
 def tag_field(dim: str) -> str:
@@ -69,7 +77,8 @@ def songs_spec(name: str, *, audio_dim: int, text_dim: int, tags_dim: int,
              "tags": tags_dim} | ({"versions": versions_dim} if versions_dim else {})
     return CollectionSpec(name=name, key_field="song_id", dense=dense,
                           sparse=("lyrics",), indexes=indexes,
-                          multi={"segments": segment_dim} if segment_dim else {})
+                          multi={"segments": segment_dim} if segment_dim else {},
+                          packed=PACKED_FIELDS)
 
 
 def fold_name(s: str) -> str:
@@ -91,6 +100,11 @@ def title_key(title: str, artist: str) -> str:
 def artist_key(artist: str) -> str:
     """The folded artist name (artist exclusion and spacing compare these)."""
     return fold_name(artist)
+
+
+def _nth(items: Any, i: int) -> Any:
+    """``items[i]``, or an empty list past its end."""
+    return items[i] if isinstance(items, list) and i < len(items) else []
 
 
 def song_tag_scores(payload: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -169,8 +183,14 @@ class SongRecord:
         return {k: getattr(self, k) for k in DOC_FIELDS}
 
     def to_payload(self) -> dict[str, Any]:
-        """What the store keeps: the document, the index copies and the store-only fields."""
+        """What the store keeps: the document, the index copies and the store-only fields. The
+        tags' evidence goes to its own field (:data:`EVIDENCE_FIELD`, packed by the store), so
+        that ``tags`` holds names and scores only."""
         payload = self.to_document()
+        payload["tags"] = {d: [{k: v for k, v in t.items() if k != "evidence"} for t in items]
+                           for d, items in self.tags.items()}
+        payload[EVIDENCE_FIELD] = {d: [t.get("evidence", []) for t in items]
+                                   for d, items in self.tags.items()}
         payload["language"] = self.primary_language
         payload["language_detail"] = self.language
         payload["title_key"] = title_key(self.title, self.artist)
@@ -201,10 +221,15 @@ class SongRecord:
         """The record behind a stored payload (fields a partial payload lacks get defaults)."""
         language = payload.get("language_detail") or {"primary": payload.get("language"),
                                                       "scores": {}}
+        tags = payload.get("tags") or {}
+        evidence = payload.get(EVIDENCE_FIELD)
+        if evidence is not None:  # stores written before the split keep evidence in the tags
+            tags = {d: [{**t, "evidence": _nth(evidence.get(d), i)}
+                        for i, t in enumerate(items or [])] for d, items in tags.items()}
         return cls(song_id=str(payload.get("song_id") or ""),
                    title=payload.get("title") or "", artist=payload.get("artist") or "",
                    album=payload.get("album"), duration_s=payload.get("duration_s") or 0.0,
-                   tags=payload.get("tags") or {},
+                   tags=tags,
                    audio_features=payload.get("audio_features") or {},
                    language=language, keywords=payload.get("keywords") or [],
                    sentiment=payload.get("sentiment") or 0.0,

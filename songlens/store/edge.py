@@ -26,12 +26,15 @@ from songlens.store.base import (
     Filter,
     Hit,
     Match,
+    PackedFieldFilter,
     Point,
     Range,
     VectorStore,
     WithVectors,
+    pack_payload,
     payload_selector,
     point_id,
+    unpack_payload,
     vector_selector,
 )
 from songlens.store.edge_index import IndexState, SwapGate, recover
@@ -67,6 +70,7 @@ def _condition(c: Match | Range) -> Any:
 def _filter(spec: CollectionSpec, f: Filter | None) -> qe.Filter | None:
     if not f:
         return None
+    f.check(spec)
     must_not = [_condition(c) for c in f.must_not]
     if f.exclude_keys:
         must_not.append(qe.HasIdCondition({point_id(spec.name, k) for k in f.exclude_keys}))
@@ -142,7 +146,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         try:
             with self._lock:
                 return fn()
-        except (StoreError, ConfigError):
+        except (StoreError, ConfigError, PackedFieldFilter):
             raise
         except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
             raise StoreError(f"qdrant edge: {what} failed: {exc}") from exc
@@ -153,7 +157,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         try:
             with self._gate.shared():
                 return fn(self._shards[spec.name])
-        except (StoreError, ConfigError):
+        except (StoreError, ConfigError, PackedFieldFilter):
             raise
         except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
             raise StoreError(f"qdrant edge: {what} failed: {exc}") from exc
@@ -192,8 +196,9 @@ class EdgeStore(LiveIndexMixin, VectorStore):
             if self._indexing_kb is not None else None,
         )
 
-    def _hit(self, spec: CollectionSpec, p: Any, score: float | None = None) -> Hit:
-        payload = dict(p.payload or {})
+    def _hit(self, spec: CollectionSpec, p: Any, score: float | None = None,
+             fields: Sequence[str] | None = None) -> Hit:
+        payload = unpack_payload(spec, dict(p.payload or {}), fields)
         vectors = None
         if getattr(p, "vector", None):
             vectors = {k: (np.asarray(v, dtype=np.float32) if isinstance(v, list) else v)
@@ -245,7 +250,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
                                    for k, v in p.vectors.items()}
             for k, (idx, val) in p.sparse.items():
                 vec[k] = qe.SparseVector(indices=list(idx), values=[float(x) for x in val])
-            payload = dict(p.payload)
+            payload = pack_payload(spec, dict(p.payload))
             payload[spec.key_field] = p.key
             qpoints.append(qe.Point(id=point_id(spec.name, p.key), vector=vec, payload=payload))
         self._write(spec, "upsert", qe.UpdateOperation.upsert_points(qpoints), len(qpoints))
@@ -257,7 +262,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         payload = payload_selector(spec, fields)
         recs = self._read(spec, "retrieve", lambda shard: shard.retrieve(
             ids, with_payload=payload, with_vector=select))
-        by_key = {h.key: h for h in (self._hit(spec, r, 0.0) for r in recs)}
+        by_key = {h.key: h for h in (self._hit(spec, r, 0.0, fields) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
 
     def delete(self, spec: CollectionSpec, keys: Sequence[str]) -> None:
@@ -270,7 +275,8 @@ class EdgeStore(LiveIndexMixin, VectorStore):
                               filter=_filter(spec, filter),
                               with_payload=payload_selector(spec, fields),
                               with_vector=vector_selector(with_vectors), params=self._params)
-        return [self._hit(spec, p) for p in self._read(spec, "search", lambda s: s.query(req))]
+        return [self._hit(spec, p, fields=fields)
+                for p in self._read(spec, "search", lambda s: s.query(req))]
 
     def hybrid(self, spec, *, prefetch, limit=10, filter=None):
         flt = _filter(spec, filter)
@@ -296,7 +302,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
                               filter=_filter(spec, filter), params=self._params,
                               with_payload=payload_selector(spec, fields))
-        return [self._hit(spec, p)
+        return [self._hit(spec, p, fields=fields)
                 for p in self._read(spec, "recommend", lambda s: s.query(req))]
 
     def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False,
@@ -305,7 +311,8 @@ class EdgeStore(LiveIndexMixin, VectorStore):
                                with_payload=payload_selector(spec, fields),
                                with_vector=vector_selector(with_vectors))
         recs, nxt = self._read(spec, "scroll", lambda s: s.scroll(req))
-        return [self._hit(spec, r, 0.0) for r in recs], (str(nxt) if nxt is not None else None)
+        return ([self._hit(spec, r, 0.0, fields) for r in recs],
+                str(nxt) if nxt is not None else None)
 
     def count(self, spec, *, filter=None):
         req = qe.CountRequest(exact=True, filter=_filter(spec, filter))
@@ -325,7 +332,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         recs = self._read(spec, "retrieve", lambda s: s.retrieve(
             ids, with_payload=payload_selector(spec, fields), with_vector=False))
         by_id = {str(r.id): r for r in recs}
-        return [self._hit(spec, by_id[str(i)], 0.0) for i in ids if str(i) in by_id]
+        return [self._hit(spec, by_id[str(i)], 0.0, fields) for i in ids if str(i) in by_id]
 
     def facet(self, spec, key, *, filter=None, limit=100):
         req = qe.FacetRequest(key=key, limit=limit, exact=True, filter=_filter(spec, filter))

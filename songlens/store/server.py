@@ -21,12 +21,15 @@ from songlens.store.base import (
     Filter,
     Hit,
     Match,
+    PackedFieldFilter,
     Point,
     Prefetch,
     Range,
     VectorStore,
+    pack_payload,
     payload_selector,
     point_id,
+    unpack_payload,
     vector_selector,
 )
 
@@ -58,6 +61,7 @@ def _condition(c: Match | Range) -> models.FieldCondition:
 def _filter(spec: CollectionSpec, f: Filter | None) -> models.Filter | None:
     if not f:
         return None
+    f.check(spec)
     must_not: list[Any] = [_condition(c) for c in f.must_not]
     if f.exclude_keys:
         must_not.append(models.HasIdCondition(
@@ -104,13 +108,13 @@ class ServerStore(VectorStore):
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
-        except (StoreError, ConfigError):
+        except (StoreError, ConfigError, PackedFieldFilter):
             raise
         except Exception as exc:  # noqa: BLE001 - UnexpectedResponse, gRPC, ValueError (local)
             raise StoreError(f"qdrant server: {what} failed: {exc}") from exc
 
-    def _hit(self, spec: CollectionSpec, p: Any) -> Hit:
-        payload = dict(p.payload or {})
+    def _hit(self, spec: CollectionSpec, p: Any, fields: Sequence[str] | None = None) -> Hit:
+        payload = unpack_payload(spec, dict(p.payload or {}), fields)
         vectors = None
         if getattr(p, "vector", None):
             vectors = {k: (v if isinstance(v, models.SparseVector)
@@ -179,7 +183,7 @@ class ServerStore(VectorStore):
                                    for k, v in p.vectors.items()}
             for k, (idx, val) in p.sparse.items():
                 vec[k] = models.SparseVector(indices=list(idx), values=[float(x) for x in val])
-            payload = dict(p.payload)
+            payload = pack_payload(spec, dict(p.payload))
             payload[spec.key_field] = p.key
             structs.append(models.PointStruct(id=point_id(spec.name, p.key), vector=vec,
                                               payload=payload))
@@ -191,7 +195,7 @@ class ServerStore(VectorStore):
         recs = self._call("retrieve", lambda: self.client.retrieve(
             self._name(spec), ids, with_payload=payload_selector(spec, fields),
             with_vectors=vector_selector(with_vectors)))
-        by_key = {h.key: h for h in (self._hit(spec, r) for r in recs)}
+        by_key = {h.key: h for h in (self._hit(spec, r, fields) for r in recs)}
         return [by_key[k] for k in keys if k in by_key]
 
     def delete(self, spec, keys):
@@ -207,7 +211,7 @@ class ServerStore(VectorStore):
             self._name(spec), query=_query_vector(vector), using=using, limit=limit,
             query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields),
             with_vectors=vector_selector(with_vectors), search_params=self._params))
-        return [self._hit(spec, p) for p in res.points]
+        return [self._hit(spec, p, fields) for p in res.points]
 
     def hybrid(self, spec, *, prefetch: Sequence[Prefetch], limit=10, filter=None):
         self.ensure_collection(spec)
@@ -239,7 +243,7 @@ class ServerStore(VectorStore):
         res = self._call("recommend", lambda: self.client.query_points(
             self._name(spec), query=q, using=using, limit=limit, search_params=self._params,
             query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields)))
-        return [self._hit(spec, p) for p in res.points]
+        return [self._hit(spec, p, fields) for p in res.points]
 
     def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False,
                fields=None):
@@ -248,7 +252,7 @@ class ServerStore(VectorStore):
             self._name(spec), scroll_filter=_filter(spec, filter), limit=limit, offset=offset,
             with_payload=payload_selector(spec, fields),
             with_vectors=vector_selector(with_vectors)))
-        return [self._hit(spec, r) for r in recs], (str(nxt) if nxt is not None else None)
+        return [self._hit(spec, r, fields) for r in recs], (str(nxt) if nxt is not None else None)
 
     def count(self, spec, *, filter=None):
         self.ensure_collection(spec)
@@ -273,7 +277,7 @@ class ServerStore(VectorStore):
             self._name(spec), ids, with_payload=payload_selector(spec, fields),
             with_vectors=False))
         by_id = {str(r.id): r for r in recs}
-        return [self._hit(spec, by_id[str(i)]) for i in ids if str(i) in by_id]
+        return [self._hit(spec, by_id[str(i)], fields) for i in ids if str(i) in by_id]
 
     def facet(self, spec, key, *, filter=None, limit=100):
         self.ensure_collection(spec)
