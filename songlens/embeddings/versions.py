@@ -36,7 +36,7 @@ import numpy as np
 from songlens.content.features.common import magnitude_blocks
 from songlens.content.features.tonal import KEY_PROFILES
 
-__all__ = ["PATCH_BEATS", "VERSIONS_DIM", "beat_chroma", "onset_envelope", "tuning",
+__all__ = ["PATCH_BEATS", "VERSIONS_DIM", "beat_chroma", "chroma", "onset_envelope", "tuning",
            "versions_vector"]
 
 #: beats per patch (Bertin-Mahieux & Ellis use 75 on whole songs; 24 suits 30 s clips too)
@@ -53,6 +53,9 @@ VERSIONS_DIM = 2 * 12 * _BINS
 _HOP = 512
 #: STFT frames per block of the tuning estimate and the onset envelope (~65 s at 16 kHz)
 _BLOCK = 2048
+#: chroma frames per block, and the frames on each side a block reads but does not keep: more
+#: than half the longest constant-Q filter (C2 at 36 bins per octave: ~25 frames at 16 kHz)
+_CHROMA_BLOCK, _CHROMA_MARGIN = 4096, 96
 _MAJOR = np.asarray(KEY_PROFILES["albrecht"][0])
 
 
@@ -98,20 +101,36 @@ def onset_envelope(y: np.ndarray, sr: int) -> np.ndarray:
                                         aggregate=np.median)
 
 
+def chroma(y: np.ndarray, sr: int) -> np.ndarray:
+    """``librosa.feature.chroma_cqt`` at :data:`_HOP` from C2 over six octaves, computed a block
+    of frames at a time with a margin on each side (each frame is normalised alone, and each
+    constant-Q filter is shorter than the margin). In one call its top octave's STFT alone took
+    about 300 MB for a 20-minute track."""
+    t = tuning(y, sr)
+    frames = 1 + len(y) // _HOP
+    out = []
+    for start in range(0, frames, _CHROMA_BLOCK):
+        lo = max(0, start - _CHROMA_MARGIN)
+        hi = min(frames, start + _CHROMA_BLOCK + _CHROMA_MARGIN)
+        seg = y[lo * _HOP:] if hi == frames else y[lo * _HOP:hi * _HOP]
+        c = librosa.feature.chroma_cqt(y=seg, sr=sr, hop_length=_HOP, n_octaves=6,
+                                       fmin=float(librosa.note_to_hz("C2")), tuning=t)
+        out.append(c[:, start - lo:start - lo + min(_CHROMA_BLOCK, frames - start)])
+    return np.concatenate(out, axis=1)
+
+
 def beat_chroma(*, y: np.ndarray, sr: int) -> np.ndarray:
     """Beat-synchronous constant-Q chroma at the canonical metrical level [shape=(12, beats)],
     C first."""
-    chroma = librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=_HOP, n_octaves=6,
-                                        fmin=float(librosa.note_to_hz("C2")),
-                                        tuning=tuning(y, sr))
+    chroma_ = chroma(y, sr)
     tempo, beats = librosa.beat.beat_track(onset_envelope=onset_envelope(y, sr), sr=sr,
                                            hop_length=_HOP, units="frames")
     bpm = float(np.atleast_1d(tempo)[0])
     if len(beats) < 4 or bpm <= 0:  # no pulse: half-second frames
-        beats = np.arange(0, chroma.shape[1], max(1, int(0.5 * sr / _HOP)))
+        beats = np.arange(0, chroma_.shape[1], max(1, int(0.5 * sr / _HOP)))
     else:
         beats = _canonical_beats(beats, bpm)
-    return librosa.util.sync(chroma, beats, aggregate=np.median)
+    return librosa.util.sync(chroma_, beats, aggregate=np.median)
 
 
 def _patches(bc: np.ndarray) -> np.ndarray:

@@ -98,3 +98,20 @@ def test_tuning_in_blocks_is_librosas_estimate_over_the_whole_track():
     whole = librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
     assert tuning(y, sr) == pytest.approx(whole, abs=1e-9)
     assert whole == pytest.approx(-0.1, abs=0.05)  # 0.3 semitone = 0.9 of a 36-per-octave bin
+
+
+def test_chroma_in_blocks_is_librosas_chroma_over_the_whole_track(monkeypatch, renderings):
+    import librosa
+
+    import songlens.embeddings.versions as versions
+
+    y = play(score(1), bpm=90, shift=2, harmonics=(1, 0.5, 0.25), decay=2.0, drums=True)
+    y = np.concatenate([y, y[::-1]])  # ~45 s: five blocks of 256 frames
+    # a little noise: a silent frame's chroma is its rounding errors, scaled to a maximum of 1
+    y = (y + 0.01 * np.random.default_rng(2).normal(size=y.size)).astype(np.float32)
+    whole = librosa.feature.chroma_cqt(y=y, sr=SR, hop_length=512, n_octaves=6,
+                                       fmin=float(librosa.note_to_hz("C2")), tuning=tuning(y, SR))
+    monkeypatch.setattr(versions, "_CHROMA_BLOCK", 256)
+    got = versions.chroma(y, SR)
+    assert got.shape == whole.shape
+    assert np.abs(got - whole).max() < 1e-3
