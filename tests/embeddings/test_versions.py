@@ -115,3 +115,17 @@ def test_chroma_in_blocks_is_librosas_chroma_over_the_whole_track(monkeypatch, r
     got = versions.chroma(y, SR)
     assert got.shape == whole.shape
     assert np.abs(got - whole).max() < 1e-3
+
+
+def test_beat_tempo_in_blocks_is_librosas_tempo_over_the_whole_track(monkeypatch):
+    import librosa
+
+    import songlens.embeddings.versions as versions
+
+    rng = np.random.default_rng(9)
+    env = 0.2 * rng.gamma(1.0, size=3000)
+    env[::16] += 5.0  # a pulse: 16 frames at 16 kHz and hop 512 is 117.2 BPM
+    monkeypatch.setattr(versions, "_BLOCK", 700)  # five blocks, the last one short
+    whole = librosa.feature.tempo(onset_envelope=env, sr=SR, hop_length=512)[0]
+    assert versions.beat_tempo(env, SR) == pytest.approx(whole, rel=1e-9)
+    assert whole == pytest.approx(117.2, rel=0.03)
