@@ -1,6 +1,6 @@
 """Similar-song and playlist latency over HTTP, this code against an earlier revision, same run.
 
-    .venv/bin/python benchmarks/lookup_speed.py [--n 100000] [--against REV]
+    .venv/bin/python benchmarks/lookup_speed.py [--n 100000] [--against REV] [--before-store DIR]
 
 The catalogue is ``lookup_store.py``'s (``lookup.py``'s realistic synthetic songs, HNSW built).
 1. **Where the time goes**, in-process: one similar-song lookup split into its steps, the way
@@ -170,7 +170,9 @@ def http(where: Path, cat: Any, spec: Any, rev: str, args: argparse.Namespace
     try:
         for name in ("before", "after"):
             (tmp / name).mkdir()
-            shutil.copytree(where / "qdrant", tmp / name / "qdrant")
+            src = Path(args.before_store) if name == "before" and args.before_store else \
+                where / "qdrant"
+            shutil.copytree(src, tmp / name / "qdrant")
         steps = breakdown(tmp / "after", spec, cat.n)
         for name, code in (("before", old_code), ("after", ROOT)):
             servers[name] = _serve(code, tmp / name, tmp / f"{name}.log")
@@ -237,6 +239,9 @@ def main() -> None:
     ap.add_argument("--ref", type=int, default=50)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--base", type=int, default=160, help="real base windows")
+    ap.add_argument("--before-store", default=None,
+                    help="the qdrant folder REV serves (default: a copy of this code's): the "
+                         "same catalogue as REV wrote it, when this code stores it otherwise")
     ap.add_argument("--profile", action="store_true",
                     help="only cProfile this code in-process (no servers)")
     args = ap.parse_args()

@@ -51,7 +51,7 @@ EVIDENCE_FIELD = "tag_evidence"
 #: playlist candidate costs its few display fields, not the whole document
 PACKED_FIELDS = frozenset({EVIDENCE_FIELD, "tag_probs", "timeline", "lyrics_lines", "instruments",
                            "voice", "language_detail", "source", "text_source",
-                           "audio_features", "keywords", "warnings", "audio_file"})
+                           "audio_features", "keywords", "warnings"})
 
 
 def tag_field(dim: str) -> str:
