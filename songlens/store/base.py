@@ -64,9 +64,9 @@ def pack_payload(spec: CollectionSpec, payload: dict[str, Any]) -> dict[str, Any
 
     The engine decodes a point's whole payload whenever it returns any of it, and the cost grows
     with the number of JSON values, not their bytes: a song's tag evidence, timelines and
-    probabilities made every search hit cost 0.1-0.2 ms even when only its key was asked for.
-    One base64 string (no escapes) costs a seventh of that (benchmarks/RESULTS.md, "Lookups at
-    100k, packed payloads")."""
+    probabilities made every search hit cost about 0.1 ms even when only its key was asked for.
+    As one base64 string (no escapes to undo) they cost a quarter of that (benchmarks/RESULTS.md,
+    "Packed payloads, lookups at 100k and memory")."""
     if not spec.packed:
         return payload
     kept = {k: v for k, v in payload.items() if k not in spec.packed}
