@@ -235,8 +235,11 @@ class VectorStore(ABC):
     def search(self, spec: CollectionSpec, *, using: str,
                vector: np.ndarray | tuple[list[int], list[float]], limit: int = 10,
                filter: Filter | None = None, with_vectors: WithVectors = False,
-               fields: Sequence[str] | None = None) -> list[Hit]:
-        """Nearest points by one named vector (dense array or sparse ``(indices, values)``)."""
+               fields: Sequence[str] | None = None,
+               score_threshold: float | None = None) -> list[Hit]:
+        """Nearest points by one named vector (dense array or sparse ``(indices, values)``);
+        with ``score_threshold``, only those scoring at least that (the engine reads no payload
+        for the others)."""
 
     @abstractmethod
     def hybrid(self, spec: CollectionSpec, *, prefetch: Sequence[Prefetch], limit: int = 10,
@@ -252,9 +255,10 @@ class VectorStore(ABC):
     @abstractmethod
     def recommend(self, spec: CollectionSpec, *, using: str, positive: Sequence[np.ndarray],
                   negative: Sequence[np.ndarray] = (), limit: int = 10,
-                  filter: Filter | None = None, fields: Sequence[str] | None = None
-                  ) -> list[Hit]:
-        """Qdrant's recommend query (best-score strategy) from example vectors."""
+                  filter: Filter | None = None, fields: Sequence[str] | None = None,
+                  score_threshold: float | None = None) -> list[Hit]:
+        """Qdrant's recommend query (best-score strategy) from example vectors
+        (``score_threshold`` as in :meth:`search`)."""
 
     @abstractmethod
     def scroll(self, spec: CollectionSpec, *, filter: Filter | None = None, limit: int = 100,

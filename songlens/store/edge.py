@@ -270,9 +270,9 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         self._write(spec, "delete", qe.UpdateOperation.delete_points(ids), 0)
 
     def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False,
-               fields=None):
+               fields=None, score_threshold=None):
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_query_vector(vector), using),
-                              filter=_filter(spec, filter),
+                              filter=_filter(spec, filter), score_threshold=score_threshold,
                               with_payload=payload_selector(spec, fields),
                               with_vector=vector_selector(with_vectors), params=self._params)
         return [self._hit(spec, p, fields=fields)
@@ -296,11 +296,12 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         return [self._hit(spec, p) for p in self._read(spec, "rerank", lambda s: s.query(req))]
 
     def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None,
-                  fields=None):
+                  fields=None, score_threshold=None):
         rq = qe.RecommendQuery(positives=[_query_vector(v) for v in positive],
                                negatives=[_query_vector(v) for v in negative])
         req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
                               filter=_filter(spec, filter), params=self._params,
+                              score_threshold=score_threshold,
                               with_payload=payload_selector(spec, fields))
         return [self._hit(spec, p, fields=fields)
                 for p in self._read(spec, "recommend", lambda s: s.query(req))]

@@ -205,10 +205,11 @@ class ServerStore(VectorStore):
             self._name(spec), models.PointIdsList(points=ids), wait=True))
 
     def search(self, spec, *, using, vector, limit=10, filter=None, with_vectors=False,
-               fields=None):
+               fields=None, score_threshold=None):
         self.ensure_collection(spec)
         res = self._call("query", lambda: self.client.query_points(
             self._name(spec), query=_query_vector(vector), using=using, limit=limit,
+            score_threshold=score_threshold,
             query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields),
             with_vectors=vector_selector(with_vectors), search_params=self._params))
         return [self._hit(spec, p, fields) for p in res.points]
@@ -234,7 +235,7 @@ class ServerStore(VectorStore):
         return [self._hit(spec, p) for p in res.points]
 
     def recommend(self, spec, *, using, positive, negative=(), limit=10, filter=None,
-                  fields=None):
+                  fields=None, score_threshold=None):
         self.ensure_collection(spec)
         q = models.RecommendQuery(recommend=models.RecommendInput(
             positive=[_query_vector(v) for v in positive],
@@ -242,7 +243,8 @@ class ServerStore(VectorStore):
             strategy=models.RecommendStrategy.BEST_SCORE))
         res = self._call("recommend", lambda: self.client.query_points(
             self._name(spec), query=q, using=using, limit=limit, search_params=self._params,
-            query_filter=_filter(spec, filter), with_payload=payload_selector(spec, fields)))
+            score_threshold=score_threshold, query_filter=_filter(spec, filter),
+            with_payload=payload_selector(spec, fields)))
         return [self._hit(spec, p, fields) for p in res.points]
 
     def scroll(self, spec, *, filter=None, limit=100, offset=None, with_vectors=False,

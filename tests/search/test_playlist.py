@@ -140,3 +140,32 @@ def test_request_validation():
         PlaylistRequest(min_tempo=150, max_tempo=100)
     assert camelot_step("8A", "8B") == 1 and camelot_step("8A", "9A") == 1
     assert camelot_step("8A", "10A") == 2 and camelot_step("12B", "1B") == 1
+
+
+def test_ties_at_the_cut_off_give_the_same_pool_with_the_score_floor(tmp_path):
+    """_top's widened search asks only for songs reaching the tied score: the same pool as
+    reading every hit of the wide search, from fewer hits."""
+    from songlens.search.playlist import _top
+    from songlens.store import CollectionSpec, Point, open_store
+
+    spec = CollectionSpec(name="songs", key_field="song_id", dense={"tags": 4})
+    store = open_store(path=tmp_path / "q")
+    profiles = np.eye(4) + 0.05  # four tag profiles, shared by many songs: exact ties
+    store.upsert(spec, [Point(key=f"s{i:03d}", vectors={"tags": profiles[i % 4]}, payload={})
+                        for i in range(400)])
+    query = profiles[0] + 0.5 * profiles[1]
+    returned: list[int] = []
+
+    def search(n, floor):
+        hits = store.search(spec, using="tags", vector=query, limit=n, fields=(),
+                            score_threshold=floor)
+        returned.append(len(hits))
+        return hits
+
+    with_floor = _top(search, 30)
+    wide_with_floor = returned[-1]
+    without = _top(lambda n, floor: search(n, None), 30)
+    assert [h.key for h in with_floor] == [h.key for h in without]
+    assert [h.key for h in with_floor] == sorted(h.key for h in with_floor)  # ties by key
+    assert wide_with_floor == 100 < returned[-1]  # the 100 songs of the best profile
+    store.close()

@@ -93,6 +93,17 @@ def test_dense_search_is_congruent(both, flt):
         assert not set(flt.exclude_keys) & set(_keys(a))
 
 
+def test_a_score_threshold_keeps_exactly_the_hits_that_reach_it(both):
+    for st in both:
+        full = st.search(SPEC, using="audio", vector=QUERY, limit=30)
+        floor = full[9].score - 1e-6  # a hit exactly at the threshold may fall either side
+        cut = st.search(SPEC, using="audio", vector=QUERY, limit=30, score_threshold=floor)
+        assert _keys(cut) == [h.key for h in full if h.score >= floor] and len(cut) >= 10
+        liked = st.recommend(SPEC, using="audio", positive=[QUERY], limit=30,
+                             score_threshold=floor)
+        assert liked and all(h.score >= floor for h in liked)
+
+
 def test_payload_fields_and_vector_names_are_selected_alike(both):
     results = []
     for st in both:
