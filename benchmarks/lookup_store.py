@@ -71,7 +71,7 @@ def repack(qdrant_path: Any, spec: Any, page: int = 500) -> float:
     import qdrant_edge as qe
 
     from songlens.catalog.record import SongRecord
-    from songlens.store.base import PACKED_FIELD, pack_payload
+    from songlens.store.base import PACKED_FIELD, stored_payload
 
     shard = qe.EdgeShard.load(str(Path(qdrant_path) / spec.name), None)
     t0, offset, done = time.perf_counter(), None, 0
@@ -83,8 +83,8 @@ def repack(qdrant_path: Any, spec: Any, page: int = 500) -> float:
                 old = dict(r.payload)
                 if PACKED_FIELD in old:
                     continue
-                new = pack_payload(spec, SongRecord.from_payload(old).to_payload())
-                new[spec.key_field] = old[spec.key_field]
+                new = stored_payload(spec, old[spec.key_field],
+                                     SongRecord.from_payload(old).to_payload())
                 shard.update(qe.UpdateOperation.overwrite_payload([r.id], new))
             done += len(recs)
             print(f"\rrepack {done}", end="", file=sys.stderr)

@@ -30,7 +30,7 @@ def layouts(n_songs: int, n: int) -> tuple[list[dict], list[dict]]:
     from lookup_store import build_realistic
 
     from songlens.catalog.record import EVIDENCE_FIELD, SongRecord
-    from songlens.store.base import pack_payload
+    from songlens.store.base import stored_payload
     from songlens.store.edge import EdgeStore
 
     where, _, spec = build_realistic(n)
@@ -43,7 +43,7 @@ def layouts(n_songs: int, n: int) -> tuple[list[dict], list[dict]]:
     for h in hits:
         rec = SongRecord.from_payload(h.payload)
         payload = rec.to_payload() | {spec.key_field: h.key}
-        now.append(pack_payload(spec, payload))
+        now.append(stored_payload(spec, h.key, payload))
         old = {k: v for k, v in payload.items() if k != EVIDENCE_FIELD}
         old["tags"] = rec.tags  # the evidence inside each tag, as before
         before.append(old)

@@ -81,8 +81,10 @@ class StageTimer:
 
 #: Songs up to this long (seconds) are measured beside the audio model: the two stages' peaks
 #: then add up. With both musicnn models and the text model loaded, a 20-minute file measured
-#: beside the model peaked at 1.66 GiB, one after the other at 1.49–1.65 GiB over six runs; a
-#: 10-minute one beside it at 1.36 GiB (benchmarks/ingest_memory.py, 2026-11-30).
+#: beside the model peaked at 1.66 GiB and a 10-minute one at 1.36 GiB; one after the other the
+#: 20-minute file peaked at 1.49–1.65 GiB then, and at 1.36–1.38 GiB once the versions vector's
+#: chroma and beat tempo went block-wise (benchmarks/ingest_memory.py, 2026-11-30). Beside the
+#: model was not measured again after that change.
 OVERLAP_MAX_S = 600.0
 
 

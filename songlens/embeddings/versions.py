@@ -51,7 +51,8 @@ _BINS = PATCH_BEATS // 2 + 1
 #: the vector's length: two parts of 12 pitch classes × the non-negative beat frequencies
 VERSIONS_DIM = 2 * 12 * _BINS
 _HOP = 512
-#: STFT frames per block of the tuning estimate and the onset envelope (~65 s at 16 kHz)
+#: frames per block of the tuning estimate, the onset envelope (STFT frames, ~65 s at 16 kHz)
+#: and the beat tracker's tempogram (onset frames)
 _BLOCK = 2048
 #: chroma frames per block, and the frames on each side a block reads but does not keep: more
 #: than half the longest constant-Q filter (C2 at 36 bins per octave: ~25 frames at 16 kHz)

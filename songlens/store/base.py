@@ -26,7 +26,7 @@ from songlens.errors import StoreError
 __all__ = [
     "CollectionSpec", "Point", "Hit", "Match", "PackedFieldFilter", "Range", "Filter", "Prefetch",
     "VectorStore", "WithVectors", "pack_payload", "payload_selector", "point_id",
-    "unpack_payload", "vector_selector",
+    "stored_payload", "unpack_payload", "vector_selector",
 ]
 
 #: Namespace of songlens point ids: uuid5(NAMESPACE, "<collection>:<key>").
@@ -75,6 +75,13 @@ def pack_payload(spec: CollectionSpec, payload: dict[str, Any]) -> dict[str, Any
         raw = json.dumps(inner, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         kept[PACKED_FIELD] = base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
     return kept
+
+
+def stored_payload(spec: CollectionSpec, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What both backends write for a point: its payload packed, with its key."""
+    stored = pack_payload(spec, dict(payload))
+    stored[spec.key_field] = key
+    return stored
 
 
 def unpack_payload(spec: CollectionSpec, payload: dict[str, Any],

@@ -26,14 +26,13 @@ from songlens.store.base import (
     Filter,
     Hit,
     Match,
-    PackedFieldFilter,
     Point,
     Range,
     VectorStore,
     WithVectors,
-    pack_payload,
     payload_selector,
     point_id,
+    stored_payload,
     unpack_payload,
     vector_selector,
 )
@@ -146,7 +145,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         try:
             with self._lock:
                 return fn()
-        except (StoreError, ConfigError, PackedFieldFilter):
+        except (StoreError, ConfigError):
             raise
         except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
             raise StoreError(f"qdrant edge: {what} failed: {exc}") from exc
@@ -157,7 +156,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         try:
             with self._gate.shared():
                 return fn(self._shards[spec.name])
-        except (StoreError, ConfigError, PackedFieldFilter):
+        except (StoreError, ConfigError):
             raise
         except Exception as exc:  # noqa: BLE001 - every engine error becomes ours
             raise StoreError(f"qdrant edge: {what} failed: {exc}") from exc
@@ -250,9 +249,8 @@ class EdgeStore(LiveIndexMixin, VectorStore):
                                    for k, v in p.vectors.items()}
             for k, (idx, val) in p.sparse.items():
                 vec[k] = qe.SparseVector(indices=list(idx), values=[float(x) for x in val])
-            payload = pack_payload(spec, dict(p.payload))
-            payload[spec.key_field] = p.key
-            qpoints.append(qe.Point(id=point_id(spec.name, p.key), vector=vec, payload=payload))
+            qpoints.append(qe.Point(id=point_id(spec.name, p.key), vector=vec,
+                                    payload=stored_payload(spec, p.key, p.payload)))
         self._write(spec, "upsert", qe.UpdateOperation.upsert_points(qpoints), len(qpoints))
 
     def get(self, spec: CollectionSpec, keys: Sequence[str], *,

@@ -26,9 +26,9 @@ from songlens.store.base import (
     Prefetch,
     Range,
     VectorStore,
-    pack_payload,
     payload_selector,
     point_id,
+    stored_payload,
     unpack_payload,
     vector_selector,
 )
@@ -108,7 +108,7 @@ class ServerStore(VectorStore):
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
-        except (StoreError, ConfigError, PackedFieldFilter):
+        except (StoreError, ConfigError, PackedFieldFilter):  # filters are built inside calls
             raise
         except Exception as exc:  # noqa: BLE001 - UnexpectedResponse, gRPC, ValueError (local)
             raise StoreError(f"qdrant server: {what} failed: {exc}") from exc
@@ -183,10 +183,8 @@ class ServerStore(VectorStore):
                                    for k, v in p.vectors.items()}
             for k, (idx, val) in p.sparse.items():
                 vec[k] = models.SparseVector(indices=list(idx), values=[float(x) for x in val])
-            payload = pack_payload(spec, dict(p.payload))
-            payload[spec.key_field] = p.key
             structs.append(models.PointStruct(id=point_id(spec.name, p.key), vector=vec,
-                                              payload=payload))
+                                              payload=stored_payload(spec, p.key, p.payload)))
         self._call("upsert", lambda: self.client.upsert(self._name(spec), structs, wait=True))
 
     def get(self, spec, keys, *, with_vectors=False, fields=None):
