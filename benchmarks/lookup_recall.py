@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,13 +37,16 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def build_uniform(n: int, m: int, ef_construct: int, seed: int = 7) -> tuple[Path, dict]:
-    """A store of ``n`` uniform points (fused, audio) indexed with HNSW (m, ef_construct)."""
+    """A store of ``n`` uniform points (fused, audio) indexed with HNSW (m, ef_construct), int8
+    copies and beam width as the settings have them."""
+    from lookup_store import settings_store
+
     from songlens.catalog.analysis import fuse_vectors
     from songlens.settings import load_settings
     from songlens.store import CollectionSpec, Point
-    from songlens.store.edge import EdgeStore
 
-    where = OUT / f"uniform-n{n}-m{m}-ef{ef_construct}"
+    quant = load_settings(None).qdrant.quantization
+    where = OUT / f"uniform-n{n}-m{m}-ef{ef_construct}" + ("-int8" if quant == "int8" else "")
     vec_file = OUT / f"uniform-n{n}-vectors.npz"
     spec = CollectionSpec(name="songs", key_field="song_id", dense={"audio": 400, "fused": 912})
     if not vec_file.exists():
@@ -59,12 +63,13 @@ def build_uniform(n: int, m: int, ef_construct: int, seed: int = 7) -> tuple[Pat
     vectors = {"audio": arrays["audio"], "fused": arrays["fused"]}
     info_file = where / "built.json"
     if not info_file.exists():
-        store = EdgeStore(where, hnsw_m=m, hnsw_ef_construct=ef_construct)
+        store = settings_store(where, hnsw_m=m, hnsw_ef_construct=ef_construct)
         store.ensure_collection(spec)
         t0 = time.perf_counter()
         for lo in range(0, n, 1000):
             store.upsert(spec, [Point(key=f"u{i:07d}", vectors={s: v[i] for s, v in
-                                                                 vectors.items()}, payload={})
+                                                                 vectors.items()},
+                                      payload={})
                                 for i in range(lo, min(n, lo + 1000))])
         t1 = time.perf_counter()
         store.optimize(spec)
@@ -75,14 +80,32 @@ def build_uniform(n: int, m: int, ef_construct: int, seed: int = 7) -> tuple[Pat
                    **json.loads(info_file.read_text()), "keys": [f"u{i:07d}" for i in range(n)]}
 
 
-def sweep(shard, spec, vectors: dict[str, np.ndarray], keys: list[str], queries: np.ndarray,
+def held_out(store, spec, n: int, count: int, seed: int) -> np.ndarray:
+    """``count`` query rows out of ``n``, none of them among the points the store measured its
+    beam width on after the build (edge_recall.py: the first 64 in point-id order)."""
+    import qdrant_edge as qe
+
+    recs, _ = store._shard(spec).scroll(qe.ScrollRequest(limit=64, with_payload=["song_id"],
+                                                         with_vector=False))
+    sampled = {int(re.sub(r"\D", "", str(r.payload["song_id"]))) for r in recs}
+    rng = np.random.default_rng(seed)
+    pool = np.setdiff1d(np.arange(n), np.fromiter(sampled, int, len(sampled)))
+    return rng.choice(pool, count, replace=False)
+
+
+def sweep(store, spec, vectors: dict[str, np.ndarray], keys: list[str], queries: np.ndarray,
           efs: list[int], spaces: tuple[str, ...], filters: dict | None = None,
           k: int = 10) -> list[dict]:
     """recall@k (self excluded; a hit counts when its exact score reaches the k-th exact score,
-    so ties are not misses) and p50 search time per (space, filter, ef)."""
+    so ties are not misses) and p50 search time per (space, filter, ef), searched with the
+    store's parameters (int8 copies and rescoring as configured) at each ``ef`` (0: the
+    engine's default; -1: the width the store measured after its build, ``hnsw_ef: auto``)."""
     import qdrant_edge as qe
 
     from songlens.store import point_id
+    from songlens.store.edge_recall import search_params
+
+    shard = store._shard(spec)  # search params per call: the engine itself
 
     index = {point_id(spec.name, key): i for i, key in enumerate(keys)}
     rows = []
@@ -98,7 +121,14 @@ def sweep(shard, spec, vectors: dict[str, np.ndarray], keys: list[str], queries:
                 kk = min(k, int(np.isfinite(s).sum()))
                 truth.append((s, float(np.partition(s, -kk)[-kk]) if kk else 0.0, kk))
             for ef in efs:
-                params = qe.SearchParams(hnsw_ef=ef) if ef else None
+                if ef == -1:
+                    ef = (store.index_state(spec).hnsw_ef or {}).get(space)
+                    if ef is None:
+                        continue
+                    label = f"{ef} (measured)"
+                else:
+                    label = ef
+                params = search_params(ef or None, *store._quant)
                 hits, times = 0, []
                 for j, (q, (s, kth, kk)) in enumerate(zip(queries, truth, strict=True)):
                     flt = qfilters[j] if qfilters is not None else None
@@ -110,7 +140,7 @@ def sweep(shard, spec, vectors: dict[str, np.ndarray], keys: list[str], queries:
                     times.append(time.perf_counter() - t0)
                     got = [index[str(p.id)] for p in res if index[str(p.id)] != q][:kk]
                     hits += sum(s[i] >= kth - 2e-5 for i in got)
-                rows.append({"space": space, "filter": fname, "ef": ef,
+                rows.append({"space": space, "filter": fname, "ef": label,
                              "recall": hits / max(1, sum(t[2] for t in truth)),
                              "queries": len(queries),
                              "p50_ms": 1000 * float(np.median(times)),
@@ -128,16 +158,15 @@ def table(title: str, rows: list[dict]) -> str:
 
 
 def run_uniform(args: argparse.Namespace) -> str:
-    from songlens.store.edge import EdgeStore
+    from lookup_store import settings_store
 
     parts = []
     for cfg in args.hnsw:
         m, efc = (int(x) for x in cfg.split(","))
         where, d = build_uniform(args.n, m, efc)
-        store = EdgeStore(where, hnsw_m=m, hnsw_ef_construct=efc)
-        shard = store._shard(d["spec"])  # search params per call: the engine itself
-        queries = np.random.default_rng(args.seed).choice(args.n, args.queries, replace=False)
-        rows = sweep(shard, d["spec"], d["vectors"], d["keys"], queries, args.ef,
+        store = settings_store(where, hnsw_m=m, hnsw_ef_construct=efc)
+        queries = held_out(store, d["spec"], args.n, args.queries, args.seed)
+        rows = sweep(store, d["spec"], d["vectors"], d["keys"], queries, args.ef,
                      ("fused", "audio"))
         store.close()
         parts.append(table(f"uniform, n={args.n}, m {m}, ef_construct {efc} (upsert "
@@ -150,7 +179,8 @@ def main() -> None:
     ap.add_argument("kind", choices=("uniform", "realistic"))
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--hnsw", nargs="+", default=["16,100"], help="m,ef_construct (uniform)")
-    ap.add_argument("--ef", type=int, nargs="+", default=[0, 64, 128, 256, 512])
+    ap.add_argument("--ef", type=int, nargs="+", default=[-1, 64, 128, 256, 512],
+                    help="beam widths; -1: the one the store measured after its build")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--base", type=int, default=160, help="real base windows (realistic)")
     ap.add_argument("--seed", type=int, default=11)

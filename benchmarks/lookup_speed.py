@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from lookup import _free_port, _proc_mem, _requests  # noqa: E402
-from lookup_store import build_realistic  # noqa: E402
+from lookup_store import build_realistic, settings_store  # noqa: E402
 
 
 def _ms(fn: Any, reps: list[Any]) -> float:
@@ -65,10 +65,12 @@ def breakdown(where: Path, spec: Any, n: int, queries: int = 60) -> list[tuple[s
                 _ms(lambda k: old.get(spec, [k], with_vectors=True), keys),
                 _ms(lambda k: old.get(spec, [k], with_vectors=["fused"], fields=FIELDS), keys))]
         for ef in (None, q.hnsw_ef):
-            new = EdgeStore(where / "qdrant", hnsw_m=q.hnsw_m,
-                            hnsw_ef_construct=q.hnsw_ef_construct, hnsw_ef=ef)
+            new = settings_store(where / "qdrant", hnsw_ef=ef)
             new._shards = old._shards  # the same open shard: one process may open it once
-            out.append((f"search k+10 (hnsw_ef {ef or 'default'}): full payloads → fields",
+            new._index = old._index
+            used = getattr(new._params(spec, "fused"), "hnsw_ef", None)
+            out.append((f"search k+10 (hnsw_ef {ef or 'default'}: {used}, {q.quantization}): "
+                        "full payloads → fields",
                         _ms(lambda k: old.search(spec, using="fused",
                                                  vector=qs[k].vectors["fused"], limit=20), keys),
                         _ms(lambda k, s=new: s.search(spec, using="fused",

@@ -27,9 +27,26 @@ class QdrantSettings(BaseModel):
     collection: str = "songs"
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construct: int = Field(256, ge=4)
-    # search-time HNSW beam width (null: the engine's default, hnsw_ef_construct); chosen by
-    # measured recall@10 (benchmarks/lookup_recall.py, README "Search settings")
-    hnsw_ef: int | None = Field(128, ge=1, le=4096)
+    # search-time HNSW beam width: "auto" (embedded store): per named vector, the narrowest
+    # whose recall@10 reached recall_target on the collection's own songs when measured after
+    # the last index build (128 until then, and on a Qdrant server); a number: that width;
+    # null: the engine's default, hnsw_ef_construct (README "Search settings")
+    hnsw_ef: int | Literal["auto"] | None = "auto"
+    recall_target: float = Field(0.98, gt=0, le=1)
+    # dense vectors are also kept as int8 (scalar quantisation, in RAM): the HNSW graph is built
+    # and searched on those, and the best ``oversampling`` × limit candidates are scored again
+    # with the float32 vectors, so scores stay exact; "none": float32 only. An existing store
+    # gets the int8 copy at its next index build (benchmarks/lookup_recall.py, README "Search
+    # settings")
+    quantization: Literal["int8", "none"] = "int8"
+    oversampling: float = Field(2.0, ge=1.0, le=16.0)
+
+    @field_validator("hnsw_ef")
+    @classmethod
+    def _ef_range(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and not 1 <= v <= 4096:
+            raise ValueError("hnsw_ef must be 1-4096, 'auto' or null")
+        return v
     search_threads: int | None = None
     # embedded store only: rebuild the search index out of process while serving once this
     # many points were written since the last build (0: never; `songlens optimize` still works)

@@ -52,6 +52,9 @@ def open_catalog(settings: Settings) -> Catalog:
                        path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
                        hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
                        hnsw_ef=settings.qdrant.hnsw_ef,
+                       quantization=settings.qdrant.quantization,
+                       oversampling=settings.qdrant.oversampling,
+                       recall_target=settings.qdrant.recall_target,
                        search_threads=settings.qdrant.search_threads,
                        indexing_threshold_kb=settings.qdrant.indexing_threshold_kb)
     try:

@@ -181,6 +181,13 @@ class IndexStateOut(BaseModel):
     last_swap_s: float | None = Field(description="how long the last swap made requests wait")
     builds: int = Field(description="builds finished since the server started")
     last_error: str | None
+    hnsw_ef: dict[str, int] | None = Field(
+        None, description="per named vector, the search beam width in use: with "
+        "qdrant.hnsw_ef auto, the narrowest that reached qdrant.recall_target when measured "
+        "after the last build (null: not measured; the configured width applies)")
+    recall: dict[str, float] | None = Field(
+        None, description="per named vector, the recall@10 against exact search that width "
+        "reached on a sample of the collection's own points")
 
 
 class HealthOut(BaseModel):

@@ -46,7 +46,8 @@ def reembed_text(
             encoder = build_text_encoder(settings)
         store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
                            path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
-                           hnsw_ef_construct=settings.qdrant.hnsw_ef_construct)
+                           hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
+                           quantization=settings.qdrant.quantization)
     except StoreBusy as exc:
         fail(busy_error(settings, exc))
     except SonglensError as exc:

@@ -24,19 +24,25 @@ def open_store(*, url: str | None = None, api_key: str | None = None,
                path: str | Path | None = None, hnsw_m: int = 16,
                hnsw_ef_construct: int = 100, search_threads: int | None = None,
                indexing_threshold_kb: int | None = None,
-               hnsw_ef: int | None = None) -> VectorStore:
+               hnsw_ef: int | str | None = None, quantization: str | None = None,
+               oversampling: float = 2.0, recall_target: float = 0.98) -> VectorStore:
     """The one place a backend is chosen: a Qdrant server when ``url`` is set, else Qdrant Edge
     embedded on disk at ``path``. ``hnsw_ef``: the search-time beam width of every nearest-
-    neighbour query (None: the engine's default, ``hnsw_ef_construct``)."""
+    neighbour query (None: the engine's default, ``hnsw_ef_construct``; ``"auto"``: measured after
+    each index build to reach ``recall_target``, see ``edge_recall.py``). ``quantization``
+    ``"int8"``: dense vectors also kept as int8, searched on those, the best ``oversampling`` ×
+    limit candidates scored again with the float32 vectors (None or ``"none"``: float32 only)."""
     if url:
         from songlens.store.server import ServerStore
 
         return ServerStore(url, api_key=api_key, hnsw_m=hnsw_m,
-                           hnsw_ef_construct=hnsw_ef_construct, hnsw_ef=hnsw_ef)
+                           hnsw_ef_construct=hnsw_ef_construct, hnsw_ef=hnsw_ef,
+                           quantization=quantization, oversampling=oversampling)
     if path is None:
         raise ValueError("open_store needs a url (server) or a path (embedded)")
     from songlens.store.edge import EdgeStore
 
     return EdgeStore(path, hnsw_m=hnsw_m, hnsw_ef_construct=hnsw_ef_construct,
                      search_threads=search_threads, indexing_threshold_kb=indexing_threshold_kb,
-                     hnsw_ef=hnsw_ef)
+                     hnsw_ef=hnsw_ef, quantization=quantization, oversampling=oversampling,
+                     recall_target=recall_target)

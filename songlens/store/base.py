@@ -35,6 +35,12 @@ NAMESPACE = uuid.UUID("6f1c2a5e-9a57-4a0c-8b0e-5f3c1d2e7a10")
 IndexType = Literal["keyword", "float", "integer", "bool", "datetime"]
 #: The payload field holding a collection's packed fields (:attr:`CollectionSpec.packed`).
 PACKED_FIELD = "_packed"
+#: int8 copies of dense vectors (``quantization: int8``) span the central 99 % of the values
+#: (the engine's documented default); the rest clip, and the float32 rescoring puts them right.
+INT8_QUANTILE = 0.99
+#: The beam width of ``hnsw_ef: auto`` before a build has measured one (edge_recall.py), and
+#: on a Qdrant server, which has no build of ours to measure after.
+FIRST_EF = 128
 #: ``True`` for every named vector, ``False`` for none, or the names wanted.
 WithVectors = bool | Sequence[str]
 

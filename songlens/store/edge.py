@@ -22,6 +22,7 @@ from songlens.errors import (
     VectorSizeMismatch,
 )
 from songlens.store.base import (
+    INT8_QUANTILE,
     CollectionSpec,
     Filter,
     Hit,
@@ -38,6 +39,7 @@ from songlens.store.base import (
 )
 from songlens.store.edge_index import IndexState, SwapGate, recover
 from songlens.store.edge_live import LiveIndexMixin
+from songlens.store.edge_recall import FIRST_EF, measure, search_params
 from songlens.store.edge_snapshots import write_shard_tar
 
 __all__ = ["EdgeStore"]
@@ -122,15 +124,25 @@ class EdgeStore(LiveIndexMixin, VectorStore):
     def __init__(self, path: str | Path, *, hnsw_m: int = 16, hnsw_ef_construct: int = 100,
                  full_scan_threshold: int = 10000, search_threads: int | None = None,
                  indexing_threshold_kb: int | None = None,
-                 hnsw_ef: int | None = None) -> None:
+                 hnsw_ef: int | str | None = None, quantization: str | None = None,
+                 oversampling: float = 2.0, recall_target: float = 0.98) -> None:
         self.path = Path(path)
         #: segments larger than this get an HNSW index when optimised (None: the engine's)
         self._indexing_kb = indexing_threshold_kb
         self.path.mkdir(parents=True, exist_ok=True)
         self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold)
         self._threads = search_threads
-        # search-time beam width; None leaves the engine's default (ef_construct)
-        self._params = qe.SearchParams(hnsw_ef=hnsw_ef) if hnsw_ef else None
+        # int8 copies of the dense vectors (graph built and searched on them, candidates
+        # rescored with float32). A store written with them keeps them (the engine has no way
+        # to drop them from a collection); "none" then searches the float32 vectors only
+        self._int8 = quantization == "int8"
+        self._quant = (quantization, oversampling)
+        # search-time beam width: a number, None (the engine's default, ef_construct) or
+        # "auto": per named vector, the narrowest that reached ``recall_target`` on the
+        # collection's own points after its last build (edge_recall.py)
+        self._auto_ef = hnsw_ef == "auto"
+        self._fixed_ef = hnsw_ef if isinstance(hnsw_ef, int) else None
+        self.recall_target = recall_target
         self._shards: dict[str, qe.EdgeShard] = {}
         # writes, opening and closing take the lock; reads only share the gate, which a swap
         # of a rebuilt index takes alone (edge_index.py): reads go on while writes wait for
@@ -178,8 +190,11 @@ class EdgeStore(LiveIndexMixin, VectorStore):
 
     def _config(self, spec: CollectionSpec) -> qe.EdgeConfig:
         m, ef, fst = self._hnsw
+        int8 = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=INT8_QUANTILE,
+                                            always_ram=True) if self._int8 else None)
         return qe.EdgeConfig(
-            vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
+            vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine,
+                                               quantization_config=int8)
                      for name, dim in spec.dense.items()} | {
                 name: qe.EdgeVectorParams(
                     size=dim, distance=qe.Distance.Cosine, on_disk=True,
@@ -194,6 +209,22 @@ class EdgeStore(LiveIndexMixin, VectorStore):
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_kb)
             if self._indexing_kb is not None else None,
         )
+
+    def _params(self, spec: CollectionSpec, using: str) -> qe.SearchParams | None:
+        ef = self._fixed_ef
+        if self._auto_ef:
+            measured = self._index[spec.name].hnsw_ef if spec.name in self._index else None
+            ef = (measured or {}).get(using, FIRST_EF)
+        return search_params(ef, *self._quant)
+
+    def measure_args(self, spec: CollectionSpec) -> list[str]:
+        """What the index build measures after optimising (edge_recall.py), as arguments of
+        ``python -m songlens.store.edge_index``; [] when the beam width is not "auto"."""
+        if not self._auto_ef or not spec.dense:
+            return []
+        quantization, oversampling = self._quant
+        return ["--measure", ",".join(spec.dense), "--recall-target", str(self.recall_target),
+                "--quantization", quantization or "", "--oversampling", str(oversampling)]
 
     def _hit(self, spec: CollectionSpec, p: Any, score: float | None = None,
              fields: Sequence[str] | None = None) -> Hit:
@@ -272,7 +303,8 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         req = qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_query_vector(vector), using),
                               filter=_filter(spec, filter), score_threshold=score_threshold,
                               with_payload=payload_selector(spec, fields),
-                              with_vector=vector_selector(with_vectors), params=self._params)
+                              with_vector=vector_selector(with_vectors),
+                              params=self._params(spec, using))
         return [self._hit(spec, p, fields=fields)
                 for p in self._read(spec, "search", lambda s: s.query(req))]
 
@@ -280,14 +312,15 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         flt = _filter(spec, filter)
         pre = [qe.Prefetch(limit=p.limit, query=qe.Query.Nearest(_query_vector(p.vector),
                                                                    p.using), filter=flt,
-                           params=self._params) for p in prefetch]
+                           params=self._params(spec, p.using)) for p in prefetch]
         req = qe.QueryRequest(limit=limit, prefetches=pre, query=qe.Fusion.Rrf(k=RRF_K),
                               filter=flt, with_payload=True)
         return [self._hit(spec, p) for p in self._read(spec, "hybrid", lambda s: s.query(req))]
 
     def rerank(self, spec, *, prefetch, using, vectors, limit=10, filter=None):
         flt = _filter(spec, filter)
-        pre = qe.Prefetch(limit=prefetch.limit, filter=flt, params=self._params,
+        pre = qe.Prefetch(limit=prefetch.limit, filter=flt,
+                          params=self._params(spec, prefetch.using),
                           query=qe.Query.Nearest(_query_vector(prefetch.vector), prefetch.using))
         req = qe.QueryRequest(limit=limit, prefetches=[pre], filter=flt, with_payload=True,
                               query=qe.Query.Nearest(_query_vector(vectors), using))
@@ -298,7 +331,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         rq = qe.RecommendQuery(positives=[_query_vector(v) for v in positive],
                                negatives=[_query_vector(v) for v in negative])
         req = qe.QueryRequest(limit=limit, query=qe.Query.RecommendBestScore(rq, using),
-                              filter=_filter(spec, filter), params=self._params,
+                              filter=_filter(spec, filter), params=self._params(spec, using),
                               score_threshold=score_threshold,
                               with_payload=payload_selector(spec, fields))
         return [self._hit(spec, p, fields=fields)
@@ -345,7 +378,13 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         with self._lock:
             t0 = time.perf_counter()
             self._read(spec, "optimize", lambda s: s.optimize())
-            self._built(spec.name, self.count(spec), time.perf_counter() - t0, unindexed=0)
+            measured = None
+            if self._auto_ef and spec.dense:
+                measured = self._read(spec, "measure", lambda s: measure(
+                    s, list(spec.dense), lambda ef: search_params(ef, *self._quant),
+                    target=self.recall_target))
+            self._built(spec.name, self.count(spec), time.perf_counter() - t0, unindexed=0,
+                        measured=measured)
 
     def snapshot(self, name: str, dest: Path) -> int | None:
         """The collection's shard folder, flushed, as a tar file: the shard snapshot that

@@ -59,6 +59,10 @@ class IndexState:
     last_swap_s: float | None = None
     builds: int = 0
     last_error: str | None = None
+    #: per named vector, the beam width searches use and the recall@10 it reached when
+    #: measured after the last build (``hnsw_ef: auto``; edge_recall.py)
+    hnsw_ef: dict[str, int] | None = None
+    recall: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,7 +120,7 @@ def read_state(root: Path, name: str) -> dict:
         return {}
 
 
-def write_state(root: Path, name: str, **fields: float | int) -> None:
+def write_state(root: Path, name: str, **fields: object) -> None:
     tmp = state_path(root, name).with_suffix(".tmp")
     tmp.write_text(json.dumps(fields), encoding="utf-8")
     os.replace(tmp, state_path(root, name))
@@ -148,13 +152,15 @@ def recover(root: Path, name: str) -> None:
 
 
 def run_build(folder: Path, cancel: threading.Event, *, nice: int = 10,
-              poll_s: float = 0.25) -> dict:
+              poll_s: float = 0.25, measure: list[str] | None = None) -> dict:
     """Optimise the shard copy at ``folder`` in a child process; its JSON answer, or raises
-    RuntimeError (failed) / InterruptedError (``cancel`` set: the child is stopped)."""
+    RuntimeError (failed) / InterruptedError (``cancel`` set: the child is stopped).
+    ``measure``: the child's arguments for measuring the beam width afterwards
+    (``EdgeStore.measure_args``)."""
     import subprocess
 
     proc = subprocess.Popen([sys.executable, "-m", "songlens.store.edge_index", str(folder),
-                             "--nice", str(nice)], stdout=subprocess.PIPE,
+                             "--nice", str(nice), *(measure or [])], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         while proc.poll() is None:
@@ -219,6 +225,10 @@ def _main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m songlens.store.edge_index")
     ap.add_argument("folder")
     ap.add_argument("--nice", type=int, default=10)
+    ap.add_argument("--measure", default="", help="named vectors whose beam width to measure")
+    ap.add_argument("--recall-target", type=float, default=0.98)
+    ap.add_argument("--quantization", default="")
+    ap.add_argument("--oversampling", type=float, default=2.0)
     args = ap.parse_args(argv)
     if args.nice:
         os.nice(args.nice)  # the server it builds for keeps the CPU first
@@ -228,9 +238,17 @@ def _main(argv: list[str]) -> int:
     optimized = bool(shard.optimize())
     shard.flush()
     points = int(shard.count(qe.CountRequest(exact=True)))
+    measured = None
+    if args.measure:
+        from songlens.store.edge_recall import measure, search_params
+
+        measured = measure(shard, args.measure.split(","),
+                           lambda ef: search_params(ef, args.quantization or None,
+                                                    args.oversampling),
+                           target=args.recall_target)
     shard.close()
     print(json.dumps({"optimized": optimized, "points": points, "max_segment_kb": cap,
-                      "seconds": time.perf_counter() - t0}))
+                      "measured": measured, "seconds": time.perf_counter() - t0}))
     return 0
 
 

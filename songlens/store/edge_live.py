@@ -31,7 +31,8 @@ log = logging.getLogger("songlens.store.edge")
 
 class LiveIndexMixin:
     """Needs ``path``, ``_lock``, ``_gate``, ``_shards``, ``_index``, ``_journals``,
-    ``_shard()``, ``_read()`` and ``_config()`` from the store it is mixed into."""
+    ``_shard()``, ``_read()``, ``_config()`` and ``measure_args()`` from the store it is
+    mixed into."""
 
     def _initial_state(self, name: str, shard: qe.EdgeShard) -> IndexState:
         last = read_state(self.path, name)
@@ -39,15 +40,22 @@ class LiveIndexMixin:
         indexed = last.get("indexed_points")
         return IndexState(unindexed=max(0, n - int(indexed)) if indexed is not None else n,
                           indexed_points=indexed, last_build_at=last.get("built_at"),
-                          last_build_s=last.get("build_s"))
+                          last_build_s=last.get("build_s"), hnsw_ef=last.get("hnsw_ef"),
+                          recall=last.get("recall"))
 
-    def _built(self, name: str, points: int, seconds: float, *, unindexed: int) -> None:
+    def _built(self, name: str, points: int, seconds: float, *, unindexed: int,
+               measured: dict[str, dict] | None = None) -> None:
+        """Record a build; ``measured``: the beam widths it measured (edge_recall.py), which
+        searches use from now on (None: the last ones stand)."""
         st = self._index[name]
         st.indexed_points, st.unindexed = points, unindexed
         st.last_build_at, st.last_build_s, st.builds = time.time(), seconds, st.builds + 1
         st.last_error = None
+        if measured:
+            st.hnsw_ef = {v: int(m["hnsw_ef"]) for v, m in measured.items()}
+            st.recall = {v: float(m["recall"]) for v, m in measured.items()}
         write_state(self.path, name, indexed_points=points, built_at=st.last_build_at,
-                    build_s=seconds)
+                    build_s=seconds, hnsw_ef=st.hnsw_ef, recall=st.recall)
 
     def index_state(self, spec: CollectionSpec) -> IndexState | None:
         self._shard(spec)
@@ -91,7 +99,8 @@ class LiveIndexMixin:
         t0 = time.perf_counter()
         try:
             try:
-                result = run_build(build, cancel or threading.Event(), nice=nice)
+                result = run_build(build, cancel or threading.Event(), nice=nice,
+                                   measure=self.measure_args(spec))
             except RuntimeError as exc:
                 st.last_error = str(exc)
                 raise StoreError(f"qdrant edge: {exc}") from exc
@@ -100,13 +109,13 @@ class LiveIndexMixin:
                 pending = sum(n for _, n in journal)
                 if not result["optimized"]:
                     self._built(name, int(result["points"]), time.perf_counter() - t0,
-                                unindexed=pending)
+                                unindexed=pending, measured=result.get("measured"))
                     return False
                 swap_s = self._swap(spec, journal)
                 # the swap time first: a reader that sees the build counted sees its swap too
                 st.last_swap_s = swap_s
                 self._built(name, int(result["points"]), time.perf_counter() - t0,
-                            unindexed=pending)
+                            unindexed=pending, measured=result.get("measured"))
             log.info("index of %s rebuilt in %.1fs, swapped in %.2fs (%d writes replayed)",
                      name, time.perf_counter() - t0, swap_s, len(journal))
             return True

@@ -17,6 +17,8 @@ from qdrant_client import QdrantClient, models
 
 from songlens.errors import ConfigError, StoreError, VectorSizeMismatch
 from songlens.store.base import (
+    FIRST_EF,
+    INT8_QUANTILE,
     CollectionSpec,
     Filter,
     Hit,
@@ -85,7 +87,8 @@ class ServerStore(VectorStore):
     def __init__(self, url: str | None = None, *, api_key: str | None = None,
                  location: str | None = None, path: str | None = None,
                  timeout: float = 10.0, hnsw_m: int = 16, hnsw_ef_construct: int = 100,
-                 prefix: str = "", hnsw_ef: int | None = None) -> None:
+                 prefix: str = "", hnsw_ef: int | str | None = None,
+                 quantization: str | None = None, oversampling: float = 2.0) -> None:
         try:
             if url:
                 self.client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
@@ -97,7 +100,18 @@ class ServerStore(VectorStore):
             raise StoreError(f"cannot connect to Qdrant at {url or path or location!r}: {exc}"
                              ) from exc
         self._hnsw = (hnsw_m, hnsw_ef_construct)
-        self._params = models.SearchParams(hnsw_ef=hnsw_ef) if hnsw_ef else None
+        # int8 copies as in the embedded store (edge.py): set when a collection is created;
+        # "none" ignores the copies an existing collection holds
+        self._int8 = (models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=INT8_QUANTILE, always_ram=True))
+            if quantization == "int8" else None)
+        quant = (models.QuantizationSearchParams(rescore=True, oversampling=oversampling)
+                 if quantization == "int8" else models.QuantizationSearchParams(ignore=True)
+                 if quantization == "none" else None)
+        if hnsw_ef == "auto":  # nothing of ours runs after a server's builds to measure it
+            hnsw_ef = FIRST_EF
+        self._params = (models.SearchParams(hnsw_ef=hnsw_ef or None, quantization=quant)
+                        if hnsw_ef or quant else None)
         self._prefix = prefix
         self._ready: set[str] = set()
         self._lock = threading.RLock()
@@ -143,7 +157,8 @@ class ServerStore(VectorStore):
                 m, ef = self._hnsw
                 self._call("create_collection", lambda: self.client.create_collection(
                     name,
-                    vectors_config={v: models.VectorParams(size=d, distance=models.Distance.COSINE)
+                    vectors_config={v: models.VectorParams(size=d, distance=models.Distance.COSINE,
+                                                           quantization_config=self._int8)
                                     for v, d in spec.dense.items()} | {
                         v: models.VectorParams(
                             size=d, distance=models.Distance.COSINE, on_disk=True,
