@@ -160,7 +160,7 @@ def run_realistic(args: Any, table: Any, sweep: Any) -> str:
     where, cat, spec = build_realistic(args.n, base_n=args.base)
     q = load_settings(None).qdrant
     store = settings_store(where / "qdrant")
-    queries = held_out(store, spec, cat.n, args.queries, args.seed)
+    queries = held_out(cat.n, args.queries, args.seed)
     masks, flts = filters(cat, queries)
     keys = [f"lk{i:07d}" for i in range(cat.n)]
     rows = sweep(store, spec, cat.vectors, keys, queries, args.ef, ("fused", "audio"),

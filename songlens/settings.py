@@ -25,8 +25,8 @@ class QdrantSettings(BaseModel):
     api_key: str | None = None
     path: str | None = None
     collection: str = "songs"
-    hnsw_m: int = Field(32, ge=4, le=128)
-    hnsw_ef_construct: int = Field(256, ge=4)
+    hnsw_m: int = Field(64, ge=4, le=128)
+    hnsw_ef_construct: int = Field(512, ge=4)
     # search-time HNSW beam width: "auto" (embedded store): per named vector, the narrowest
     # whose recall@10 reached recall_target on the collection's own songs when measured after
     # the last index build (128 until then, and on a Qdrant server); a number: that width;

@@ -188,6 +188,9 @@ class IndexStateOut(BaseModel):
     recall: dict[str, float] | None = Field(
         None, description="per named vector, the recall@10 against exact search that width "
         "reached on a sample of the collection's own points")
+    float32: list[str] | None = Field(
+        None, description="named vectors searched in float32 although they have int8 copies: "
+        "with those, no width reached the recall target")
 
 
 class HealthOut(BaseModel):

@@ -209,7 +209,13 @@ def _optimize(catalog) -> None:
     t0 = time.perf_counter()
     with err.status("building the search index"):
         catalog.store.optimize(catalog.spec)
-    err.print(f"search index up to date ({time.perf_counter() - t0:.1f} s)")
+    widths = ""
+    state = catalog.store.index_state(catalog.spec)
+    if state is not None and state.hnsw_ef:
+        widths = "; beam width " + ", ".join(
+            f"{name} {ef} (recall@10 {state.recall[name]:.3f})"
+            for name, ef in sorted(state.hnsw_ef.items()))
+    err.print(f"search index up to date ({time.perf_counter() - t0:.1f} s{widths})")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from songlens.errors import (
     VectorSizeMismatch,
 )
 from songlens.store.base import (
+    FIRST_EF,
     INT8_QUANTILE,
     CollectionSpec,
     Filter,
@@ -39,7 +40,7 @@ from songlens.store.base import (
 )
 from songlens.store.edge_index import IndexState, SwapGate, recover
 from songlens.store.edge_live import LiveIndexMixin
-from songlens.store.edge_recall import FIRST_EF, measure, search_params
+from songlens.store.edge_recall import measure, search_params
 from songlens.store.edge_snapshots import write_shard_tar
 
 __all__ = ["EdgeStore"]
@@ -211,11 +212,13 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         )
 
     def _params(self, spec: CollectionSpec, using: str) -> qe.SearchParams | None:
-        ef = self._fixed_ef
+        ef, (quantization, oversampling) = self._fixed_ef, self._quant
+        st = self._index.get(spec.name) if self._auto_ef else None
         if self._auto_ef:
-            measured = self._index[spec.name].hnsw_ef if spec.name in self._index else None
-            ef = (measured or {}).get(using, FIRST_EF)
-        return search_params(ef, *self._quant)
+            ef = (st.hnsw_ef or {}).get(using, FIRST_EF) if st else FIRST_EF
+            if st and st.float32 and using in st.float32 and quantization == "int8":
+                quantization = "none"  # its int8 copies missed the target (edge_recall.py)
+        return search_params(ef, quantization, oversampling)
 
     def measure_args(self, spec: CollectionSpec) -> list[str]:
         """What the index build measures after optimising (edge_recall.py), as arguments of
@@ -381,8 +384,7 @@ class EdgeStore(LiveIndexMixin, VectorStore):
             measured = None
             if self._auto_ef and spec.dense:
                 measured = self._read(spec, "measure", lambda s: measure(
-                    s, list(spec.dense), lambda ef: search_params(ef, *self._quant),
-                    target=self.recall_target))
+                    s, list(spec.dense), *self._quant, target=self.recall_target))
             self._built(spec.name, self.count(spec), time.perf_counter() - t0, unindexed=0,
                         measured=measured)
 

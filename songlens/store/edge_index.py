@@ -63,6 +63,9 @@ class IndexState:
     #: measured after the last build (``hnsw_ef: auto``; edge_recall.py)
     hnsw_ef: dict[str, int] | None = None
     recall: dict[str, float] | None = None
+    #: named vectors searched in float32 although they have int8 copies (those missed the
+    #: target at every width)
+    float32: list[str] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -240,12 +243,10 @@ def _main(argv: list[str]) -> int:
     points = int(shard.count(qe.CountRequest(exact=True)))
     measured = None
     if args.measure:
-        from songlens.store.edge_recall import measure, search_params
+        from songlens.store.edge_recall import measure
 
-        measured = measure(shard, args.measure.split(","),
-                           lambda ef: search_params(ef, args.quantization or None,
-                                                    args.oversampling),
-                           target=args.recall_target)
+        measured = measure(shard, args.measure.split(","), args.quantization or None,
+                           args.oversampling, target=args.recall_target)
     shard.close()
     print(json.dumps({"optimized": optimized, "points": points, "max_segment_kb": cap,
                       "measured": measured, "seconds": time.perf_counter() - t0}))

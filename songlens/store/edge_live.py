@@ -41,7 +41,7 @@ class LiveIndexMixin:
         return IndexState(unindexed=max(0, n - int(indexed)) if indexed is not None else n,
                           indexed_points=indexed, last_build_at=last.get("built_at"),
                           last_build_s=last.get("build_s"), hnsw_ef=last.get("hnsw_ef"),
-                          recall=last.get("recall"))
+                          recall=last.get("recall"), float32=last.get("float32"))
 
     def _built(self, name: str, points: int, seconds: float, *, unindexed: int,
                measured: dict[str, dict] | None = None) -> None:
@@ -54,8 +54,9 @@ class LiveIndexMixin:
         if measured:
             st.hnsw_ef = {v: int(m["hnsw_ef"]) for v, m in measured.items()}
             st.recall = {v: float(m["recall"]) for v, m in measured.items()}
+            st.float32 = sorted(v for v, m in measured.items() if not m.get("int8", True))
         write_state(self.path, name, indexed_points=points, built_at=st.last_build_at,
-                    build_s=seconds, hnsw_ef=st.hnsw_ef, recall=st.recall)
+                    build_s=seconds, hnsw_ef=st.hnsw_ef, recall=st.recall, float32=st.float32)
 
     def index_state(self, spec: CollectionSpec) -> IndexState | None:
         self._shard(spec)

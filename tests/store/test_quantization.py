@@ -54,9 +54,22 @@ def _assert_exact(store, vectors: dict[str, np.ndarray], queries=range(0, N, 37)
             np.testing.assert_allclose(got, [s[int(h.key[1:])] for h in hits], atol=2e-6)
 
 
-def test_the_settings_default_is_int8_with_rescoring():
+def test_the_settings_default_is_int8_with_rescoring_and_a_measured_width():
     q = load_settings(None).qdrant
-    assert q.quantization == "int8" and q.oversampling >= 1.0
+    assert q.quantization == "int8" and q.oversampling >= 1.0 and q.hnsw_ef == "auto"
+
+
+@pytest.mark.parametrize("ef", [256, "auto", None])
+def test_hnsw_ef_takes_a_width_auto_or_null(ef):
+    assert load_settings(None, qdrant={"hnsw_ef": ef}).qdrant.hnsw_ef == ef
+
+
+@pytest.mark.parametrize("ef", [0, 5000, "fast"])
+def test_hnsw_ef_refuses_anything_else(ef):
+    from songlens.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        load_settings(None, qdrant={"hnsw_ef": ef})
 
 
 def test_int8_copies_are_built_and_answers_stay_exact(tmp_path):
@@ -126,17 +139,19 @@ def test_measure_picks_the_narrowest_width_that_reaches_the_target(tmp_path):
     store.optimize(SPEC)
     shard = store._shard(SPEC)
 
-    def params(ef):
-        return search_params(ef, None, 2.0)
-
-    strict = measure(shard, ["fused"], params, target=1.0)["fused"]
-    loose = measure(shard, ["fused"], params, target=0.5)["fused"]
+    strict = measure(shard, ["fused"], None, 2.0, target=1.0)["fused"]
+    loose = measure(shard, ["fused"], None, 2.0, target=0.5)["fused"]
     assert loose["hnsw_ef"] == LADDER[0] and loose["recall"] >= 0.5
     assert strict["hnsw_ef"] > LADDER[0]  # the narrowest beam misses some on this graph
     assert strict["recall"] == 1.0 or strict["hnsw_ef"] == LADDER[-1]
     narrower = LADDER[LADDER.index(strict["hnsw_ef"]) - 1]
-    assert measure(shard, ["fused"], lambda ef: params(min(ef, narrower)),
-                   target=1.0)["fused"]["recall"] < 1.0
+    from songlens.store import edge_recall
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(edge_recall, "search_params",
+                   lambda ef, q, o: search_params(min(ef, narrower), q, o))
+    assert measure(shard, ["fused"], None, 2.0, target=1.0)["fused"]["recall"] < 1.0
+    monkey.undo()
     store.close()
 
 
@@ -163,3 +178,32 @@ def test_auto_width_is_measured_at_each_build_used_and_kept_across_restarts(tmp_
     assert set(rebuilt.hnsw_ef) == {"fused", "audio"} and rebuilt.builds == 1
     assert all(r >= 0.99 for r in rebuilt.recall.values())
     again.close()
+
+
+def test_a_vector_whose_int8_copies_miss_the_target_is_searched_in_float32(tmp_path):
+    """Sparse tag-like vectors in tight clusters: neighbours differ by less than int8's step,
+    so the int8 candidates miss true neighbours at any width (here a plain scan: the points
+    are below full_scan_threshold) and the float32 vectors find them all."""
+    from songlens.store.edge import EdgeStore
+
+    rng = np.random.default_rng(1)
+    base = np.zeros((4, 71), np.float32)
+    for b in base:
+        b[rng.choice(71, 5, replace=False)] = rng.uniform(0.2, 0.6, 5)
+    x = base[rng.integers(0, 4, N)]
+    x = x + (x > 0) * rng.normal(0, 0.003, x.shape).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    spec = CollectionSpec(name="t", key_field="k", dense={"tags": 71})
+    store = EdgeStore(tmp_path, full_scan_threshold=100_000, indexing_threshold_kb=1,
+                      quantization="int8", hnsw_ef="auto")
+    store.upsert(spec, [Point(key=f"k{i:04d}", vectors={"tags": x[i]}, payload={})
+                        for i in range(N)])
+    store.optimize(spec)
+    st = store.index_state(spec)
+    assert st.float32 == ["tags"] and st.recall["tags"] >= 0.98
+    assert store._params(spec, "tags").quantization.ignore
+    for q in range(0, N, 50):
+        hits = store.search(spec, using="tags", vector=x[q], limit=10)
+        np.testing.assert_allclose([h.score for h in hits], np.sort(x @ x[q])[::-1][:10],
+                                   atol=2e-6)
+    store.close()
