@@ -288,6 +288,13 @@ def test_odd_unicode_is_cleaned_not_crashing(client, music_clips):
     assert r.json()["artist"] == "AB"
 
 
+def test_start_up_objects_are_out_of_the_collectors_sight(client):
+    """gc.freeze() after start-up: a full collection skips the models and the catalog."""
+    import gc
+
+    assert gc.get_freeze_count() > 0
+
+
 def test_healthz_and_docs(client):
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["store"] == "edge" and h["audio_model"] == "musicnn"
