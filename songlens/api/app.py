@@ -47,17 +47,9 @@ log = logging.getLogger(__name__)
 def open_catalog(settings: Settings) -> Catalog:
     """Store + models + catalog for these settings (used by the API and the CLI)."""
     from songlens.embeddings.models import load_models
-    from songlens.store import open_store
+    from songlens.store import configured_store
 
-    store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
-                       path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
-                       hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
-                       hnsw_ef=settings.qdrant.hnsw_ef,
-                       quantization=settings.qdrant.quantization,
-                       oversampling=settings.qdrant.oversampling,
-                       recall_target=settings.qdrant.recall_target,
-                       search_threads=settings.qdrant.search_threads,
-                       indexing_threshold_kb=settings.qdrant.indexing_threshold_kb)
+    store = configured_store(settings)
     try:
         return Catalog(settings=settings, store=store, models=load_models(settings))
     except Exception:

@@ -78,11 +78,10 @@ def backup(
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
     else:
-        from songlens.store import open_store
+        from songlens.store import configured_store
 
         try:
-            with open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
-                            path=settings.qdrant_path) as store, err.status("writing…"):
+            with configured_store(settings) as store, err.status("writing…"):
                 manifest = write_backup(dest, settings=settings, store=store)
         except StoreBusy as exc:
             fail(busy_error(settings, exc))

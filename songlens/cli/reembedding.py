@@ -37,17 +37,14 @@ def reembed_text(
     interruption. Needs the server stopped (it rewrites the collections)."""
     from songlens.catalog.reembed import reembed_text as run
     from songlens.embeddings.models import build_text_encoder
-    from songlens.store import open_store
+    from songlens.store import configured_store
 
     settings = command_settings(config, data_dir=data_dir)
     need_store_to_itself(settings, "reembed-text")
     try:
         with console.status("loading the text model…"):
             encoder = build_text_encoder(settings)
-        store = open_store(url=settings.qdrant.url, api_key=settings.qdrant.api_key,
-                           path=settings.qdrant_path, hnsw_m=settings.qdrant.hnsw_m,
-                           hnsw_ef_construct=settings.qdrant.hnsw_ef_construct,
-                           quantization=settings.qdrant.quantization)
+        store = configured_store(settings)
     except StoreBusy as exc:
         fail(busy_error(settings, exc))
     except SonglensError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from songlens.store.base import (
     CollectionSpec,
@@ -17,7 +18,7 @@ from songlens.store.base import (
 )
 
 __all__ = ["CollectionSpec", "Filter", "Hit", "Match", "Point", "Prefetch", "Range",
-           "VectorStore", "open_store", "point_id"]
+           "VectorStore", "configured_store", "open_store", "point_id"]
 
 
 def open_store(*, url: str | None = None, api_key: str | None = None,
@@ -46,3 +47,16 @@ def open_store(*, url: str | None = None, api_key: str | None = None,
                      search_threads=search_threads, indexing_threshold_kb=indexing_threshold_kb,
                      hnsw_ef=hnsw_ef, quantization=quantization, oversampling=oversampling,
                      recall_target=recall_target)
+
+
+def configured_store(settings: Any) -> VectorStore:
+    """The store as ``settings.qdrant`` describes it, every index and search setting passed (the
+    service and the commands that open the store themselves). The embedded engine keeps the
+    configuration a collection is opened with: opened with :func:`open_store`'s defaults, its
+    next build would index it with those (m 16, no int8 copies)."""
+    q = settings.qdrant
+    return open_store(url=q.url, api_key=q.api_key, path=settings.qdrant_path,
+                      hnsw_m=q.hnsw_m, hnsw_ef_construct=q.hnsw_ef_construct, hnsw_ef=q.hnsw_ef,
+                      quantization=q.quantization, oversampling=q.oversampling,
+                      recall_target=q.recall_target, search_threads=q.search_threads,
+                      indexing_threshold_kb=q.indexing_threshold_kb)

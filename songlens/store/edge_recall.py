@@ -2,9 +2,9 @@
 measured on the collection itself after each index build.
 
 How far HNSW must search to find the true nearest neighbours depends on the data as much as on
-the graph. On the benchmark's realistic song embeddings a narrow beam finds them all, while on
-uniform random vectors (no structure, every point nearly as far as any other) the same graph
-needs a beam four times wider for recall@10 0.98 at 100k songs (benchmarks/RESULTS.md, "int8
+the graph. At 100k songs, on the benchmark's realistic song embeddings a beam of 16 finds them
+all, while on uniform random vectors (no structure, every point nearly as far as any other) the
+same graph needs 1024 for recall@10 0.98 on the 912-d fused vector (benchmarks/RESULTS.md, "int8
 vectors and a measured beam width"). One fixed ``hnsw_ef`` is then slow on one catalogue or
 inaccurate on another. So after a build the store searches a sample of its own points both ways,
 exactly (every point scored) and through the index at a rising ladder of widths, with the
