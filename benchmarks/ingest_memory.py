@@ -24,7 +24,7 @@ from songlens.catalog.pipeline import Catalog
 from songlens.content.metadata import SongMetadata
 from songlens.embeddings.models import load_models
 from songlens.settings import load_settings
-from songlens.store import open_store
+from songlens.store import configured_store
 
 
 def rss_mib() -> tuple[float, float]:
@@ -71,7 +71,7 @@ def main() -> None:
     data = open(path, "rb").read()  # noqa: SIM115 - read once
     base = rss_mib()
     models = load_models(settings)
-    store = open_store(path=settings.qdrant_path)
+    store = configured_store(settings)  # as the service opens it (int8 copies, m 64)
     cat = Catalog(settings=settings, store=store, models=models)
     import gc
 
