@@ -212,12 +212,15 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         )
 
     def _params(self, spec: CollectionSpec, using: str) -> qe.SearchParams | None:
+        """The search parameters for vector ``using``: the configured width, or with "auto" the
+        one measured after the last build (FIRST_EF before one), in float32 where the int8
+        copies missed the target (edge_recall.py)."""
         ef, (quantization, oversampling) = self._fixed_ef, self._quant
-        st = self._index.get(spec.name) if self._auto_ef else None
         if self._auto_ef:
-            ef = (st.hnsw_ef or {}).get(using, FIRST_EF) if st else FIRST_EF
-            if st and st.float32 and using in st.float32 and quantization == "int8":
-                quantization = "none"  # its int8 copies missed the target (edge_recall.py)
+            st = self._index.get(spec.name)
+            ef = ((st.hnsw_ef if st else None) or {}).get(using, FIRST_EF)
+            if st and using in (st.float32 or ()) and quantization == "int8":
+                quantization = "none"
         return search_params(ef, quantization, oversampling)
 
     def measure_args(self, spec: CollectionSpec) -> list[str]:
