@@ -386,8 +386,11 @@ class EdgeStore(LiveIndexMixin, VectorStore):
             self._read(spec, "optimize", lambda s: s.optimize())
             measured = None
             if self._auto_ef and spec.dense:
-                measured = self._read(spec, "measure", lambda s: measure(
-                    s, list(spec.dense), *self._quant, target=self.recall_target))
+                try:  # the build stands without it: the last widths stay in use
+                    measured = self._read(spec, "measure", lambda s: measure(
+                        s, list(spec.dense), *self._quant, target=self.recall_target))
+                except StoreError as exc:
+                    log.warning("measuring the beam width of %s failed: %s", spec.name, exc)
             self._built(spec.name, self.count(spec), time.perf_counter() - t0, unindexed=0,
                         measured=measured)
 

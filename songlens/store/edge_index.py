@@ -241,15 +241,19 @@ def _main(argv: list[str]) -> int:
     optimized = bool(shard.optimize())
     shard.flush()
     points = int(shard.count(qe.CountRequest(exact=True)))
-    measured = None
+    measured, measure_error = None, None
     if args.measure:
         from songlens.store.edge_recall import measure
 
-        measured = measure(shard, args.measure.split(","), args.quantization or None,
-                           args.oversampling, target=args.recall_target)
+        try:  # the build stands without it: the last widths stay in use
+            measured = measure(shard, args.measure.split(","), args.quantization or None,
+                               args.oversampling, target=args.recall_target)
+        except Exception as exc:  # noqa: BLE001 - reported in the answer
+            measure_error = f"{type(exc).__name__}: {exc}"[:300]
     shard.close()
     print(json.dumps({"optimized": optimized, "points": points, "max_segment_kb": cap,
-                      "measured": measured, "seconds": time.perf_counter() - t0}))
+                      "measured": measured, "measure_error": measure_error,
+                      "seconds": time.perf_counter() - t0}))
     return 0
 
 

@@ -117,6 +117,9 @@ class LiveIndexMixin:
                 st.last_swap_s = swap_s
                 self._built(name, int(result["points"]), time.perf_counter() - t0,
                             unindexed=pending, measured=result.get("measured"))
+            if result.get("measure_error"):
+                log.warning("index of %s: measuring the beam width failed (%s); the last "
+                            "widths stay in use", name, result["measure_error"])
             log.info("index of %s rebuilt in %.1fs, swapped in %.2fs (%d writes replayed)",
                      name, time.perf_counter() - t0, swap_s, len(journal))
             return True

@@ -207,3 +207,23 @@ def test_a_vector_whose_int8_copies_miss_the_target_is_searched_in_float32(tmp_p
         np.testing.assert_allclose([h.score for h in hits], np.sort(x @ x[q])[::-1][:10],
                                    atol=2e-6)
     store.close()
+
+
+def test_a_failed_measurement_leaves_the_build_and_the_last_widths(tmp_path, monkeypatch):
+    from songlens.store import edge
+
+    store = _sparse_graph_store(tmp_path, hnsw_ef="auto", quantization="int8")
+    store.optimize(SPEC)
+    widths = store.index_state(SPEC).hnsw_ef
+    assert widths
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("engine went away")
+
+    monkeypatch.setattr(edge, "measure", broken)
+    store.upsert(SPEC, [Point(key="extra", vectors={n: v[0] for n, v in _vectors(2).items()},
+                              payload={})])
+    store.optimize(SPEC)  # no error: the index is built, the widths measured before stay
+    st = store.index_state(SPEC)
+    assert st.builds == 2 and st.unindexed == 0 and st.hnsw_ef == widths
+    store.close()
