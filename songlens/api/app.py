@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, catalog: Catalog | None = No
                 # out of the collector's sight, a full collection no longer walks it (at 100k
                 # songs one took 225 ms, and it fell on whichever request was running: the
                 # single 180-290 ms playlists in benchmarks/RESULTS.md's 100k runs)
+                gc.collect()  # what is garbage already is not kept for ever
                 gc.freeze()
                 yield
             finally:

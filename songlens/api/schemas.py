@@ -184,7 +184,7 @@ class IndexStateOut(BaseModel):
     hnsw_ef: dict[str, int] | None = Field(
         None, description="per named vector, the search beam width in use: with "
         "qdrant.hnsw_ef auto, the narrowest that reached qdrant.recall_target when measured "
-        "after the last build (null: not measured; the configured width applies)")
+        "after the last build (null: not measured: with auto, 128 until a build measures one)")
     recall: dict[str, float] | None = Field(
         None, description="per named vector, the recall@10 against exact search that width "
         "reached on a sample of the collection's own points")

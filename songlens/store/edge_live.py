@@ -60,7 +60,10 @@ class LiveIndexMixin:
 
     def index_state(self, spec: CollectionSpec) -> IndexState | None:
         self._shard(spec)
-        return IndexState(**self._index[spec.name].to_dict())
+        state = self._index[spec.name].to_dict()
+        if not getattr(self, "_auto_ef", False):  # widths measured earlier are not in use
+            state.update(hnsw_ef=None, recall=None, float32=None)
+        return IndexState(**state)
 
     def rebuild_index(self, spec: CollectionSpec, cancel: threading.Event | None = None, *,
                       nice: int = 10) -> bool:

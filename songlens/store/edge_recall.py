@@ -99,7 +99,7 @@ def measure(shard: qe.EdgeShard, names: Sequence[str], quantization: str | None,
     the first points in id order were inserted into the graph first when the optimizer merged
     segments, and are easier to find (at 100k uniform vectors they gave 0.991 where four random
     samples gave 0.970-0.981). Where the int8 copies miss the target at every width, the
-    float32 vectors are measured too and kept if they reach it (``"int8": False``): a sparse
+    float32 vectors are measured too and kept if they do better (``"int8": False``): a sparse
     vector such as the 71 tag probabilities, mostly zeros, loses its order in 256 levels
     (recall@10 0.86 at the widest beam in the 100k benchmark, 0.98 at width 32 in float32)."""
     recs = shard.query(qe.QueryRequest(limit=sample, query=qe.Sample.Random,

@@ -19,6 +19,7 @@ from songlens.errors import ConfigError, StoreError, VectorSizeMismatch
 from songlens.store.base import (
     FIRST_EF,
     INT8_QUANTILE,
+    INT8_SERVER_MIN_DIM,
     CollectionSpec,
     Filter,
     Hit,
@@ -157,9 +158,10 @@ class ServerStore(VectorStore):
                 m, ef = self._hnsw
                 self._call("create_collection", lambda: self.client.create_collection(
                     name,
-                    vectors_config={v: models.VectorParams(size=d, distance=models.Distance.COSINE,
-                                                           quantization_config=self._int8)
-                                    for v, d in spec.dense.items()} | {
+                    vectors_config={v: models.VectorParams(
+                        size=d, distance=models.Distance.COSINE,
+                        quantization_config=self._int8 if d >= INT8_SERVER_MIN_DIM else None)
+                        for v, d in spec.dense.items()} | {
                         v: models.VectorParams(
                             size=d, distance=models.Distance.COSINE, on_disk=True,
                             datatype=models.Datatype.FLOAT16,

@@ -132,26 +132,24 @@ def _sparse_graph_store(root: Path, **kw):
     return store
 
 
-def test_measure_picks_the_narrowest_width_that_reaches_the_target(tmp_path):
+def test_measure_picks_the_narrowest_width_that_reaches_the_target(tmp_path, monkeypatch):
+    from songlens.store import edge_recall
     from songlens.store.edge_recall import LADDER, measure, search_params
 
     store = _sparse_graph_store(tmp_path)
     store.optimize(SPEC)
     shard = store._shard(SPEC)
+    every = {"sample": N}  # every point a query: the same answer each time, no random sample
 
-    strict = measure(shard, ["fused"], None, 2.0, target=1.0)["fused"]
-    loose = measure(shard, ["fused"], None, 2.0, target=0.5)["fused"]
+    strict = measure(shard, ["fused"], None, 2.0, target=1.0, **every)["fused"]
+    loose = measure(shard, ["fused"], None, 2.0, target=0.5, **every)["fused"]
     assert loose["hnsw_ef"] == LADDER[0] and loose["recall"] >= 0.5
     assert strict["hnsw_ef"] > LADDER[0]  # the narrowest beam misses some on this graph
     assert strict["recall"] == 1.0 or strict["hnsw_ef"] == LADDER[-1]
     narrower = LADDER[LADDER.index(strict["hnsw_ef"]) - 1]
-    from songlens.store import edge_recall
-
-    monkey = pytest.MonkeyPatch()
-    monkey.setattr(edge_recall, "search_params",
-                   lambda ef, q, o: search_params(min(ef, narrower), q, o))
-    assert measure(shard, ["fused"], None, 2.0, target=1.0)["fused"]["recall"] < 1.0
-    monkey.undo()
+    monkeypatch.setattr(edge_recall, "search_params",
+                        lambda ef, q, o: search_params(min(ef, narrower), q, o))
+    assert measure(shard, ["fused"], None, 2.0, target=1.0, **every)["fused"]["recall"] < 1.0
     store.close()
 
 
@@ -173,6 +171,8 @@ def test_auto_width_is_measured_at_each_build_used_and_kept_across_restarts(tmp_
     assert again.index_state(SPEC).hnsw_ef == st.hnsw_ef
     again.upsert(SPEC, [Point(key="extra", vectors={n: v[0] for n, v in _vectors(1).items()},
                               payload={})])
+    state = again._index[SPEC.name]
+    state.hnsw_ef = state.recall = None  # forget them: only the child's measurement sets them
     assert again.rebuild_index(SPEC)  # out of process: the child measures, the server uses it
     rebuilt = again.index_state(SPEC)
     assert set(rebuilt.hnsw_ef) == {"fused", "audio"} and rebuilt.builds == 1
@@ -226,4 +226,16 @@ def test_a_failed_measurement_leaves_the_build_and_the_last_widths(tmp_path, mon
     store.optimize(SPEC)  # no error: the index is built, the widths measured before stay
     st = store.index_state(SPEC)
     assert st.builds == 2 and st.unindexed == 0 and st.hnsw_ef == widths
+    store.close()
+
+
+def test_a_server_collection_keeps_narrow_vectors_in_float32():
+    """Nothing measures a server's vectors after its builds: only those of 128 dimensions or
+    more get int8 copies (the tag probabilities lose recall in int8)."""
+    spec = CollectionSpec(name="songs", key_field="song_id", dense={"fused": 160, "tags": 71})
+    store = ServerStore(location=":memory:", quantization="int8")
+    store.ensure_collection(spec)
+    have = store.client.get_collection("songs").config.params.vectors
+    assert have["fused"].quantization_config is not None
+    assert have["tags"].quantization_config is None
     store.close()
