@@ -19,16 +19,12 @@ OUT = ROOT / "benchmarks" / "out" / "lookupspeed"
 
 
 def settings_store(path: Any, **overrides: Any) -> Any:
-    """The embedded store as ``songlens serve`` opens it with the default settings (HNSW, int8
-    copies, beam width), with ``overrides`` of EdgeStore's keywords."""
+    """The embedded store at ``path`` as ``songlens serve`` opens it with the default settings
+    (``configured_store``), with ``overrides`` of ``qdrant`` settings (``hnsw_m``, ``hnsw_ef``…)."""
     from songlens.settings import load_settings
-    from songlens.store.edge import EdgeStore
+    from songlens.store import configured_store
 
-    q = load_settings(None).qdrant
-    kw = dict(hnsw_m=q.hnsw_m, hnsw_ef_construct=q.hnsw_ef_construct, hnsw_ef=q.hnsw_ef,
-              quantization=q.quantization, oversampling=q.oversampling,
-              recall_target=q.recall_target)
-    return EdgeStore(path, **(kw | overrides))
+    return configured_store(load_settings(None, qdrant={"path": str(path), **overrides}))
 
 
 def index_config() -> dict[str, Any]:

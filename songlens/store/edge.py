@@ -134,9 +134,8 @@ class EdgeStore(LiveIndexMixin, VectorStore):
         self._hnsw = (hnsw_m, hnsw_ef_construct, full_scan_threshold)
         self._threads = search_threads
         # int8 copies of the dense vectors (graph built and searched on them, candidates
-        # rescored with float32). A store written with them keeps them (the engine has no way
-        # to drop them from a collection); "none" then searches the float32 vectors only
-        self._int8 = quantization == "int8"
+        # rescored with float32). A store written with them kept them when opened with "none",
+        # also after a build (checked once); "none" then searches the float32 vectors only
         self._quant = (quantization, oversampling)
         # search-time beam width: a number, None (the engine's default, ef_construct) or
         # "auto": per named vector, the narrowest that reached ``recall_target`` on the
@@ -192,7 +191,8 @@ class EdgeStore(LiveIndexMixin, VectorStore):
     def _config(self, spec: CollectionSpec) -> qe.EdgeConfig:
         m, ef, fst = self._hnsw
         int8 = (qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=INT8_QUANTILE,
-                                            always_ram=True) if self._int8 else None)
+                                            always_ram=True)
+                if self._quant[0] == "int8" else None)
         return qe.EdgeConfig(
             vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine,
                                                quantization_config=int8)

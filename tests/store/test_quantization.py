@@ -106,7 +106,7 @@ def test_none_searches_the_float32_vectors_of_a_store_with_int8_copies(tmp_path)
     store.close()
     store = _open(tmp_path, "none")
     _assert_exact(store, vectors)
-    assert _int8_files(tmp_path)  # kept: the engine cannot drop them from a collection
+    assert _int8_files(tmp_path)  # kept: opening with "none" does not remove them
     store.close()
 
 
