@@ -8,7 +8,7 @@ import re
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -31,7 +31,7 @@ class QdrantSettings(BaseModel):
     # whose recall@10 reached recall_target on the collection's own songs when measured after
     # the last index build (128 until then, and on a Qdrant server); a number: that width;
     # null: the engine's default, hnsw_ef_construct (README "Search settings")
-    hnsw_ef: int | Literal["auto"] | None = "auto"
+    hnsw_ef: Annotated[int, Field(ge=1, le=4096)] | Literal["auto"] | None = "auto"
     recall_target: float = Field(0.98, gt=0, le=1)
     # dense vectors are also kept as int8 (scalar quantisation, in RAM): the HNSW graph is built
     # and searched on those, and the best ``oversampling`` × limit candidates are scored again
@@ -40,13 +40,6 @@ class QdrantSettings(BaseModel):
     # settings")
     quantization: Literal["int8", "none"] = "int8"
     oversampling: float = Field(2.0, ge=1.0, le=16.0)
-
-    @field_validator("hnsw_ef")
-    @classmethod
-    def _ef_range(cls, v: int | str | None) -> int | str | None:
-        if isinstance(v, int) and not 1 <= v <= 4096:
-            raise ValueError("hnsw_ef must be 1-4096, 'auto' or null")
-        return v
     search_threads: int | None = None
     # embedded store only: rebuild the search index out of process while serving once this
     # many points were written since the last build (0: never; `songlens optimize` still works)
