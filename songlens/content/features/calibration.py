@@ -28,7 +28,8 @@ def _data() -> dict[str, Any]:
 
 
 def tempo_level_model() -> tuple[np.ndarray, float] | None:
-    """(coefficients, intercept) of the logistic tempo-level model; None before it is fitted."""
+    """(coefficients, intercept) of the tempo-level model (linear scores, softmax across the
+    candidate levels); None before it is fitted."""
     m = _data().get("tempo_level")
     return None if m is None else (np.asarray(m["coef"], dtype=np.float64), float(m["intercept"]))
 

@@ -22,9 +22,11 @@ FEATURE_DOCS: dict[str, str] = {
     ),
     "tempo_confidence": (
         "Probability that tempo_bpm is within 4 % of the beat a listener taps (the notated beat: "
-        "quarter note in 4/4 and 3/4, dotted quarter in 6/8 and 12/8), calibrated on rendered "
-        "tuning pieces: of songs with tempo_confidence ≥ 0.8, about 80 % or more are right "
-        "(curve on held-out pieces in benchmarks/RESULTS.md). 0 when there is no pulse. 0–1."
+        "quarter note in 4/4 and 3/4, dotted quarter in 6/8 and 12/8): the level model's "
+        "softmax probability of the chosen level, Platt-calibrated on rendered tuning pieces "
+        "(curve on held-out pieces in benchmarks/results/tempo_level_v2.md); scaled down where "
+        "the pulse is unclear, 0 when there is no pulse. On real recordings it runs lower than "
+        "on rendered music (under-confident). 0–1."
     ),
     "tempo_alt_bpm": (
         "The runner-up metrical level for the tapped beat (often ×2, ×½, ×3/2 or ×2/3 of "

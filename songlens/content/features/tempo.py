@@ -2,12 +2,14 @@
 listener taps, a second candidate and a calibrated confidence.
 
 The autocorrelation peak (with a log-normal prior) gives a period; the tapped level is then chosen
-among it and its relatives (×2, ×½, ×3/2, ×2/3, ×3, ×⅓) by a logistic model over each
-candidate's evidence (:func:`level_features`: autocorrelation at the period, at twice it and at
-its half and third, a tempo prior, and the onset strength that a beat tracker locked to that
-tempo finds on its beats and between them). The model's weights and the confidence calibration
-are small data in ``calibration.json``, fitted on rendered tuning pieces by
-``benchmarks/tempo_key_fit.py`` (held-out figures in benchmarks/RESULTS.md)."""
+among it and its relatives (×2, ×½, ×3/2, ×2/3, ×3, ×⅓) by a conditional logit (a softmax across
+the candidates) over each candidate's evidence (:func:`level_features`: autocorrelation of the
+full-band and of the bass-band onset envelope at the period, at its multiples ×2, ×3, ×4 and at
+its half and third, a tempo prior, how many onsets fall in one beat, and the onset strength that
+a beat tracker locked to that tempo finds on its beats and between them). The confidence is
+Platt-calibrated from the chosen level's softmax probability. The model's weights and the
+calibration are small data in ``calibration.json``, fitted on rendered tuning pieces by
+``benchmarks/tempo_key_fit.py`` (figures in benchmarks/results/tempo_level_v2.md)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ import numpy as np
 from songlens.content.features.calibration import calibrated, tempo_level_model
 from songlens.content.features.common import clip01
 
-__all__ = ["LEVELS", "TempoEstimate", "choose_tempo", "estimate_tempo", "level_features",
-           "tempo_levels"]
+__all__ = ["LEVELS", "LEVEL_FEATURES", "TempoEstimate", "choose_tempo", "confidence_evidence",
+           "estimate_tempo", "level_features", "onset_rate", "rank_levels", "tempo_levels"]
 
 log = logging.getLogger(__name__)
 
@@ -117,26 +119,48 @@ def estimate_tempo(*, onset_env: np.ndarray, fps: float) -> tuple[float, float, 
 LEVELS = (1.0, 2.0, 0.5, 1.5, 2 / 3, 3.0, 1 / 3)
 LEVEL_FEATURES = ("acf", "acf_x2", "acf_half", "acf_third", "log2_bpm_120", "log2_bpm_120_sq",
                   "log_on_beat", "mid_to_on_beat", "third_to_on_beat", "low_mid_to_on_beat",
-                  "low_third_to_on_beat", "autocorrelation_winner")
+                  "low_third_to_on_beat",
+                  # added in v2 (ternary vs binary grouping and subdivision, the bass band,
+                  # how many onsets fall in one beat)
+                  "acf_x3", "acf_x4", "low_acf", "low_acf_x2", "low_acf_x3", "low_acf_half",
+                  "low_acf_third", "log_low_on_beat", "log_onsets_per_beat",
+                  "slow_and_dense", "autocorrelation_winner")
 
 
 def _acf(o: np.ndarray, fps: float) -> np.ndarray:
-    max_lag = int(math.ceil(60.0 * fps / _TEMPO_MIN)) * 3 + 2
+    max_lag = int(math.ceil(60.0 * fps / _TEMPO_MIN)) * 4 + 2
     acf = librosa.autocorrelate(o, max_size=min(max_lag + 1, o.size // 2))
-    return acf / (acf[0] * (1.0 - np.arange(acf.size) / o.size))
+    den = acf[0] * (1.0 - np.arange(acf.size) / o.size)
+    return acf / den if acf[0] > 1e-12 else np.zeros_like(acf)
+
+
+def onset_rate(onset_env: np.ndarray, fps: float) -> float:
+    """Detected onsets per second (the count :func:`audio_features` reports as onset_rate)."""
+    env = onset_env.astype(np.float64)
+    if env.size == 0 or env.max() <= 0:
+        return 0.0
+    onsets = librosa.onset.onset_detect(onset_envelope=env, sr=fps, hop_length=1,
+                                        units="frames")
+    return float(len(onsets)) / (env.size / fps)
 
 
 def level_features(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm: float,
-                   acf: np.ndarray | None = None) -> np.ndarray:
+                   acf: np.ndarray | None = None, low_acf: np.ndarray | None = None,
+                   rate: float | None = None) -> np.ndarray:
     """Evidence that ``bpm`` is the tapped beat: the first ``len(LEVEL_FEATURES) - 1`` of
     :data:`LEVEL_FEATURES`. ``low_env`` is the onset envelope of the bass band alone (kick and
-    bass mark the beat a listener taps; hats and strummed subdivisions do not)."""
+    bass mark the beat a listener taps; hats and strummed subdivisions do not). ``acf``,
+    ``low_acf`` (their autocorrelations) and ``rate`` (:func:`onset_rate`) are computed when
+    not given."""
     o = onset_env.astype(np.float64) - float(np.mean(onset_env))
     acf = _acf(o, fps) if acf is None else acf
+    lo = low_env.astype(np.float64) - float(np.mean(low_env))
+    low_acf = _acf(lo, fps) if low_acf is None else low_acf
+    rate = onset_rate(onset_env, fps) if rate is None else rate
     lag = 60.0 * fps / bpm
 
-    def at(x: float) -> float:
-        return float(np.interp(x, np.arange(acf.size), acf)) if 1 <= x < acf.size - 1 else 0.0
+    def at(a: np.ndarray, x: float) -> float:
+        return float(np.interp(x, np.arange(a.size), a)) if 1 <= x < a.size - 1 else 0.0
 
     env = onset_env.astype(np.float64)
     _, beats = librosa.beat.beat_track(onset_envelope=env, sr=fps, hop_length=1, bpm=bpm,
@@ -154,11 +178,18 @@ def level_features(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bp
         low_third = max(strength(low, 1 / 3), strength(low, 2 / 3)) / low_on
     else:
         on = mid = third = low_mid = low_third = 0.0
+        low_on = 1e-3
     # scale-free: sparse drum tracks and dense mixes give very different onset-strength ratios
     on_ = max(on, 1e-3)
     pr = math.log2(bpm / _PRIOR_CENTER)
-    return np.array([at(lag), at(2 * lag), at(lag / 2), at(lag / 3), pr, pr * pr,
-                     math.log(on_), mid / on_, third / on_, low_mid, low_third])
+    per_beat = math.log(max(rate * 60.0 / bpm, 0.25))
+    # a beat slower than 60 BPM holding many onsets: dense music is not tapped that slowly
+    slow_dense = max(0.0, math.log2(60.0 / bpm)) * max(0.0, per_beat)
+    return np.array([at(acf, lag), at(acf, 2 * lag), at(acf, lag / 2), at(acf, lag / 3), pr,
+                     pr * pr, math.log(on_), mid / on_, third / on_, low_mid, low_third,
+                     at(acf, 3 * lag), at(acf, 4 * lag), at(low_acf, lag), at(low_acf, 2 * lag),
+                     at(low_acf, 3 * lag), at(low_acf, lag / 2), at(low_acf, lag / 3),
+                     math.log(low_on), per_beat, slow_dense])
 
 
 def tempo_levels(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm: float
@@ -168,8 +199,12 @@ def tempo_levels(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm:
     winner (the model moves away from it only on evidence)."""
     o = onset_env.astype(np.float64) - float(np.mean(onset_env))
     acf = _acf(o, fps)
+    lo = low_env.astype(np.float64) - float(np.mean(low_env))
+    low_acf = _acf(lo, fps)
+    rate = onset_rate(onset_env, fps)
     return [(bpm * f, np.append(level_features(onset_env=onset_env, low_env=low_env, fps=fps,
-                                               bpm=bpm * f, acf=acf), float(f == 1.0)))
+                                               bpm=bpm * f, acf=acf, low_acf=low_acf,
+                                               rate=rate), float(f == 1.0)))
             for f in LEVELS if _TEMPO_MIN <= bpm * f <= _TEMPO_MAX]
 
 
@@ -194,16 +229,37 @@ def choose_tempo(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float) -> T
     if bpm <= 0:
         return TempoEstimate(0.0, None, 0.0, pulse, regularity, lag)
     model = tempo_level_model()
-    if model is None:
+    if model is None or model[0].size != len(LEVEL_FEATURES):
+        if model is not None:
+            log.warning("tempo level model has %d weights for %d features: not used",
+                        model[0].size, len(LEVEL_FEATURES))
         return TempoEstimate(bpm, None, pulse, pulse, regularity, lag)
     coef, intercept = model
     levels = tempo_levels(onset_env=onset_env, low_env=low_env, fps=fps, bpm=bpm)
-    scores = [(float(1.0 / (1.0 + np.exp(-(x @ coef + intercept)))), b) for b, x in levels]
-    scores.sort(reverse=True)
-    (p1, b1), rest = scores[0], scores[1:]
-    share = p1 / max(sum(p for p, _ in scores), 1e-9)
+    b1, alt, p1 = rank_levels([b for b, _ in levels], np.array([x for _, x in levels]), coef,
+                              intercept)
     # calibrated on rendered music, which always has a pulse: scaled down where the pulse is
     # unclear (noise, drones), whose "tempo" nobody would tap
-    confidence = calibrated("tempo_confidence", share) * clip01(pulse / _CLEAR_PULSE)
-    return TempoEstimate(float(b1), float(rest[0][1]) if rest else None, confidence, pulse,
-                         regularity, 60.0 * fps / b1)
+    confidence = calibrated("tempo_confidence", confidence_evidence(p1)) \
+        * clip01(pulse / _CLEAR_PULSE)
+    return TempoEstimate(float(b1), alt, confidence, pulse, regularity, 60.0 * fps / b1)
+
+
+def rank_levels(bpms: list[float], features: np.ndarray, coef: np.ndarray, intercept: float
+                ) -> tuple[float, float | None, float]:
+    """(chosen bpm, runner-up or None, the chosen level's probability): a softmax over the
+    candidates' linear scores ``features @ coef + intercept`` (the level model is a conditional
+    logit: exactly one candidate is the tapped beat)."""
+    z = features @ coef + intercept
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    order = np.argsort(-p, kind="stable")
+    alt = float(bpms[order[1]]) if len(bpms) > 1 else None
+    return float(bpms[order[0]]), alt, float(p[order[0]])
+
+
+def confidence_evidence(p1: float) -> float:
+    """The raw evidence the tempo confidence is calibrated from: the log-odds of the chosen
+    level's softmax probability."""
+    p = min(max(p1, 1e-6), 1.0 - 1e-6)
+    return math.log(p / (1.0 - p))
