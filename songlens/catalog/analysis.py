@@ -142,7 +142,10 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
         gram_tags = analysis.extra.get("taggram_tags") or {}
         hop_s = analysis.extra.get("patch_seconds") or 0.0
         vocab = resources.instruments
-        instruments = detect_instruments(grams, gram_tags, vocabulary=vocab, hop_s=hop_s)
+        heard = analysis.patch_vectors if vocab.head is not None \
+            and vocab.head.accepts(models.audio.config()) else None
+        instruments = detect_instruments(grams, gram_tags, vocabulary=vocab, hop_s=hop_s,
+                                         patch_vectors=heard)
         voice = detect_voice(grams, gram_tags, vocabulary=vocab, hop_s=hop_s)
         if voice is not None:  # the voice detector, measured on real recordings, decides
             feats |= {"vocal_presence": round(voice.probability, 4),

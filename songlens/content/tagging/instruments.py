@@ -1,13 +1,17 @@
-"""Which instruments play, and where: musicnn's per-patch instrument outputs (piano, guitar,
-strings, violin, cello, flute, harp, harpsichord, sitar, synth, drums) → named instruments with
-Chinese and English names, a score, the evidence and a per-patch timeline
-(``configs/instruments.yaml``).
+"""Which instruments play, and where → named instruments with Chinese and English names, a
+score, the evidence and a per-patch timeline (``configs/instruments.yaml``).
 
-Calibration is the one the audio tags use (:meth:`AudioTagMapping.calibrate`, a prior shift
-against reference quantiles of real music): an instrument's score is the strongest of its cues'
-calibrated track probabilities times the cue's weight, the same per patch for the timeline. An
-instrument is named when its score reaches its threshold; thresholds are chosen on a TUNING
-set of rendered General MIDI (``benchmarks/instruments_accuracy.py --write-thresholds``).
+Two sources of scores:
+
+* the **instrument head** (:mod:`.instrument_head`), a logistic regression per instrument on the
+  musicnn encoder's per-patch vectors, used whenever the song was analysed by the encoder it
+  was trained on: an instrument's score is the mean of its per-patch probabilities, and it is
+  named at the head's threshold;
+* otherwise musicnn's own instrument outputs (**cues**): the strongest of an instrument's cues'
+  calibrated track probabilities (:meth:`AudioTagMapping.calibrate`, the audio tags' prior shift
+  against reference quantiles of real music) times the cue's weight, named at the config's
+  threshold (chosen on rendered General MIDI by ``benchmarks/instruments_accuracy.py
+  --write-thresholds``). Instruments without cues (organ, brass …) are named by the head only.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 import yaml
 
 from songlens.content.tagging.audio_tags import AudioTagMapping
+from songlens.content.tagging.instrument_head import HEAD_PATH, InstrumentHead
 from songlens.content.tagging.timeline import active_segments
 from songlens.content.taxonomy import Evidence, Taxonomy
 from songlens.errors import ConfigError, UnknownTag
@@ -36,8 +41,9 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 @dataclass(frozen=True)
 class InstrumentSpec:
     """One nameable instrument: ``name`` (its id, lower-case English), ``zh``/``en`` labels,
-    ``cues`` ``(model, musicnn tag, weight)``, the score ``threshold`` at which it is named and
-    the 主题 ``theme`` tag it supports (None: none)."""
+    ``cues`` ``(model, musicnn tag, weight)`` (empty: the instrument head alone names it), the
+    cue score ``threshold`` at which it is named and the 主题 ``theme`` tag it supports (None:
+    none)."""
 
     name: str
     zh: str
@@ -66,12 +72,15 @@ class Instrument:
 class InstrumentVocabulary:
     """The parsed ``configs/instruments.yaml``: the nameable instruments (:attr:`specs`, in
     file order), those no model output names (:attr:`unnamed`: ``{name: {zh, en, why}}``), the
-    voice section (:attr:`voice`, read by :mod:`~songlens.content.tagging.voice`) and the audio
-    tag calibration it shares (:attr:`calibration`)."""
+    voice section (:attr:`voice`, read by :mod:`~songlens.content.tagging.voice`), the audio
+    tag calibration it shares (:attr:`calibration`) and the instrument :attr:`head` (None:
+    cues only)."""
 
     def __init__(self, spec: Mapping[str, Any], *, calibration: AudioTagMapping,
-                 taxonomy: Taxonomy, labels: Mapping[str, Sequence[str]] | None = None) -> None:
+                 taxonomy: Taxonomy, labels: Mapping[str, Sequence[str]] | None = None,
+                 head: InstrumentHead | None = None) -> None:
         self.calibration = calibration
+        self.head = head
         self.specs: list[InstrumentSpec] = []
         for name, item in (spec.get("instruments") or {}).items():
             name = str(name)
@@ -99,11 +108,14 @@ class InstrumentVocabulary:
             if not 0.0 < thr < 1.0:
                 raise ConfigError(f"instruments.yaml {name}: threshold must be in (0, 1), "
                                   f"got {thr!r}")
-            if not cues:
-                raise ConfigError(f"instruments.yaml {name}: no cues")
             self.specs.append(InstrumentSpec(name, str(item.get("zh") or name),
                                              str(item.get("en") or name), tuple(cues), thr,
                                              theme))
+        if head is not None:
+            missing = set(head.names) - {s.name for s in self.specs}
+            if missing:
+                raise ConfigError(f"the instrument head names {sorted(missing)}, which "
+                                  f"instruments.yaml does not list")
         self.unnamed: dict[str, dict[str, str]] = {
             str(k): {kk: str(vv) for kk, vv in (v or {}).items()}
             for k, v in (spec.get("unnamed") or {}).items()}
@@ -136,8 +148,10 @@ class InstrumentVocabulary:
 
 
 def load_instrument_vocabulary(path: str | Path, *, calibration: AudioTagMapping,
-                               taxonomy: Taxonomy) -> InstrumentVocabulary:
-    """Read and validate ``configs/instruments.yaml`` against the musicnn tag lists."""
+                               taxonomy: Taxonomy, head_path: str | Path | None = HEAD_PATH
+                               ) -> InstrumentVocabulary:
+    """Read and validate ``configs/instruments.yaml`` against the musicnn tag lists, with the
+    instrument head at ``head_path`` (None or no file: cues only)."""
     p = Path(path)
     try:
         spec = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
@@ -145,8 +159,9 @@ def load_instrument_vocabulary(path: str | Path, *, calibration: AudioTagMapping
         raise ConfigError(f"cannot read instrument config {p.name!r}: {exc}") from exc
     from songlens.content.musicnn.tagger import MODELS, musicnn_labels
 
+    head = InstrumentHead.load(head_path) if head_path is not None else None
     return InstrumentVocabulary(spec, calibration=calibration, taxonomy=taxonomy,
-                                labels={m: musicnn_labels(m) for m in MODELS})
+                                labels={m: musicnn_labels(m) for m in MODELS}, head=head)
 
 
 def _columns(taggrams: Mapping[str, np.ndarray], labels: Mapping[str, Sequence[str]]
@@ -188,6 +203,7 @@ def _scores(spec: InstrumentSpec, cols, vocab: InstrumentVocabulary):
 def detect_instruments(taggrams: Mapping[str, np.ndarray],
                        labels: Mapping[str, Sequence[str]], *,
                        vocabulary: InstrumentVocabulary, hop_s: float,
+                       patch_vectors: np.ndarray | None = None,
                        thresholds: Mapping[str, float] | None = None) -> list[Instrument]:
     """The instruments heard in a song, strongest first.
 
@@ -201,8 +217,12 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
         ``Resources.instruments``.
     hop_s : float
         Seconds between patches.
+    patch_vectors : np.ndarray [shape=(n_patches, d)], optional
+        The audio encoder's per-patch vectors, given only when they come from the encoder the
+        vocabulary's head was trained on (:meth:`InstrumentHead.accepts`): the head then scores
+        the instruments it knows, and the cues only the others.
     thresholds : mapping, optional
-        Per-instrument thresholds replacing the config's (tuning).
+        Per-instrument thresholds replacing the head's or the config's (tuning).
 
     Returns
     -------
@@ -211,13 +231,27 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
         end_s], …]}`` (segments: runs of patches at or above the threshold).
     """
     cols = _columns(taggrams, labels)
+    head = vocabulary.head if patch_vectors is not None and len(patch_vectors) else None
+    head_probs = head.patch_probs(patch_vectors) if head is not None else None
     out = []
     for spec in vocabulary.specs:
-        got = _scores(spec, cols, vocabulary)
-        if got is None:
+        cue = _scores(spec, cols, vocabulary) if spec.cues else None
+        if head is not None and spec.name in head.names:
+            j = head.names.index(spec.name)
+            per = head_probs[:, j]
+            score = float(per.mean())
+            thr = head.thresholds[j]
+            ev = [{"source": "audio", "model": "instrument_head", "p": round(score, 4),
+                   "patches": int(per.size)}]
+            if cue is not None:  # what musicnn's own tag said, for the reader
+                ev.append(cue[2])
+        elif cue is not None:
+            score, per, cue_ev = cue
+            thr = spec.threshold
+            ev = [cue_ev]
+        else:
             continue
-        score, per, ev = got
-        thr = (thresholds or {}).get(spec.name, spec.threshold)
+        thr = float((thresholds or {}).get(spec.name, thr))
         if score < thr:
             continue
         on = per >= thr
@@ -225,7 +259,7 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
         timeline = {"hop_s": round(float(hop_s), 4),
                     "values": [round(float(v), 3) for v in per], "segments": segments,
                     "share": round(float(on.mean()), 3)}
-        out.append(Instrument(spec.name, spec.zh, spec.en, float(score), [ev], timeline))
+        out.append(Instrument(spec.name, spec.zh, spec.en, float(score), ev, timeline))
     out.sort(key=lambda i: (-i.score, i.name))
     return out
 

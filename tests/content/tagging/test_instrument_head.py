@@ -1,0 +1,112 @@
+"""The instrument head: a logistic layer on musicnn's per-patch vectors names the instruments it
+was trained on, where they play; drums and other encoders stay with musicnn's own tags."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from songlens.content.musicnn.tagger import MODELS, musicnn_labels
+from songlens.content.tagging.explain import explain
+from songlens.content.tagging.instrument_head import InstrumentHead
+from songlens.content.tagging.instruments import detect_instruments
+from songlens.errors import ConfigError
+from tests.content.tagging.test_instruments_voice import HOP, N, taggram
+
+DIM = 400
+MUSICNN = {"name": "musicnn", "dim": 800, "models": list(MODELS), "pooling": "mean"}
+
+
+@pytest.fixture(scope="module")
+def labels():
+    return {m: musicnn_labels(m) for m in MODELS}
+
+
+def tiny_head(thresholds=(0.5, 0.5)) -> InstrumentHead:
+    """Organ listens to dimension 0, piano to dimension 1 (logit 20·x − 10)."""
+    w = np.zeros((DIM, 2), np.float32)
+    w[0, 0] = w[1, 1] = 20.0
+    return InstrumentHead(("organ", "piano"), w, np.array([-10.0, -10.0], np.float32),
+                          np.array(thresholds), {"name": "musicnn", "models": list(MODELS)})
+
+
+def with_head(vocab, head):
+    v = copy.copy(vocab)
+    v.head = head
+    return v
+
+
+def test_shipped_head_fits_the_vocabulary_and_the_default_encoder(resources):
+    head = resources.instruments.head
+    assert head is not None and head.dim == DIM
+    assert {"organ", "brass", "piano", "guitar"} <= set(head.names)
+    assert "drums" not in head.names  # musicnn's own drums tag names real kits better
+    names = {s.name for s in resources.instruments.specs}
+    assert set(head.names) <= names
+    assert 0.0 < head.thresholds.min() and head.thresholds.max() < 1.0
+    assert head.accepts(MUSICNN)
+    assert not head.accepts({**MUSICNN, "models": ["MTT_musicnn"]})
+    assert not head.accepts({"name": "transformers", "dim": 768})
+    assert not head.accepts(None)
+    # shipped weights are not blank: a random unit vector gets a spread of probabilities
+    p = head.patch_probs(np.random.default_rng(0).normal(size=(4, DIM)))
+    assert p.shape == (4, len(head.names)) and np.ptp(p) > 0.01
+
+
+def test_head_names_where_instruments_play_and_cues_keep_the_rest(labels, resources):
+    vocab = with_head(resources.instruments, tiny_head())
+    x = np.zeros((N, DIM), np.float32)
+    x[:4, 0] = 1.0  # organ in patches 0-3
+    x[6:, 1] = 1.0  # piano in patches 6-7 only: mean 0.25 < 0.5
+    grams = taggram(labels, resources, {"drums": (0.9, slice(0, N)),
+                                        "piano": (0.9, slice(0, N))})
+    found = {i.name: i for i in detect_instruments(grams, labels, vocabulary=vocab, hop_s=HOP,
+                                                   patch_vectors=x)}
+    # piano: the head decides (it hears it in 2 of 8 patches), not musicnn's piano tag
+    assert set(found) == {"organ", "drums"}
+    organ = found["organ"].to_dict()
+    assert (organ["zh"], organ["en"]) == ("管风琴", "organ")
+    assert organ["score"] == pytest.approx(0.5, abs=1e-3)
+    assert organ["timeline"]["segments"] == [[0.0, 12.0]]
+    assert organ["evidence"][0] == {"source": "audio", "model": "instrument_head", "p": 0.5,
+                                    "patches": N}
+    assert "probability 0.50" in explain(organ["evidence"][0], tag_en="organ")
+    assert found["drums"].evidence[0]["cue"] == "drums"  # drums: musicnn's tag
+    # a lower threshold names the piano, with musicnn's tag beside the head's evidence
+    low = with_head(resources.instruments, tiny_head((0.5, 0.2)))
+    piano = {i.name: i for i in detect_instruments(grams, labels, vocabulary=low, hop_s=HOP,
+                                                   patch_vectors=x)}["piano"]
+    assert piano.timeline["segments"] == [[18.0, 24.0]]
+    assert [e.get("model") for e in piano.evidence] == ["instrument_head", "MTT_musicnn"]
+    # without patch vectors (another encoder), the cues alone: organ has none
+    cues = {i.name for i in detect_instruments(grams, labels, vocabulary=vocab, hop_s=HOP)}
+    assert cues == {"drums", "piano"}
+
+
+def test_head_round_trip_and_bad_files(tmp_path):
+    head = tiny_head((0.3, 0.6))
+    path = tmp_path / "head.npz"
+    head.save(path)
+    back = InstrumentHead.load(path)
+    assert back.names == ("organ", "piano") and back.threshold("piano") == pytest.approx(0.6)
+    assert np.array_equal(back.w, head.w) and back.accepts(MUSICNN)
+    assert InstrumentHead.load(tmp_path / "none.npz") is None
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ConfigError, match="cannot read instrument head"):
+        InstrumentHead.load(tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="400-d"):
+        head.patch_probs(np.zeros((3, 12)))
+    with pytest.raises(ConfigError, match="do not fit"):
+        InstrumentHead(("organ",), np.zeros((DIM, 2)), np.zeros(2), np.zeros(2), {})
+
+
+def test_a_head_naming_an_unlisted_instrument_is_refused(resources):
+    from songlens.content.tagging.instruments import InstrumentVocabulary
+
+    bad = InstrumentHead(("erhu",), np.zeros((DIM, 1), np.float32), np.zeros(1, np.float32),
+                         np.array([0.5]), {"name": "musicnn"})
+    with pytest.raises(ConfigError, match="erhu"):
+        InstrumentVocabulary({"instruments": {}}, calibration=resources.audio_tags,
+                             taxonomy=resources.taxonomy, head=bad)
