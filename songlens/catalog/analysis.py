@@ -142,8 +142,10 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
         gram_tags = analysis.extra.get("taggram_tags") or {}
         hop_s = analysis.extra.get("patch_seconds") or 0.0
         vocab = resources.instruments
-        heard = analysis.patch_vectors if vocab.head is not None \
-            and vocab.head.accepts(models.audio.config()) else None
+        head, heard = vocab.head, analysis.patch_vectors
+        if head is None or heard is None or heard.ndim != 2 or heard.shape[1] != head.dim \
+                or not head.accepts(models.audio.config()):
+            heard = None  # another encoder's vectors: musicnn's instrument tags decide
         instruments = detect_instruments(grams, gram_tags, vocabulary=vocab, hop_s=hop_s,
                                          patch_vectors=heard)
         voice = detect_voice(grams, gram_tags, vocabulary=vocab, hop_s=hop_s)

@@ -229,18 +229,18 @@ def choose_tempo(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float) -> T
     if bpm <= 0:
         return TempoEstimate(0.0, None, 0.0, pulse, regularity, lag)
     model = tempo_level_model()
-    if model is None or model[0].size != len(LEVEL_FEATURES):
+    if model is None or model[2] != LEVEL_FEATURES or model[0].size != len(LEVEL_FEATURES):
         if model is not None:
-            log.warning("tempo level model has %d weights for %d features: not used",
-                        model[0].size, len(LEVEL_FEATURES))
+            log.warning("the tempo level model was fitted on other features (%d weights, "
+                        "%d features): not used", model[0].size, len(LEVEL_FEATURES))
         return TempoEstimate(bpm, None, pulse, pulse, regularity, lag)
-    coef, intercept = model
+    coef, intercept, _ = model
     levels = tempo_levels(onset_env=onset_env, low_env=low_env, fps=fps, bpm=bpm)
     b1, alt, p1 = rank_levels([b for b, _ in levels], np.array([x for _, x in levels]), coef,
                               intercept)
     # calibrated on rendered music, which always has a pulse: scaled down where the pulse is
     # unclear (noise, drones), whose "tempo" nobody would tap
-    confidence = calibrated("tempo_confidence", confidence_evidence(p1)) \
+    confidence = calibrated("tempo_confidence", confidence_evidence(p1), default=p1) \
         * clip01(pulse / _CLEAR_PULSE)
     return TempoEstimate(float(b1), alt, confidence, pulse, regularity, 60.0 * fps / b1)
 

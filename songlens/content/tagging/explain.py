@@ -30,9 +30,14 @@ def explain(ev: Mapping[str, Any], *, tag_en: str, tag: str = "") -> str:
         prob = f" (probability of a voice {float(vp):.2f})" if isinstance(vp, int | float) else ""
         return f"The audio's vocal detector {heard}{prob}: it sounds instrumental."
     if source == "audio" and ev.get("model") == "instrument_head":
+        pool = str(ev.get("pool") or "mean")
+        share = pool.partition(":")[2] if pool.startswith("top:") else ""
+        where = _times(ev.get("patches"), "the song", "3-second patches")
+        if share:
+            where = f"the strongest {float(share):.0%} of {where}"
         return (f"The instrument model (trained on musicnn's features of rendered instruments) "
                 f"hears {tag_en or 'it'} with probability {float(p or 0):.2f}, averaged over "
-                f"{_times(ev.get('patches'), 'the song', '3-second patches')}.")
+                f"{where}.")
     if source == "audio":
         model = _MODELS.get(str(ev.get("model")), str(ev.get("model") or "the audio model"))
         pct = ev.get("percentile")

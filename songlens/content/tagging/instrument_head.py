@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from songlens.content.heads import read_head
 from songlens.errors import ConfigError
 
 __all__ = ["HEAD_PATH", "InstrumentHead"]
@@ -35,7 +36,8 @@ HEAD_PATH = Path(__file__).with_name("instrument_head.npz")
 @dataclass(frozen=True)
 class InstrumentHead:
     """Logistic weights ``w`` (d × k) and biases ``b`` (k) for the instruments ``names``, each
-    named at its ``thresholds`` entry (on the mean of its per-patch probabilities); ``encoder``
+    named at its ``thresholds`` entry (on its per-patch probabilities pooled as ``pool`` says);
+    ``encoder``
     is the audio encoder configuration whose ``patch_vectors`` it reads (name and models)."""
 
     names: tuple[str, ...]
@@ -44,6 +46,10 @@ class InstrumentHead:
     thresholds: np.ndarray
     encoder: Mapping[str, Any]
     about: dict[str, Any] = field(default_factory=dict)
+    #: how patch probabilities become the song's score: ``mean`` over all patches, or
+    #: ``top:q``, the mean of the strongest fraction ``q`` of them (an instrument heard in one
+    #: section of a song still scores)
+    pool: str = "mean"
 
     def __post_init__(self) -> None:
         k = len(self.names)
@@ -51,6 +57,38 @@ class InstrumentHead:
                 or self.thresholds.shape != (k,):
             raise ConfigError(f"instrument head: weights {self.w.shape}, biases {self.b.shape} "
                               f"and thresholds {self.thresholds.shape} do not fit {k} names")
+        if not k or len(set(self.names)) != k:
+            raise ConfigError(f"instrument head: names must be distinct, got {self.names!r}")
+        if not (np.all(np.isfinite(self.w)) and np.all(np.isfinite(self.b))):
+            raise ConfigError("instrument head: weights are not all finite numbers")
+        if not np.all((self.thresholds > 0) & (self.thresholds < 1)):
+            raise ConfigError("instrument head: thresholds must lie in (0, 1)")
+        if not self.encoder.get("name"):
+            raise ConfigError("instrument head: it does not say which encoder it reads")
+        self._top_share()  # validates the pooling
+
+    def _top_share(self) -> float:
+        if self.pool == "mean":
+            return 1.0
+        kind, _, q = self.pool.partition(":")
+        try:
+            share = float(q)
+        except ValueError:
+            share = -1.0
+        if kind != "top" or not 0.0 < share <= 1.0:
+            raise ConfigError(f"instrument head: pooling must be 'mean' or 'top:q' with q in "
+                              f"(0, 1], got {self.pool!r}")
+        return share
+
+    def score(self, probs: np.ndarray) -> np.ndarray:
+        """The song's score per instrument from its patch probabilities ``probs`` (``(n_patches,
+        k)`` or ``(n_patches,)``), pooled as :attr:`pool` says."""
+        p = np.asarray(probs, dtype=np.float64)
+        share = self._top_share()
+        if share >= 1.0:
+            return p.mean(axis=0)
+        top = max(1, int(np.ceil(share * p.shape[0])))
+        return np.sort(p, axis=0)[-top:].mean(axis=0)
 
     @property
     def dim(self) -> int:
@@ -62,20 +100,17 @@ class InstrumentHead:
         p = Path(path)
         if not p.is_file():
             return None
-        try:
-            with np.load(p) as data:
-                about = json.loads(str(data["about"]))
-                w = data["w"].astype(np.float32)
-                b = data["b"].astype(np.float32)
-                thr = data["thresholds"].astype(np.float64)
-            names = tuple(str(n) for n in about["names"])
-            encoder = dict(about["encoder"])
-        except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"cannot read instrument head {p.name!r}: {exc}") from exc
-        return cls(names, w, b, thr, encoder, about)
+        about, arr = read_head(p, "instrument head", ("w", "b", "thresholds"))
+        names, encoder = about.get("names"), about.get("encoder")
+        if not isinstance(names, list) or not isinstance(encoder, dict):
+            raise ConfigError(f"instrument head {p.name!r}: 'about' lacks its names or encoder")
+        return cls(tuple(str(n) for n in names), arr["w"].astype(np.float32),
+                   arr["b"].astype(np.float32), arr["thresholds"].astype(np.float64),
+                   dict(encoder), about, str(about.get("pool", "mean")))
 
     def save(self, path: str | Path = HEAD_PATH) -> None:
-        about = dict(self.about) | {"names": list(self.names), "encoder": dict(self.encoder)}
+        about = dict(self.about) | {"names": list(self.names), "encoder": dict(self.encoder),
+                                    "pool": self.pool}
         np.savez_compressed(Path(path), w=self.w.astype(np.float32),
                             b=self.b.astype(np.float32),
                             thresholds=np.asarray(self.thresholds, dtype=np.float64),
@@ -102,8 +137,10 @@ class InstrumentHead:
     @classmethod
     def from_models(cls, names: Sequence[str], coef: np.ndarray, intercept: np.ndarray,
                     thresholds: Sequence[float], *, encoder: Mapping[str, Any],
-                    about: Mapping[str, Any] | None = None) -> InstrumentHead:
+                    about: Mapping[str, Any] | None = None, pool: str = "mean"
+                    ) -> InstrumentHead:
         """A head from fitted coefficients ``coef`` (k × d, scikit-learn's layout)."""
         return cls(tuple(names), np.asarray(coef, dtype=np.float32).T.copy(),
                    np.asarray(intercept, dtype=np.float32).ravel(),
-                   np.asarray(thresholds, dtype=np.float64), dict(encoder), dict(about or {}))
+                   np.asarray(thresholds, dtype=np.float64), dict(encoder), dict(about or {}),
+                   pool)

@@ -5,8 +5,8 @@ Two sources of scores:
 
 * the **instrument head** (:mod:`.instrument_head`), a logistic regression per instrument on the
   musicnn encoder's per-patch vectors, used whenever the song was analysed by the encoder it
-  was trained on: an instrument's score is the mean of its per-patch probabilities, and it is
-  named at the head's threshold;
+  was trained on: an instrument's score pools its per-patch probabilities (the head's ``pool``),
+  and it is named at the head's threshold;
 * otherwise musicnn's own instrument outputs (**cues**): the strongest of an instrument's cues'
   calibrated track probabilities (:meth:`AudioTagMapping.calibrate`, the audio tags' prior shift
   against reference quantiles of real music) times the cue's weight, named at the config's
@@ -16,6 +16,7 @@ Two sources of scores:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,8 +204,7 @@ def _scores(spec: InstrumentSpec, cols, vocab: InstrumentVocabulary):
 def detect_instruments(taggrams: Mapping[str, np.ndarray],
                        labels: Mapping[str, Sequence[str]], *,
                        vocabulary: InstrumentVocabulary, hop_s: float,
-                       patch_vectors: np.ndarray | None = None,
-                       thresholds: Mapping[str, float] | None = None) -> list[Instrument]:
+                       patch_vectors: np.ndarray | None = None) -> list[Instrument]:
     """The instruments heard in a song, strongest first.
 
     Parameters
@@ -221,8 +221,6 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
         The audio encoder's per-patch vectors, given only when they come from the encoder the
         vocabulary's head was trained on (:meth:`InstrumentHead.accepts`): the head then scores
         the instruments it knows, and the cues only the others.
-    thresholds : mapping, optional
-        Per-instrument thresholds replacing the head's or the config's (tuning).
 
     Returns
     -------
@@ -239,10 +237,10 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
         if head is not None and spec.name in head.names:
             j = head.names.index(spec.name)
             per = head_probs[:, j]
-            score = float(per.mean())
+            score = float(head.score(per))
             thr = head.thresholds[j]
             ev = [{"source": "audio", "model": "instrument_head", "p": round(score, 4),
-                   "patches": int(per.size)}]
+                   "patches": int(per.size), "pool": head.pool}]
             if cue is not None:  # what musicnn's own tag said, for the reader
                 ev.append(cue[2])
         elif cue is not None:
@@ -251,8 +249,7 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
             ev = [cue_ev]
         else:
             continue
-        thr = float((thresholds or {}).get(spec.name, thr))
-        if score < thr:
+        if not (math.isfinite(score) and score >= thr):
             continue
         on = per >= thr
         segments = active_segments(on, hop_s)

@@ -12,7 +12,6 @@ trained on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from songlens.content.heads import read_head
 from songlens.errors import ConfigError
 
 __all__ = ["HEADS_DIR", "SentimentHead"]
@@ -47,12 +47,8 @@ class SentimentHead:
         path = folder / f"{model}.npz"
         if not path.is_file():
             return None
-        try:
-            with np.load(path) as data:
-                about = json.loads(str(data["about"]))
-                w, b = data["w"].astype(np.float32), float(data["b"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise ConfigError(f"cannot read sentiment head {path.name!r}: {exc}") from exc
+        about, arr = read_head(path, "sentiment head", ("w", "b"))
+        w, b = arr["w"].astype(np.float32), float(arr["b"])
         if about.get("model") != model or w.ndim != 1:
             raise ConfigError(f"sentiment head {path.name!r} is for {about.get('model')!r}, "
                               f"not {model!r}")

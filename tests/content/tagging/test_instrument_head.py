@@ -16,7 +16,8 @@ from songlens.errors import ConfigError
 from tests.content.tagging.test_instruments_voice import HOP, N, taggram
 
 DIM = 400
-MUSICNN = {"name": "musicnn", "dim": 800, "models": list(MODELS), "pooling": "mean"}
+#: MusicnnEncoder().config() of the default encoder
+MUSICNN = {"name": "musicnn", "dim": 400, "models": list(MODELS), "pooling": "mean"}
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_head_names_where_instruments_play_and_cues_keep_the_rest(labels, resour
     assert organ["score"] == pytest.approx(0.5, abs=1e-3)
     assert organ["timeline"]["segments"] == [[0.0, 12.0]]
     assert organ["evidence"][0] == {"source": "audio", "model": "instrument_head", "p": 0.5,
-                                    "patches": N}
+                                    "patches": N, "pool": "mean"}
     assert "probability 0.50" in explain(organ["evidence"][0], tag_en="organ")
     assert found["drums"].evidence[0]["cue"] == "drums"  # drums: musicnn's tag
     # a lower threshold names the piano, with musicnn's tag beside the head's evidence
@@ -94,12 +95,28 @@ def test_head_round_trip_and_bad_files(tmp_path):
     assert np.array_equal(back.w, head.w) and back.accepts(MUSICNN)
     assert InstrumentHead.load(tmp_path / "none.npz") is None
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(ConfigError, match="cannot read instrument head"):
-        InstrumentHead.load(tmp_path / "bad.npz")
+    (tmp_path / "cut.npz").write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    for name in ("bad.npz", "cut.npz"):
+        with pytest.raises(ConfigError, match="cannot read instrument head"):
+            InstrumentHead.load(tmp_path / name)
+    nan = tiny_head()
+    np.savez(tmp_path / "nan.npz", w=np.full_like(nan.w, np.nan), b=nan.b,
+             thresholds=nan.thresholds, about='{"names": ["organ", "piano"], '
+                                              '"encoder": {"name": "musicnn"}}')
+    with pytest.raises(ConfigError, match="finite"):
+        InstrumentHead.load(tmp_path / "nan.npz")
     with pytest.raises(ValueError, match="400-d"):
         head.patch_probs(np.zeros((3, 12)))
     with pytest.raises(ConfigError, match="do not fit"):
         InstrumentHead(("organ",), np.zeros((DIM, 2)), np.zeros(2), np.zeros(2), {})
+    w, b, thr, enc = np.zeros((DIM, 2)), np.zeros(2), np.full(2, 0.5), {"name": "musicnn"}
+    for names, kw, match in ((("organ", "organ"), {}, "distinct"),
+                             (("organ", "piano"), {"encoder": {}}, "which encoder"),
+                             (("organ", "piano"), {"thresholds": np.array([0.5, 1.0])},
+                              r"\(0, 1\)")):
+        args = {"w": w, "b": b, "thresholds": thr, "encoder": enc} | kw
+        with pytest.raises(ConfigError, match=match):
+            InstrumentHead(names, **args)
 
 
 def test_a_head_naming_an_unlisted_instrument_is_refused(resources):
@@ -110,3 +127,25 @@ def test_a_head_naming_an_unlisted_instrument_is_refused(resources):
     with pytest.raises(ConfigError, match="erhu"):
         InstrumentVocabulary({"instruments": {}}, calibration=resources.audio_tags,
                              taxonomy=resources.taxonomy, head=bad)
+
+
+def test_top_pooling_names_an_instrument_heard_in_one_section(labels, resources):
+    """Pooled over its strongest quarter of patches, the piano of patches 6-7 reaches 0.5; the
+    mean over all eight does not."""
+    x = np.zeros((N, DIM), np.float32)
+    x[6:, 1] = 1.0
+    grams = taggram(labels, resources, {})
+    for pool, named in (("mean", set()), ("top:0.25", {"piano"})):
+        head = InstrumentHead(("organ", "piano"), tiny_head().w, tiny_head().b,
+                              np.array([0.5, 0.5]), {"name": "musicnn"}, pool=pool)
+        found = detect_instruments(grams, labels, vocabulary=with_head(resources.instruments,
+                                                                       head),
+                                   hop_s=HOP, patch_vectors=x)
+        assert {i.name for i in found} == named, pool
+    head = InstrumentHead(("organ",), np.zeros((DIM, 1)), np.zeros(1), np.array([0.5]),
+                          {"name": "musicnn"}, pool="top:0.5")
+    assert head.score(np.array([[0.1], [0.9], [0.5], [0.3]]))[0] == pytest.approx(0.7)
+    for bad in ("max", "top:0", "top:1.5", "top:x"):
+        with pytest.raises(ConfigError, match="pooling"):
+            InstrumentHead(("organ",), np.zeros((DIM, 1)), np.zeros(1), np.array([0.5]),
+                           {"name": "musicnn"}, pool=bad)
