@@ -112,7 +112,11 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
     from songlens.content.features import describe
     from songlens.content.tagging.audio_tags import audio_evidence
     from songlens.content.tagging.fusion import fuse_tags
-    from songlens.content.tagging.instruments import detect_instruments, instrument_evidence
+    from songlens.content.tagging.instruments import (
+        detect_instruments,
+        head_input,
+        instrument_evidence,
+    )
     from songlens.content.tagging.timeline import tag_timeline
     from songlens.content.tagging.voice import detect_voice
     from songlens.content.text.analyse import analyse_text
@@ -142,10 +146,8 @@ def analyse_song(audio: DecodedAudio, meta: SongMetadata, *, settings: Settings,
         gram_tags = analysis.extra.get("taggram_tags") or {}
         hop_s = analysis.extra.get("patch_seconds") or 0.0
         vocab = resources.instruments
-        head, heard = vocab.head, analysis.patch_vectors
-        if head is None or heard is None or heard.ndim != 2 or heard.shape[1] != head.dim \
-                or not head.accepts(models.audio.config()):
-            heard = None  # another encoder's vectors: musicnn's instrument tags decide
+        heard = head_input(vocab.head, analysis.patch_vectors, models.audio.config(),
+                           analysis.extra.get("musicnn_patch_vectors"))
         instruments = detect_instruments(grams, gram_tags, vocabulary=vocab, hop_s=hop_s,
                                          patch_vectors=heard)
         voice = detect_voice(grams, gram_tags, vocabulary=vocab, hop_s=hop_s)

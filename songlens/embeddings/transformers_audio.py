@@ -167,6 +167,9 @@ class TransformersAudioEncoder(AudioEncoder):
             for k in ("taggram", "taggram_tags", "patch_seconds"):  # the tag timeline
                 if k in m.extra:
                     extra[k] = m.extra[k]
+            if m.patch_vectors is not None:  # what the instrument head reads
+                extra["musicnn_patch_vectors"] = {"config": self.musicnn.config(),
+                                                  "vectors": m.patch_vectors}
         if probs is not None and self.max_labels:
             order = np.argsort(-probs, kind="stable")[: self.max_labels]
             tag_probs[self.name] = {self.backend.labels[i]: float(probs[i]) for i in order}

@@ -371,6 +371,9 @@ def test_catalog_with_clap_tags_and_text_search(model_dirs, test_settings_factor
                            for e in t["evidence"]}
                 assert "clap" in sources, doc["tags"]
                 assert len(doc["timeline"]["tags"]) == 8  # from musicnn's taggram
+                # the instrument head reads the patch vectors of the musicnn run beside CLAP
+                assert any(i["evidence"][0]["model"] == "instrument_head"
+                           for i in doc["instruments"]), doc["instruments"]
             hit = catalog.get_hit("chaos_god", with_vectors=True)
             assert hit.vectors["audio"].shape == (16,)
             assert {"MSD_musicnn", "MTT_musicnn"} <= set(hit.payload["tag_probs"])

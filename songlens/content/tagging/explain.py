@@ -36,8 +36,8 @@ def explain(ev: Mapping[str, Any], *, tag_en: str, tag: str = "") -> str:
         if share:
             where = f"the strongest {float(share):.0%} of {where}"
         return (f"The instrument model (trained on musicnn's features of rendered instruments) "
-                f"hears {tag_en or 'it'} with probability {float(p or 0):.2f}, averaged over "
-                f"{where}.")
+                f"hears {tag_en or 'it'} in {where}: probability {float(p or 0):.2f} that it "
+                f"plays.")
     if source == "audio":
         model = _MODELS.get(str(ev.get("model")), str(ev.get("model") or "the audio model"))
         pct = ev.get("percentile")

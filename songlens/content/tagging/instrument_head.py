@@ -6,12 +6,15 @@ logistic regression per instrument on the audio encoder's per-patch vectors (MSD
 musicnn penultimate layers, 400-d), trained on General MIDI pieces rendered with four different
 SoundFonts so that it learns the instrument rather than one sample set
 (``benchmarks/instruments_accuracy.py --write-head``; shipped as ``instrument_head.npz``, a few
-dozen KiB). Its per-instrument thresholds were chosen by leave-one-SoundFont-out
-cross-validation on the tuning pieces; precision and recall on held-out pieces of SoundFonts
-the head never heard are in benchmarks/RESULTS.md.
+dozen KiB). A song's score pools the patch probabilities (``pool``: the mean of the strongest
+half, so that an instrument heard in one section still counts) and is Platt-scaled to read as
+P(the instrument plays); pooling, scaling and the per-instrument thresholds were chosen by
+leave-one-SoundFont-out cross-validation on the tuning pieces. Precision and recall on held-out
+pieces of SoundFonts the head's weights never heard are in benchmarks/RESULTS.md.
 
-A head only applies to the encoder it was trained on (:meth:`InstrumentHead.accepts`); other
-encoders fall back to the musicnn cues of ``configs/instruments.yaml``.
+A head only applies to vectors of the encoder it was trained on (:meth:`InstrumentHead.accepts`):
+the default musicnn encoder's, or those of the musicnn run a transformers encoder keeps beside it
+for tags. Elsewhere the musicnn cues of ``configs/instruments.yaml`` decide.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class InstrumentHead:
     #: ``top:q``, the mean of the strongest fraction ``q`` of them (an instrument heard in one
     #: section of a song still scores)
     pool: str = "mean"
+    #: Platt scaling ``(a, b)`` of the pooled score, ``σ(a·logit(s) + b)``, fitted on
+    #: out-of-fold tuning scores so that the score reads as P(the instrument plays); None: the
+    #: pooled probability as it is
+    platt: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         k = len(self.names)
@@ -66,6 +73,9 @@ class InstrumentHead:
         if not self.encoder.get("name"):
             raise ConfigError("instrument head: it does not say which encoder it reads")
         self._top_share()  # validates the pooling
+        if self.platt is not None and not (len(self.platt) == 2 and self.platt[0] > 0
+                                           and all(np.isfinite(self.platt))):
+            raise ConfigError(f"instrument head: platt must be (a > 0, b), got {self.platt!r}")
 
     def _top_share(self) -> float:
         if self.pool == "mean":
@@ -86,9 +96,21 @@ class InstrumentHead:
         p = np.asarray(probs, dtype=np.float64)
         share = self._top_share()
         if share >= 1.0:
-            return p.mean(axis=0)
-        top = max(1, int(np.ceil(share * p.shape[0])))
-        return np.sort(p, axis=0)[-top:].mean(axis=0)
+            pooled = p.mean(axis=0)
+        else:
+            top = max(1, int(np.ceil(share * p.shape[0])))
+            pooled = np.sort(p, axis=0)[-top:].mean(axis=0)
+        return self.calibrate(pooled)
+
+    def calibrate(self, probs: np.ndarray) -> np.ndarray:
+        """:attr:`platt` applied elementwise (the scale of the song score and the thresholds;
+        the timeline's per-patch values use it too)."""
+        p = np.asarray(probs, dtype=np.float64)
+        if self.platt is None:
+            return p
+        a, b = self.platt
+        q = np.clip(p, 1e-6, 1 - 1e-6)
+        return 1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b)))
 
     @property
     def dim(self) -> int:
@@ -106,11 +128,12 @@ class InstrumentHead:
             raise ConfigError(f"instrument head {p.name!r}: 'about' lacks its names or encoder")
         return cls(tuple(str(n) for n in names), arr["w"].astype(np.float32),
                    arr["b"].astype(np.float32), arr["thresholds"].astype(np.float64),
-                   dict(encoder), about, str(about.get("pool", "mean")))
+                   dict(encoder), about, str(about.get("pool", "mean")), _platt(about))
 
     def save(self, path: str | Path = HEAD_PATH) -> None:
         about = dict(self.about) | {"names": list(self.names), "encoder": dict(self.encoder),
-                                    "pool": self.pool}
+                                    "pool": self.pool,
+                                    "platt": list(self.platt) if self.platt else None}
         np.savez_compressed(Path(path), w=self.w.astype(np.float32),
                             b=self.b.astype(np.float32),
                             thresholds=np.asarray(self.thresholds, dtype=np.float64),
@@ -137,10 +160,21 @@ class InstrumentHead:
     @classmethod
     def from_models(cls, names: Sequence[str], coef: np.ndarray, intercept: np.ndarray,
                     thresholds: Sequence[float], *, encoder: Mapping[str, Any],
-                    about: Mapping[str, Any] | None = None, pool: str = "mean"
-                    ) -> InstrumentHead:
+                    about: Mapping[str, Any] | None = None, pool: str = "mean",
+                    platt: tuple[float, float] | None = None) -> InstrumentHead:
         """A head from fitted coefficients ``coef`` (k × d, scikit-learn's layout)."""
         return cls(tuple(names), np.asarray(coef, dtype=np.float32).T.copy(),
                    np.asarray(intercept, dtype=np.float32).ravel(),
                    np.asarray(thresholds, dtype=np.float64), dict(encoder), dict(about or {}),
-                   pool)
+                   pool, platt)
+
+
+def _platt(about: Mapping[str, Any]) -> tuple[float, float] | None:
+    value = about.get("platt")
+    if value is None:
+        return None
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"instrument head: bad platt {value!r}") from exc
+    return a, b

@@ -33,7 +33,7 @@ from songlens.content.taxonomy import Evidence, Taxonomy
 from songlens.errors import ConfigError, UnknownTag
 
 __all__ = ["Instrument", "InstrumentSpec", "InstrumentVocabulary", "detect_instruments",
-           "instrument_evidence", "load_instrument_vocabulary", "tune_thresholds",
+           "head_input", "instrument_evidence", "load_instrument_vocabulary", "tune_thresholds",
            "write_thresholds"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -201,6 +201,23 @@ def _scores(spec: InstrumentSpec, cols, vocab: InstrumentVocabulary):
     return best[0], patches, best[1]
 
 
+def head_input(head: InstrumentHead | None, patch_vectors: Any, encoder_config: Any,
+               beside: Any = None) -> np.ndarray | None:
+    """The patch vectors the instrument ``head`` may read for one song, or None (the cues
+    decide): the audio encoder's own (configured ``encoder_config``), or ``beside`` — ``{"config",
+    "vectors"}`` of the musicnn run another encoder keeps for its tags — when the head was
+    trained on that encoder's vectors and they have its width and at least one patch."""
+    if isinstance(beside, Mapping):
+        patch_vectors, encoder_config = beside.get("vectors"), beside.get("config")
+    if head is None or patch_vectors is None or not isinstance(encoder_config, Mapping) \
+            or not head.accepts(encoder_config):
+        return None
+    v = np.asarray(patch_vectors)
+    if v.ndim != 2 or not v.shape[0] or v.shape[1] != head.dim or v.dtype.kind not in "fiu":
+        return None
+    return v
+
+
 def detect_instruments(taggrams: Mapping[str, np.ndarray],
                        labels: Mapping[str, Sequence[str]], *,
                        vocabulary: InstrumentVocabulary, hop_s: float,
@@ -236,8 +253,8 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
         cue = _scores(spec, cols, vocabulary) if spec.cues else None
         if head is not None and spec.name in head.names:
             j = head.names.index(spec.name)
-            per = head_probs[:, j]
-            score = float(head.score(per))
+            score = float(head.score(head_probs[:, j]))
+            per = head.calibrate(head_probs[:, j])
             thr = head.thresholds[j]
             ev = [{"source": "audio", "model": "instrument_head", "p": round(score, 4),
                    "patches": int(per.size), "pool": head.pool}]

@@ -73,7 +73,7 @@ def test_head_names_where_instruments_play_and_cues_keep_the_rest(labels, resour
     assert organ["timeline"]["segments"] == [[0.0, 12.0]]
     assert organ["evidence"][0] == {"source": "audio", "model": "instrument_head", "p": 0.5,
                                     "patches": N, "pool": "mean"}
-    assert "probability 0.50" in explain(organ["evidence"][0], tag_en="organ")
+    assert "probability 0.50 that it plays" in explain(organ["evidence"][0], tag_en="organ")
     assert found["drums"].evidence[0]["cue"] == "drums"  # drums: musicnn's tag
     # a lower threshold names the piano, with musicnn's tag beside the head's evidence
     low = with_head(resources.instruments, tiny_head((0.5, 0.2)))
@@ -149,3 +149,65 @@ def test_top_pooling_names_an_instrument_heard_in_one_section(labels, resources)
         with pytest.raises(ConfigError, match="pooling"):
             InstrumentHead(("organ",), np.zeros((DIM, 1)), np.zeros(1), np.array([0.5]),
                            {"name": "musicnn"}, pool=bad)
+
+
+def test_platt_scaling_moves_the_score_and_the_timeline_alike(labels, resources, tmp_path):
+    """σ(a·logit(p) + b): with a = 2, b = 0 a pooled 0.75 reads 0.9; the timeline's patches are
+    on the same scale as the score and the threshold; the scaling survives a save."""
+    x = np.zeros((N, DIM), np.float32)
+    x[:, 0] = 0.5 + np.log(3.0) / 20.0  # logit 20·x − 10 = log 3: p = 0.75 in every patch
+    head = InstrumentHead(("organ", "piano"), tiny_head().w, tiny_head().b,
+                          np.array([0.85, 0.5]), {"name": "musicnn"}, platt=(2.0, 0.0))
+    (organ,) = detect_instruments(taggram(labels, resources, {}), labels,
+                                  vocabulary=with_head(resources.instruments, head), hop_s=HOP,
+                                  patch_vectors=x)
+    assert organ.score == pytest.approx(0.9, abs=1e-3)
+    assert organ.timeline["values"] == [pytest.approx(0.9, abs=1e-3)] * N
+    assert organ.timeline["segments"] == [[0.0, 24.0]]
+    head.save(tmp_path / "h.npz")
+    assert InstrumentHead.load(tmp_path / "h.npz").platt == (2.0, 0.0)
+    with pytest.raises(ConfigError, match="platt"):
+        InstrumentHead(("organ",), np.zeros((DIM, 1)), np.zeros(1), np.array([0.5]),
+                       {"name": "musicnn"}, platt=(-1.0, 0.0))
+
+
+def test_an_older_head_file_without_pooling_reads_as_mean_unscaled(tmp_path):
+    """A head written before pooling and scaling existed loads as mean pooling, no scaling."""
+    h = tiny_head()
+    np.savez(tmp_path / "old.npz", w=h.w, b=h.b, thresholds=h.thresholds,
+             about='{"names": ["organ", "piano"], "encoder": {"name": "musicnn"}}')
+    old = InstrumentHead.load(tmp_path / "old.npz")
+    assert (old.pool, old.platt) == ("mean", None)
+    assert old.score(np.array([[0.2, 0.4], [0.6, 0.8]])) == pytest.approx([0.4, 0.6])
+
+
+def test_the_shipped_head_pools_the_strongest_half_and_is_scaled(resources):
+    head = resources.instruments.head
+    assert head.pool == "top:0.5" and head.platt is not None and head.platt[0] > 0
+    ev = {"source": "audio", "model": "instrument_head", "p": 0.8, "patches": 10,
+          "pool": head.pool}
+    assert explain(ev, tag_en="organ") == (
+        "The instrument model (trained on musicnn's features of rendered instruments) hears "
+        "organ in the strongest 50% of 10 3-second patches: probability 0.80 that it plays.")
+
+
+def test_head_input_takes_only_vectors_the_head_was_trained_on():
+    """The encoder's own patch vectors, or those of the musicnn run beside another encoder;
+    anything else — another encoder, another width, no patches, a malformed hand-over — leaves
+    the cues to decide."""
+    from songlens.content.tagging.instruments import head_input
+
+    head = tiny_head()
+    x = np.ones((3, DIM), np.float32)
+    assert np.array_equal(head_input(head, x, MUSICNN), x)
+    clap = {"name": "clap", "dim": 512}
+    assert head_input(head, np.ones((3, 512)), clap) is None
+    got = head_input(head, np.ones((3, 512)), clap, {"config": MUSICNN, "vectors": x})
+    assert got is not None and got.shape == (3, DIM)
+    for beside in ({"config": MUSICNN, "vectors": np.ones((0, DIM))},
+                   {"config": MUSICNN, "vectors": np.ones((3, 12))},
+                   {"config": MUSICNN, "vectors": "not vectors"},
+                   {"config": "musicnn", "vectors": x}, {"vectors": x}):
+        assert head_input(head, None, clap, beside) is None, beside
+    assert head_input(None, x, MUSICNN) is None
+    assert head_input(head, x, None) is None
