@@ -172,11 +172,13 @@ def measure_signal(*, y: np.ndarray, sr: int = 16000,
     low_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel[low]), sr=sr,
                                            hop_length=hop)
     del mel
-    tempo = choose_tempo(onset_env=onset_env, low_env=low_env, fps=fps)
-    tempo_bpm, pulse, regularity = tempo.bpm, tempo.pulse, tempo.regularity
     onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop,
                                         units="frames") if onset_env.max() > 0 else np.array([])
     onset_rate = float(len(onsets)) / duration
+    # the level model's onsets per beat count the same onsets (tempo.onset_rate: per frame time)
+    tempo = choose_tempo(onset_env=onset_env, low_env=low_env, fps=fps,
+                         rate=float(len(onsets)) / (onset_env.size / fps))
+    tempo_bpm, pulse, regularity = tempo.bpm, tempo.pulse, tempo.regularity
 
     # Spectral shape, weighted by frame energy so silence does not count.
     total = float(frame_energy.sum())

@@ -192,8 +192,8 @@ def level_features(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bp
                      math.log(low_on), per_beat, slow_dense])
 
 
-def tempo_levels(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm: float
-                 ) -> list[tuple[float, np.ndarray]]:
+def tempo_levels(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm: float,
+                 rate: float | None = None) -> list[tuple[float, np.ndarray]]:
     """(bpm, features) of ``bpm`` (the autocorrelation's winner) and each relative in
     :data:`LEVELS` within the candidate range: :func:`level_features` and whether it is the
     winner (the model moves away from it only on evidence)."""
@@ -201,7 +201,7 @@ def tempo_levels(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float, bpm:
     acf = _acf(o, fps)
     lo = low_env.astype(np.float64) - float(np.mean(low_env))
     low_acf = _acf(lo, fps)
-    rate = onset_rate(onset_env, fps)
+    rate = onset_rate(onset_env, fps) if rate is None else rate
     return [(bpm * f, np.append(level_features(onset_env=onset_env, low_env=low_env, fps=fps,
                                                bpm=bpm * f, acf=acf, low_acf=low_acf,
                                                rate=rate), float(f == 1.0)))
@@ -222,9 +222,11 @@ class TempoEstimate:
     lag: float
 
 
-def choose_tempo(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float) -> TempoEstimate:
+def choose_tempo(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float,
+                 rate: float | None = None) -> TempoEstimate:
     """:func:`estimate_tempo`, then the tapped level among its relatives (when the level model
-    is there) and a calibrated confidence."""
+    is there) and a calibrated confidence. ``rate``: :func:`onset_rate` of ``onset_env`` when
+    the caller has detected the onsets already (computed here otherwise)."""
     bpm, pulse, regularity, lag = estimate_tempo(onset_env=onset_env, fps=fps)
     if bpm <= 0:
         return TempoEstimate(0.0, None, 0.0, pulse, regularity, lag)
@@ -235,7 +237,7 @@ def choose_tempo(*, onset_env: np.ndarray, low_env: np.ndarray, fps: float) -> T
                         "%d features): not used", model[0].size, len(LEVEL_FEATURES))
         return TempoEstimate(bpm, None, pulse, pulse, regularity, lag)
     coef, intercept, _ = model
-    levels = tempo_levels(onset_env=onset_env, low_env=low_env, fps=fps, bpm=bpm)
+    levels = tempo_levels(onset_env=onset_env, low_env=low_env, fps=fps, bpm=bpm, rate=rate)
     b1, alt, p1 = rank_levels([b for b, _ in levels], np.array([x for _, x in levels]), coef,
                               intercept)
     # calibrated on rendered music, which always has a pulse: scaled down where the pulse is
