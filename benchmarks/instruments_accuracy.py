@@ -59,8 +59,9 @@ from songlens.content.audio_io import load_audio_file
 from songlens.content.musicnn.frontend import SR
 from songlens.content.musicnn.tagger import MODELS, musicnn_labels
 from songlens.content.resources import Resources
-from songlens.content.tagging.instrument_head import HEAD_PATH, InstrumentHead
+from songlens.content.tagging.instrument_head import HEAD_PATH, InstrumentHead, platt_scale
 from songlens.content.tagging.instruments import (
+    best_f1_threshold,
     detect_instruments,
     tune_thresholds,
     write_thresholds,
@@ -324,18 +325,8 @@ def head_scores(head: InstrumentHead, items: list[dict]) -> np.ndarray:
 
 def best_thresholds(scores: np.ndarray, items: list[dict]) -> np.ndarray:
     """Per instrument, the threshold of THR_GRID with the best F1 (ties: the higher)."""
-    out = []
-    for j, name in enumerate(NAMES):
-        t = np.array([name in truth(it) for it in items])
-        best = (-1.0, 0.5)
-        for thr in THR_GRID:
-            on = scores[:, j] >= thr
-            tp, fp, fn = int((on & t).sum()), int((on & ~t).sum()), int((~on & t).sum())
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-            if f1 >= best[0]:
-                best = (f1, float(thr))
-        out.append(best[1])
-    return np.array(out)
+    return np.array([best_f1_threshold(scores[:, j], [name in truth(it) for it in items],
+                                       THR_GRID) for j, name in enumerate(NAMES)])
 
 
 def role_recall(found_sets: list[set[str]], items: list[dict]) -> tuple[float, float]:
@@ -538,10 +529,7 @@ def main(argv: list[str] | None = None) -> int:
           "→", pool)
     # the pooled score made a probability (the same out-of-fold scores), then its thresholds
     platt = fit_platt(pool_cv[pool][2], both)
-    calibrated = head_of(np.zeros((len(NAMES), 1)), np.zeros(len(NAMES)),
-                         np.full(len(NAMES), .5), pool="mean", platt=platt).score
-    thresholds = best_thresholds(np.array([calibrated(row[None, :])
-                                           for row in pool_cv[pool][2]]), both)
+    thresholds = best_thresholds(platt_scale(pool_cv[pool][2], platt), both)
 
     # held-out: each SoundFont by a head whose weights never heard it (drums: the cue), with the
     # chosen pooling and with mean pooling, and by the cues

@@ -5,8 +5,8 @@ organ or brass, and its ``guitar`` fires on most plucked sounds). The head is a 
 logistic regression per instrument on the audio encoder's per-patch vectors (MSD and MTT
 musicnn penultimate layers, 400-d), trained on General MIDI pieces rendered with four different
 SoundFonts so that it learns the instrument rather than one sample set
-(``benchmarks/instruments_accuracy.py --write-head``; shipped as ``instrument_head.npz``, a few
-dozen KiB). A song's score pools the patch probabilities (``pool``: the mean of the strongest
+(``benchmarks/instruments_accuracy.py --write-head``; shipped as ``instrument_head.npz``, about
+22 KiB). A song's score pools the patch probabilities (``pool``: the mean of the strongest
 half, so that an instrument heard in one section still counts) and is Platt-scaled to read as
 P(the instrument plays); pooling, scaling and the per-instrument thresholds were chosen by
 leave-one-SoundFont-out cross-validation on the tuning pieces. Precision and recall on held-out
@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit, logit
 
 from songlens.content.heads import read_head
 from songlens.errors import ConfigError
 
-__all__ = ["HEAD_PATH", "InstrumentHead"]
+__all__ = ["HEAD_PATH", "InstrumentHead", "platt_scale"]
 
 #: The shipped head.
 HEAD_PATH = Path(__file__).with_name("instrument_head.npz")
@@ -57,6 +58,8 @@ class InstrumentHead:
     #: out-of-fold tuning scores so that the score reads as P(the instrument plays); None: the
     #: pooled probability as it is
     platt: tuple[float, float] | None = None
+    #: the share of patches ``pool`` averages, parsed from it once
+    _share: float = field(default=1.0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         k = len(self.names)
@@ -72,12 +75,13 @@ class InstrumentHead:
             raise ConfigError("instrument head: thresholds must lie in (0, 1)")
         if not self.encoder.get("name"):
             raise ConfigError("instrument head: it does not say which encoder it reads")
-        self._top_share()  # validates the pooling
+        object.__setattr__(self, "_share", self._top_share())  # the pooling, parsed once
         if self.platt is not None and not (len(self.platt) == 2 and self.platt[0] > 0
                                            and all(np.isfinite(self.platt))):
             raise ConfigError(f"instrument head: platt must be (a > 0, b), got {self.platt!r}")
 
     def _top_share(self) -> float:
+        """The share of patches :attr:`pool` averages (1: all of them)."""
         if self.pool == "mean":
             return 1.0
         kind, _, q = self.pool.partition(":")
@@ -92,25 +96,19 @@ class InstrumentHead:
 
     def score(self, probs: np.ndarray) -> np.ndarray:
         """The song's score per instrument from its patch probabilities ``probs`` (``(n_patches,
-        k)`` or ``(n_patches,)``), pooled as :attr:`pool` says."""
+        k)`` or ``(n_patches,)``), pooled as :attr:`pool` says, then scaled by :meth:`calibrate`."""
         p = np.asarray(probs, dtype=np.float64)
-        share = self._top_share()
-        if share >= 1.0:
+        if self._share >= 1.0:
             pooled = p.mean(axis=0)
         else:
-            top = max(1, int(np.ceil(share * p.shape[0])))
+            top = max(1, int(np.ceil(self._share * p.shape[0])))
             pooled = np.sort(p, axis=0)[-top:].mean(axis=0)
         return self.calibrate(pooled)
 
     def calibrate(self, probs: np.ndarray) -> np.ndarray:
         """:attr:`platt` applied elementwise (the scale of the song score and the thresholds;
         the timeline's per-patch values use it too)."""
-        p = np.asarray(probs, dtype=np.float64)
-        if self.platt is None:
-            return p
-        a, b = self.platt
-        q = np.clip(p, 1e-6, 1 - 1e-6)
-        return 1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b)))
+        return platt_scale(probs, self.platt)
 
     @property
     def dim(self) -> int:
@@ -151,11 +149,7 @@ class InstrumentHead:
         if v.ndim != 2 or v.shape[1] != self.dim:
             raise ValueError(f"instrument head expects {self.dim}-d patch vectors, "
                              f"got shape {v.shape}")
-        z = np.clip(v @ self.w + self.b, -30.0, 30.0)
-        return 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
-
-    def threshold(self, name: str) -> float:
-        return float(self.thresholds[self.names.index(name)])
+        return expit(np.clip(v @ self.w + self.b, -30.0, 30.0).astype(np.float64))
 
     @classmethod
     def from_models(cls, names: Sequence[str], coef: np.ndarray, intercept: np.ndarray,
@@ -167,6 +161,16 @@ class InstrumentHead:
                    np.asarray(intercept, dtype=np.float32).ravel(),
                    np.asarray(thresholds, dtype=np.float64), dict(encoder), dict(about or {}),
                    pool, platt)
+
+
+def platt_scale(probs: np.ndarray, platt: tuple[float, float] | None) -> np.ndarray:
+    """``σ(a·logit(p) + b)`` elementwise (``p`` clipped to [1e-6, 1 − 1e-6]); ``p`` itself when
+    ``platt`` is None."""
+    p = np.asarray(probs, dtype=np.float64)
+    if platt is None:
+        return p
+    a, b = platt
+    return expit(a * logit(np.clip(p, 1e-6, 1 - 1e-6)) + b)
 
 
 def _platt(about: Mapping[str, Any]) -> tuple[float, float] | None:

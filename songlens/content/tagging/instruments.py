@@ -32,9 +32,9 @@ from songlens.content.tagging.timeline import active_segments
 from songlens.content.taxonomy import Evidence, Taxonomy
 from songlens.errors import ConfigError, UnknownTag
 
-__all__ = ["Instrument", "InstrumentSpec", "InstrumentVocabulary", "detect_instruments",
-           "head_input", "instrument_evidence", "load_instrument_vocabulary", "tune_thresholds",
-           "write_thresholds"]
+__all__ = ["Instrument", "InstrumentSpec", "InstrumentVocabulary", "best_f1_threshold",
+           "detect_instruments", "head_input", "instrument_evidence", "load_instrument_vocabulary",
+           "tune_thresholds", "write_thresholds"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -176,8 +176,10 @@ def _columns(taggrams: Mapping[str, np.ndarray], labels: Mapping[str, Sequence[s
     return out
 
 
-def _scores(spec: InstrumentSpec, cols, vocab: InstrumentVocabulary):
-    """(track score, per-patch scores, best cue's evidence) of one instrument, or None."""
+def _scores(spec: InstrumentSpec, cols, vocab: InstrumentVocabulary, *,
+            per_patch: bool = True):
+    """(track score, per-patch scores, best cue's evidence) of one instrument, or None;
+    ``per_patch`` False: the track score and evidence only (per-patch scores None)."""
     best = None
     patches = None
     for model, cue, w in spec.cues:
@@ -186,9 +188,10 @@ def _scores(spec: InstrumentSpec, cols, vocab: InstrumentVocabulary):
             continue
         raw = float(col.mean())
         p = w * vocab.calibration.calibrate(model, cue, raw)
-        per = w * vocab.calibrated(model, cue, col)
-        patches = per if patches is None or patches.shape != per.shape \
-            else np.maximum(patches, per)
+        if per_patch:
+            per = w * vocab.calibrated(model, cue, col)
+            patches = per if patches is None or patches.shape != per.shape \
+                else np.maximum(patches, per)
         ev = {"source": "audio", "model": model, "cue": cue, "raw": round(raw, 4),
               "p": round(p, 4)}
         pct = vocab.calibration.percentile(model, cue, raw)
@@ -196,7 +199,7 @@ def _scores(spec: InstrumentSpec, cols, vocab: InstrumentVocabulary):
             ev["percentile"] = round(pct, 3)
         if best is None or p > best[0]:
             best = (p, ev)
-    if best is None or patches is None:
+    if best is None:  # no cue of this instrument in the taggrams
         return None
     return best[0], patches, best[1]
 
@@ -250,8 +253,10 @@ def detect_instruments(taggrams: Mapping[str, np.ndarray],
     head_probs = head.patch_probs(patch_vectors) if head is not None else None
     out = []
     for spec in vocabulary.specs:
-        cue = _scores(spec, cols, vocabulary) if spec.cues else None
-        if head is not None and spec.name in head.names:
+        by_head = head is not None and spec.name in head.names
+        # with the head deciding, the cue only adds its track-level evidence for the reader
+        cue = _scores(spec, cols, vocabulary, per_patch=not by_head) if spec.cues else None
+        if by_head:
             j = head.names.index(spec.name)
             score = float(head.score(head_probs[:, j]))
             per = head.calibrate(head_probs[:, j])
@@ -323,16 +328,23 @@ def tune_thresholds(items: Sequence[tuple[Mapping[str, np.ndarray], set[str]]],
         if not any(t for _, t in pairs):
             chosen[spec.name] = spec.threshold
             continue
-        best = None
-        for thr in grid:
-            tp = sum(1 for s, t in pairs if s >= thr and t)
-            fp = sum(1 for s, t in pairs if s >= thr and not t)
-            fn = sum(1 for s, t in pairs if s < thr and t)
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-            if best is None or f1 >= best[0]:
-                best = (f1, float(thr))
-        chosen[spec.name] = best[1]
+        chosen[spec.name] = best_f1_threshold(np.array([sc for sc, _ in pairs]),
+                                              np.array([t for _, t in pairs]), grid)
     return chosen
+
+
+def best_f1_threshold(scores: np.ndarray, truth: np.ndarray, grid: Sequence[float]) -> float:
+    """The threshold of ``grid`` at which naming where ``scores ≥ threshold`` has the best F1
+    against ``truth`` (booleans); ties go to the higher threshold (fewer false names)."""
+    scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth, dtype=bool)
+    best = (-1.0, float(grid[0]))
+    for thr in grid:
+        on = scores >= thr
+        tp, fp, fn = int((on & truth).sum()), int((on & ~truth).sum()), int((~on & truth).sum())
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 >= best[0]:
+            best = (f1, float(thr))
+    return best[1]
 
 
 def write_thresholds(chosen: Mapping[str, float], path: str | Path | None = None) -> None:
